@@ -1,0 +1,40 @@
+# Every target sets up .venv by itself: a fresh machine needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SEEDS ?= 20000
+STEPS ?= 3000
+
+.PHONY: help install test test-quick sim lint clean
+
+help:
+	@echo "make cluster        start the four nodes of configs/ (coming with the cluster runtime)"
+	@echo "make test           set up .venv and run every test"
+	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
+	@echo "make lint           ruff"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "todonode needs Python 3.11 or newer"'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# pytest exits 5 when it collected nothing; make fails on any non-zero status, so that can never pass.
+test: $(STAMP)
+	$(BIN)/python -m pytest -n auto -q
+
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -x tests/unit
+
+sim: $(STAMP)
+	$(BIN)/python -m tests.sim --seeds $(SEEDS) --steps $(STEPS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

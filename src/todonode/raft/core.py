@@ -1,0 +1,851 @@
+"""Raft as a deterministic state machine (after the paper, Ongaro's thesis and etcd-io/raft).
+
+Rules this file lives by:
+
+- No I/O, no clock, no global randomness. Time is ``tick()``; randomness is the injected
+  ``random.Random``. The same inputs always give the same outputs, which is what lets the simulator
+  replay any failure from its seed.
+- Every effect leaves through ``ready()``: what to persist, what to send, what to apply. The caller
+  does it (see ``ready.py`` for the order) and then calls ``advance()``.
+- Each rule of the paper is a small named method whose comment cites it, so a test can name the rule
+  it protects and a planted bug can replace exactly one rule.
+
+Leader preference (todonode's addition): the voters are listed most preferred first. A leader that
+sees a more preferred voter alive and caught up for ``settle_ticks`` hands leadership to it with
+TimeoutNow. Preference never touches elections, so a stale node can never win by being preferred.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .log import CompactedError, RaftLog
+from .messages import (
+    AppendEntries,
+    AppendResponse,
+    ClusterConfig,
+    Entry,
+    EntryKind,
+    HardState,
+    Heartbeat,
+    HeartbeatResponse,
+    InstallSnapshot,
+    Message,
+    ReadIndexRequest,
+    ReadIndexResponse,
+    Role,
+    Snapshot,
+    TimeoutNow,
+    VoteRequest,
+    VoteResponse,
+)
+from .progress import Progress, ReplicationState
+from .ready import NO_LEADER, NOT_LEADER, TRANSFERRING, Accepted, ReadState, Ready, Refused, SoftState
+
+
+@dataclass(frozen=True, slots=True)
+class RaftOptions:
+    node_id: str
+    config: ClusterConfig
+    election_ticks: int = 10  # a follower waits a random time in [election_ticks, 2*election_ticks)
+    heartbeat_ticks: int = 1
+    pre_vote: bool = True  # thesis §9.6: a partitioned node cannot disrupt the cluster on return
+    check_quorum: bool = True  # thesis §6.2: a leader that lost its majority steps down
+    prefer_leader: bool = True  # hand leadership to the most preferred live, caught-up voter
+    settle_ticks: int = 30  # ... once it has stayed caught up this long
+    max_entries_per_append: int = 512
+    max_bytes_per_append: int = 1 << 20
+    max_inflight: int = 64
+    snapshot_timeout_ticks: int = 100  # give up waiting for a snapshot reply and probe again
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    node_id: str
+    match: int
+    next: int
+    state: str
+    recent_active: bool
+    last_contact_ticks: int | None  # ticks since we last heard from it; None if never
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    node_id: str
+    role: Role
+    term: int
+    leader: str | None
+    commit: int
+    last_index: int
+    snapshot_index: int
+    transferee: str | None
+    peers: tuple[PeerStatus, ...]  # filled in on the leader only
+
+
+@dataclass(slots=True)
+class _PendingRead:
+    ctx: str
+    requester: str
+    index: int = 0
+    round: int = 0
+
+
+class RaftNode:
+    def __init__(
+        self,
+        options: RaftOptions,
+        rng: random.Random,
+        *,
+        hard_state: HardState | None = None,
+        snapshot: Snapshot | None = None,
+        entries: tuple[Entry, ...] | list[Entry] = (),
+    ):
+        if options.node_id not in options.config.voters:
+            raise ValueError(f"{options.node_id!r} is not a voter in {options.config.voters}")
+        self.id = options.node_id
+        self.opts = options
+        self.config = options.config
+        self.rng = rng
+
+        hard_state = hard_state or HardState()
+        snap_index = snapshot.meta.index if snapshot else 0
+        snap_term = snapshot.meta.term if snapshot else 0
+        self.log = RaftLog(snap_index, snap_term, entries)
+        self.snapshot = snapshot  # the newest snapshot, sent to followers we cannot catch up from the log
+
+        self.term = hard_state.term
+        self.vote = hard_state.vote
+        self.commit = min(max(hard_state.commit, snap_index), self.log.last_index)
+        self.role = Role.FOLLOWER
+        self.leader: str | None = None
+
+        self._now = 0  # ticks since start: the only notion of time here
+        self._election_elapsed = 0
+        self._heartbeat_elapsed = 0
+        self._randomized_timeout = 0
+        self._reset_election_timer()
+        self._votes: dict[str, bool] = {}
+        self._progress: dict[str, Progress] = {}
+        self._transferee: str | None = None
+        self._transfer_elapsed = 0
+        self._round = 0  # heartbeat round; a read is confirmed when a majority answered its round
+        self._read_round_wanted = False
+        self._commit_push_wanted = False
+        self._reads_awaiting_term_commit: list[_PendingRead] = []
+        self._reads_awaiting_quorum: list[_PendingRead] = []
+        self._remote_reads: set[str] = set()  # ctxs this follower forwarded to the leader
+
+        # Bookkeeping for ready(): what has been handed to the caller so far.
+        self._handed_hard = hard_state
+        self._handed_soft = self._soft_state()
+        self._unstable_from = self.log.last_index + 1  # entries below are already durable
+        self._applied = snap_index  # highest index handed out for applying
+        self._pending_snapshot: Snapshot | None = None
+        self._msgs: list[Message] = []
+        self._read_states: list[ReadState] = []
+        self._failed_reads: list[str] = []
+        self._ready_outstanding = False
+
+    # ============================================================================ inputs: the public API
+
+    def tick(self) -> None:
+        """One unit of time has passed."""
+        self._now += 1
+        if self.role is Role.LEADER:
+            self._tick_leader()
+        else:
+            self._tick_election()
+
+    def propose(self, data: bytes) -> Accepted | Refused:
+        """Append a client command to the leader's log. Accepted is not committed: wait for it to be
+        applied at the returned index with the returned term."""
+        if self.role is not Role.LEADER:
+            return Refused(NOT_LEADER if self.leader else NO_LEADER, self.leader)
+        if self._transferee is not None:
+            # Thesis §3.10: stop taking proposals during a hand-over, or the target can never catch up.
+            return Refused(TRANSFERRING, self.id)
+        entry = self._append_own(data, EntryKind.COMMAND)
+        return Accepted(entry.index, entry.term)
+
+    def read_index(self, ctx: str) -> Refused | None:
+        """Ask for a linearizable read (ReadIndex, thesis §6.4). The answer is a ReadState with the
+        same ``ctx`` in a later Ready (or ``ctx`` in ``failed_reads``)."""
+        if self.role is Role.LEADER:
+            self._leader_read(_PendingRead(ctx, self.id))
+            return None
+        if self.leader is None:
+            return Refused(NO_LEADER)
+        self._remote_reads.add(ctx)
+        self._send(ReadIndexRequest(term=self.term, src=self.id, dst=self.leader, ctx=ctx))
+        return None
+
+    def transfer_leadership(self, target: str) -> Refused | None:
+        """Hand leadership to ``target`` (thesis §3.10): stop proposals, catch it up, send TimeoutNow,
+        and give up after an election timeout if it has not taken over."""
+        if self.role is not Role.LEADER:
+            return Refused(NOT_LEADER if self.leader else NO_LEADER, self.leader)
+        if target == self.id or target not in self._progress:
+            return None
+        if self._transferee == target:
+            return None
+        self._transferee = target
+        self._transfer_elapsed = 0
+        if self._progress[target].match == self.log.last_index:
+            self._send(TimeoutNow(term=self.term, src=self.id, dst=target))
+        return None
+
+    def compact(self, snapshot: Snapshot, retain: int = 0) -> None:
+        """The caller saved a snapshot of the state machine at ``snapshot.meta.index`` (which it has
+        applied). Keep it for lagging followers and drop log entries it covers, except the last
+        ``retain`` of them, so followers slightly behind still catch up from the log."""
+        meta = snapshot.meta
+        if meta.index > self._applied:
+            raise ValueError(f"snapshot at {meta.index} is ahead of the applied index {self._applied}")
+        if self.snapshot is None or meta.index > self.snapshot.meta.index:
+            self.snapshot = snapshot
+        cut = meta.index - retain
+        if cut > self.log.snapshot_index:
+            self.log.compact(cut, self.log.term_at(cut))
+
+    def step(self, m: Message) -> None:
+        """Handle one message from a peer. Unknown senders and misdelivered messages are ignored."""
+        if m.dst != self.id or m.src not in self.config.voters or m.src == self.id:
+            return
+        if m.term > self.term:
+            if not self._accept_higher_term(m):
+                return
+        elif m.term < self.term:
+            self._answer_stale(m)
+            return
+        self._HANDLERS[type(m)](self, m)
+
+    # ============================================================================ output: Ready / advance
+
+    def has_ready(self) -> bool:
+        if self._ready_outstanding:
+            return False
+        self._flush_sends()
+        return bool(
+            self._hard_state() != self._handed_hard
+            or self._unstable_from <= self.log.last_index
+            or self._pending_snapshot
+            or self._msgs
+            or self._applied < self.commit
+            or self._read_states
+            or self._failed_reads
+            or self._soft_state() != self._handed_soft
+        )
+
+    def ready(self) -> Ready:
+        if self._ready_outstanding:
+            raise RuntimeError("ready() called again before advance()")
+        self._flush_sends()
+        hard = self._hard_state()
+        soft = self._soft_state()
+        unstable = tuple(self.log.entries(max(self._unstable_from, self.log.first_index)))
+        rd = Ready(
+            hard_state=hard if hard != self._handed_hard else None,
+            entries=unstable,
+            snapshot=self._pending_snapshot,
+            messages=tuple(self._msgs),
+            committed=tuple(self._committed_to_apply()),
+            read_states=tuple(self._read_states),
+            failed_reads=tuple(self._failed_reads),
+            soft_state=soft if soft != self._handed_soft else None,
+        )
+        self._handed_hard, self._handed_soft = hard, soft
+        self._unstable_from = self.log.last_index + 1
+        if rd.committed:
+            self._applied = rd.committed[-1].index
+        self._pending_snapshot = None
+        self._msgs, self._read_states, self._failed_reads = [], [], []
+        self._ready_outstanding = True
+        return rd
+
+    def advance(self, ready: Ready) -> None:
+        """The caller has done everything ``ready`` asked (see ready.py)."""
+        self._ready_outstanding = False
+
+    def status(self) -> Status:
+        peers = tuple(
+            PeerStatus(
+                node_id=peer,
+                match=pr.match,
+                next=pr.next,
+                state=pr.state.value,
+                recent_active=pr.recent_active,
+                last_contact_ticks=None if pr.last_contact_tick is None else self._now - pr.last_contact_tick,
+            )
+            for peer, pr in self._progress.items()
+        )
+        return Status(
+            node_id=self.id,
+            role=self.role,
+            term=self.term,
+            leader=self.leader,
+            commit=self.commit,
+            last_index=self.log.last_index,
+            snapshot_index=self.log.snapshot_index,
+            transferee=self._transferee,
+            peers=peers,
+        )
+
+    # ====================================================================================== time
+
+    def _tick_election(self) -> None:
+        self._election_elapsed += 1
+        if self._election_elapsed >= self._randomized_timeout:
+            # §5.2: no word from a leader for an election timeout; try to become one.
+            self._start_election(pre_vote=self.opts.pre_vote, transfer=False)
+
+    def _tick_leader(self) -> None:
+        self._heartbeat_elapsed += 1
+        self._election_elapsed += 1
+        if self._transferee is not None:
+            self._transfer_elapsed += 1
+            if self._transfer_elapsed >= self.opts.election_ticks:
+                self._transferee = None  # §3.10: the target did not take over in time; resume service
+        if self._election_elapsed >= self.opts.election_ticks:
+            self._election_elapsed = 0
+            if self.opts.check_quorum and not self._quorum_active():
+                self._become_follower(self.term, None)
+                return
+        if self._heartbeat_elapsed >= self.opts.heartbeat_ticks:
+            self._heartbeat_elapsed = 0
+            self._read_round_wanted = True
+        self._expire_snapshots()
+        if self.opts.prefer_leader:
+            self._hand_over_to_preferred()
+
+    def _reset_election_timer(self) -> None:
+        self._election_elapsed = 0
+        # §5.2: randomized timeouts make split votes rare.
+        self._randomized_timeout = self.opts.election_ticks + self.rng.randrange(self.opts.election_ticks)
+
+    def _quorum_active(self) -> bool:
+        """CheckQuorum (thesis §6.2): did a majority talk to us during the last election timeout?"""
+        active = 1 + sum(pr.recent_active for pr in self._progress.values())
+        for pr in self._progress.values():
+            pr.recent_active = False
+        return active >= self.config.quorum()
+
+    def _expire_snapshots(self) -> None:
+        for pr in self._progress.values():
+            if (
+                pr.state is ReplicationState.SNAPSHOT
+                and self._now - pr.snapshot_sent_tick >= self.opts.snapshot_timeout_ticks
+            ):
+                pr.become_probe()
+
+    def _hand_over_to_preferred(self) -> None:
+        """Leader preference: move leadership to the most preferred voter that is alive and has stayed
+        caught up for ``settle_ticks``, so a flapping node cannot make leadership flap."""
+        if self._transferee is not None:
+            return
+        for voter in self.config.voters:
+            if voter == self.id:
+                return  # nobody alive is preferred over us
+            pr = self._progress[voter]
+            if self._is_live(pr):
+                break
+        else:
+            return
+        if not self._is_caught_up(pr):
+            pr.caught_up_since = None
+            return
+        if pr.caught_up_since is None:
+            pr.caught_up_since = self._now
+        elif self._now - pr.caught_up_since >= self.opts.settle_ticks:
+            self.transfer_leadership(voter)
+
+    def _is_caught_up(self, pr: Progress) -> bool:
+        # Within one append of our last entry: close enough that a transfer, which pauses proposals,
+        # finishes catching it up in a single round trip.
+        return (
+            pr.state is ReplicationState.REPLICATE
+            and self.log.last_index - pr.match <= self.opts.max_entries_per_append
+        )
+
+    def _is_live(self, pr: Progress) -> bool:
+        return (
+            pr.last_contact_tick is not None and self._now - pr.last_contact_tick < self.opts.election_ticks
+        )
+
+    # ===================================================================================== elections
+
+    def _start_election(self, *, pre_vote: bool, transfer: bool) -> None:
+        if pre_vote:
+            # PreVote (thesis §9.6): ask whether we could win before disturbing anyone's term.
+            self.role = Role.PRE_CANDIDATE
+            campaign_term = self.term + 1
+        else:
+            # §5.2: increment the term and vote for ourselves. Both are persisted before the
+            # requests leave, because Ready puts hard state on disk before any message.
+            self.term += 1
+            self.vote = self.id
+            self.role = Role.CANDIDATE
+            campaign_term = self.term
+        self.leader = None
+        self._reset_election_timer()
+        self._votes = {self.id: True}
+        if self._tally_votes():
+            return
+        for peer in self._peers():
+            self._send(
+                VoteRequest(
+                    term=campaign_term,
+                    src=self.id,
+                    dst=peer,
+                    last_log_index=self.log.last_index,
+                    last_log_term=self.log.last_term,
+                    pre_vote=pre_vote,
+                    transfer=transfer,
+                )
+            )
+
+    def _tally_votes(self) -> bool:
+        """Count the votes; move on when a majority decided. Returns True if the campaign ended."""
+        granted = sum(self._votes.values())
+        rejected = len(self._votes) - granted
+        quorum = self.config.quorum()
+        if granted >= quorum:
+            if self.role is Role.PRE_CANDIDATE:
+                self._start_election(pre_vote=False, transfer=False)
+            else:
+                self._become_leader()
+            return True
+        if rejected > len(self.config.voters) - quorum:
+            self._become_follower(self.term, None)
+            return True
+        return False
+
+    def _handle_vote_request(self, m: VoteRequest) -> None:
+        if m.pre_vote:
+            # A pre-vote is granted to a later term with a log at least as up to date; it changes nothing.
+            grant = m.term > self.term and self._log_is_up_to_date(m.last_log_index, m.last_log_term)
+        else:
+            grant = self._may_vote_for(m.src) and self._log_is_up_to_date(m.last_log_index, m.last_log_term)
+            if grant:
+                self.vote = m.src
+                self._reset_election_timer()  # §5.2: granting a vote resets the election timer
+        self._send(
+            VoteResponse(
+                term=m.term if grant else self.term,
+                src=self.id,
+                dst=m.src,
+                granted=grant,
+                pre_vote=m.pre_vote,
+            )
+        )
+
+    def _may_vote_for(self, candidate: str) -> bool:
+        """§5.2: at most one vote per term, first come first served; none while we follow a leader."""
+        return self.vote == candidate or (self.vote is None and self.leader is None)
+
+    def _log_is_up_to_date(self, last_index: int, last_term: int) -> bool:
+        """§5.4.1: vote only for a candidate whose log is at least as up to date as ours."""
+        return self.log.is_up_to_date(last_index, last_term)
+
+    def _handle_vote_response(self, m: VoteResponse) -> None:
+        expected = Role.PRE_CANDIDATE if m.pre_vote else Role.CANDIDATE
+        if self.role is not expected:
+            return
+        self._votes[m.src] = m.granted
+        self._tally_votes()
+
+    def _handle_timeout_now(self, m: TimeoutNow) -> None:
+        # Thesis §3.10: the leader is handing over to us; campaign at once, without PreVote.
+        if self.role is not Role.LEADER:
+            self._start_election(pre_vote=False, transfer=True)
+
+    # ================================================================================== role changes
+
+    def _become_follower(self, term: int, leader: str | None) -> None:
+        if term > self.term:
+            self.term = term
+            self.vote = None
+        if self.role is Role.LEADER or leader != self.leader:
+            self._fail_pending_reads()
+        self.role = Role.FOLLOWER
+        self.leader = leader
+        self._transferee = None
+        self._progress = {}
+        self._reset_election_timer()
+
+    def _become_leader(self) -> None:
+        self.role = Role.LEADER
+        self.leader = self.id
+        self._transferee = None
+        self._heartbeat_elapsed = 0
+        self._election_elapsed = 0
+        self._progress = {
+            peer: Progress(self.log.last_index + 1, self.opts.max_inflight) for peer in self._peers()
+        }
+        # §5.4.2 / thesis §6.4: a new leader commits a no-op of its own term, which commits every
+        # earlier entry and lets it serve ReadIndex.
+        self._append_own(b"", EntryKind.NOOP)
+        self._read_round_wanted = True
+
+    def _accept_higher_term(self, m: Message) -> bool:
+        """§5.1: a message from a later term makes us a follower in it — with two exceptions.
+        Returns False when the message must be ignored."""
+        if isinstance(m, VoteRequest):
+            if self._in_leader_lease() and not m.transfer:
+                # Thesis §4.2.3: we heard from a live leader within the minimum election timeout;
+                # a node that merely lost touch must not depose it.
+                return False
+            if m.pre_vote:
+                return True  # a pre-vote never changes our term
+        if isinstance(m, VoteResponse) and m.pre_vote and m.granted:
+            return True  # its term is the one we asked for, not a newer one
+        leader = m.src if isinstance(m, AppendEntries | Heartbeat | InstallSnapshot) else None
+        self._become_follower(m.term, leader)
+        return True
+
+    def _in_leader_lease(self) -> bool:
+        return (
+            self.opts.check_quorum
+            and self.leader is not None
+            and self._election_elapsed < self.opts.election_ticks
+        )
+
+    def _answer_stale(self, m: Message) -> None:
+        """A message from an earlier term. A deposed leader learns our term from the reply; with
+        PreVote it would otherwise never hear of it and could stay cut off forever."""
+        if isinstance(m, AppendEntries | Heartbeat):
+            self._send(AppendResponse(term=self.term, src=self.id, dst=m.src, success=False))
+        elif isinstance(m, VoteRequest) and m.pre_vote:
+            self._send(VoteResponse(term=self.term, src=self.id, dst=m.src, granted=False, pre_vote=True))
+
+    def _follow(self, leader: str) -> None:
+        """A current-term leader spoke to us: follow it and restart the election timer."""
+        if self.role is not Role.FOLLOWER or self.leader != leader:
+            self._become_follower(self.term, leader)
+        self._election_elapsed = 0
+
+    # ========================================================================= replication: follower
+
+    def _handle_append(self, m: AppendEntries) -> None:
+        self._follow(m.src)
+        if not self.log.matches(m.prev_index, m.prev_term):
+            self._reject_append(m)
+            return
+        last_new = self._append_from_leader(m.prev_index, m.entries)
+        # §5.3: commit up to the leader's commit, but never past what this message proved we share.
+        self._commit_to(min(m.commit, last_new))
+        self._send(AppendResponse(term=self.term, src=self.id, dst=m.src, success=True, match_index=last_new))
+
+    def _append_from_leader(self, prev_index: int, entries: tuple[Entry, ...]) -> int:
+        """§5.3: drop our suffix from the first entry that conflicts, then append what is new."""
+        for i, e in enumerate(entries):
+            if e.index <= self.log.snapshot_index:
+                continue
+            ours = self.log.term_at(e.index)
+            if ours == e.term:
+                continue
+            if ours is not None:
+                if e.index <= self.commit:
+                    raise AssertionError(f"leader overwrote committed entry {e.index}")  # Log Matching broken
+                self.log.truncate_from(e.index)
+                self._unstable_from = min(self._unstable_from, e.index)
+            self.log.append(entries[i:])
+            break
+        return prev_index + len(entries)
+
+    def _reject_append(self, m: AppendEntries) -> None:
+        """Fast back-off (thesis §5.3 end): tell the leader where our log could diverge."""
+        if m.prev_index > self.log.last_index:
+            conflict_term, conflict_index = 0, self.log.last_index + 1
+        else:
+            conflict_term = self.log.term_at(m.prev_index) or 0
+            conflict_index = self.log.first_index_of_term(m.prev_index)
+        self._send(
+            AppendResponse(
+                term=self.term,
+                src=self.id,
+                dst=m.src,
+                success=False,
+                reject_index=m.prev_index,
+                conflict_term=conflict_term,
+                conflict_index=conflict_index,
+            )
+        )
+
+    def _handle_heartbeat(self, m: Heartbeat) -> None:
+        self._follow(m.src)
+        # The leader sends min(our match, its commit), so everything up to it is in our log.
+        self._commit_to(min(m.commit, self.log.last_index))
+        self._send(HeartbeatResponse(term=self.term, src=self.id, dst=m.src, round=m.round))
+
+    def _handle_snapshot(self, m: InstallSnapshot) -> None:
+        self._follow(m.src)
+        snap = m.snapshot
+        if snap is None:
+            return
+        meta = snap.meta
+        if meta.index <= self.commit:
+            match = self.commit  # we already have all of it
+        elif self.log.term_at(meta.index) == meta.term:
+            # We hold the snapshot's last entry: keep the log after it and just commit (PITFALLS 7).
+            self._commit_to(meta.index)
+            match = meta.index
+        else:
+            # Thesis §5: the snapshot replaces our whole log.
+            self.log.reset(meta.index, meta.term)
+            self.snapshot = snap
+            self._pending_snapshot = snap
+            self.commit = meta.index
+            self._applied = meta.index
+            self._unstable_from = meta.index + 1
+            match = meta.index
+        self._send(AppendResponse(term=self.term, src=self.id, dst=m.src, success=True, match_index=match))
+
+    def _commit_to(self, index: int) -> None:
+        if index > self.commit:
+            self.commit = index
+
+    # =========================================================================== replication: leader
+
+    def _append_own(self, data: bytes, kind: EntryKind) -> Entry:
+        entry = Entry(term=self.term, index=self.log.last_index + 1, data=data, kind=kind)
+        self.log.append((entry,))
+        self._maybe_commit()
+        return entry
+
+    def _handle_append_response(self, m: AppendResponse) -> None:
+        if self.role is not Role.LEADER:
+            return
+        pr = self._progress[m.src]
+        self._heard_from(pr)
+        if not m.success:
+            pr.reject(m.reject_index, self._next_after_rejection(m))
+            return
+        pr.acknowledge(m.match_index)
+        if pr.state is not ReplicationState.REPLICATE:
+            pr.become_replicate()
+        self._maybe_commit()
+        if m.src == self._transferee and pr.match == self.log.last_index:
+            self._send(TimeoutNow(term=self.term, src=self.id, dst=m.src))
+
+    def _next_after_rejection(self, m: AppendResponse) -> int:
+        """Fast back-off, leader side: skip the follower's whole conflicting term at once."""
+        if m.conflict_term:
+            ours = self.log.last_index_of_term(m.conflict_term)
+            if ours is not None:
+                return ours + 1
+        return m.conflict_index
+
+    def _handle_heartbeat_response(self, m: HeartbeatResponse) -> None:
+        if self.role is not Role.LEADER:
+            return
+        pr = self._progress[m.src]
+        self._heard_from(pr)
+        pr.acked_round = max(pr.acked_round, m.round)
+        if pr.state is ReplicationState.PROBE:
+            pr.probe_sent = False  # the probe may have been lost; the heartbeat paces a new one
+        self._release_confirmed_reads()
+
+    def _heard_from(self, pr: Progress) -> None:
+        pr.recent_active = True
+        pr.last_contact_tick = self._now
+
+    def _maybe_commit(self) -> bool:
+        """§5.3/§5.4.2: the highest index stored on a majority is committed — if it is from our term."""
+        matches = sorted([self.log.last_index, *(pr.match for pr in self._progress.values())], reverse=True)
+        candidate = matches[self.config.quorum() - 1]
+        if candidate <= self.commit or not self._may_commit_by_count(candidate):
+            return False
+        self.commit = candidate
+        # Tell followers now rather than at the next heartbeat, so that a write shows on every node
+        # within a round trip of being acknowledged (see _flush_sends).
+        self._commit_push_wanted = True
+        if self._reads_awaiting_term_commit:
+            waiting, self._reads_awaiting_term_commit = self._reads_awaiting_term_commit, []
+            for read in waiting:
+                self._leader_read(read)
+        return True
+
+    def _may_commit_by_count(self, index: int) -> bool:
+        """Raft §5.4.2 (Figure 8): never commit an entry of an earlier term by counting replicas."""
+        return self.log.term_at(index) == self.term
+
+    def _flush_sends(self) -> None:
+        """Batch every entry ready for each follower into as few appends as flow control allows, and
+        start a heartbeat round if one is due. Called when the caller collects messages."""
+        if self.role is not Role.LEADER:
+            return
+        if self._read_round_wanted:
+            self._read_round_wanted = False
+            self._commit_push_wanted = False  # the heartbeats carry the commit index
+            self._broadcast_heartbeat()
+        for peer, pr in self._progress.items():
+            sent = False
+            while not pr.is_paused() and (
+                pr.next <= self.log.last_index or pr.state is ReplicationState.PROBE
+            ):
+                sent = True
+                if not self._send_append(peer, pr):
+                    break
+            if self._commit_push_wanted and not sent and pr.match > 0:
+                # Nothing new to append, so carry the commit index on a heartbeat of the current round.
+                self._send(
+                    Heartbeat(
+                        term=self.term,
+                        src=self.id,
+                        dst=peer,
+                        commit=min(pr.match, self.commit),
+                        round=self._round,
+                    )
+                )
+        self._commit_push_wanted = False
+
+    def _send_append(self, peer: str, pr: Progress) -> bool:
+        """Send one append (or the snapshot, if the entries it needs are compacted). Returns False
+        when nothing more can be sent now."""
+        prev = pr.next - 1
+        try:
+            prev_term = self.log.term_at(prev)
+            entries = self._entries_for_append(pr.next)
+        except CompactedError:
+            self._send_snapshot(peer, pr)
+            return False
+        self._send(
+            AppendEntries(
+                term=self.term,
+                src=self.id,
+                dst=peer,
+                prev_index=prev,
+                prev_term=prev_term or 0,
+                entries=tuple(entries),
+                commit=self.commit,
+            )
+        )
+        pr.sent_entries(entries[-1].index if entries else prev)
+        return bool(entries)
+
+    def _entries_for_append(self, lo: int) -> list[Entry]:
+        entries = self.log.entries(lo, max_count=self.opts.max_entries_per_append)
+        size = 0
+        for n, e in enumerate(entries):
+            size += len(e.data)
+            if size > self.opts.max_bytes_per_append and n > 0:
+                return entries[:n]
+        return entries
+
+    def _send_snapshot(self, peer: str, pr: Progress) -> None:
+        if self.snapshot is None:
+            raise AssertionError("log compacted without a snapshot")
+        self._send(InstallSnapshot(term=self.term, src=self.id, dst=peer, snapshot=self.snapshot))
+        pr.become_snapshot(self.snapshot.meta.index)
+        pr.snapshot_sent_tick = self._now
+
+    def _broadcast_heartbeat(self) -> None:
+        self._round += 1
+        for peer, pr in self._progress.items():
+            self._send(
+                Heartbeat(
+                    term=self.term,
+                    src=self.id,
+                    dst=peer,
+                    commit=min(pr.match, self.commit),
+                    round=self._round,
+                )
+            )
+        self._release_confirmed_reads()
+
+    # ============================================================================== linearizable reads
+
+    def _leader_read(self, read: _PendingRead) -> None:
+        """ReadIndex (thesis §6.4): once an entry of our term is committed, the commit index is at
+        least every acknowledged write; a heartbeat round answered by a majority proves we were still
+        leader when we recorded it."""
+        if self.log.term_at(self.commit) != self.term:
+            self._reads_awaiting_term_commit.append(read)
+            return
+        read.index = self.commit
+        read.round = self._round + 1
+        self._reads_awaiting_quorum.append(read)
+        self._read_round_wanted = True
+        self._release_confirmed_reads()
+
+    def _release_confirmed_reads(self) -> None:
+        while self._reads_awaiting_quorum:
+            read = self._reads_awaiting_quorum[0]
+            if read.round > self._round:
+                return  # its heartbeat round has not gone out yet
+            acked = 1 + sum(pr.acked_round >= read.round for pr in self._progress.values())
+            if acked < self.config.quorum():
+                return
+            self._reads_awaiting_quorum.pop(0)
+            self._answer_read(read, ok=True)
+
+    def _answer_read(self, read: _PendingRead, *, ok: bool) -> None:
+        if read.requester == self.id:
+            if ok:
+                self._read_states.append(ReadState(read.ctx, read.index))
+            else:
+                self._failed_reads.append(read.ctx)
+        else:
+            self._send(
+                ReadIndexResponse(
+                    term=self.term, src=self.id, dst=read.requester, ctx=read.ctx, index=read.index, ok=ok
+                )
+            )
+
+    def _handle_read_index_request(self, m: ReadIndexRequest) -> None:
+        if self.role is Role.LEADER:
+            self._leader_read(_PendingRead(m.ctx, m.src))
+        else:
+            self._send(ReadIndexResponse(term=self.term, src=self.id, dst=m.src, ctx=m.ctx, ok=False))
+
+    def _handle_read_index_response(self, m: ReadIndexResponse) -> None:
+        if m.ctx not in self._remote_reads:
+            return
+        self._remote_reads.discard(m.ctx)
+        if m.ok:
+            self._read_states.append(ReadState(m.ctx, m.index))
+        else:
+            self._failed_reads.append(m.ctx)
+
+    def _fail_pending_reads(self) -> None:
+        for read in self._reads_awaiting_term_commit + self._reads_awaiting_quorum:
+            self._answer_read(read, ok=False)
+        self._reads_awaiting_term_commit, self._reads_awaiting_quorum = [], []
+        self._failed_reads.extend(sorted(self._remote_reads))
+        self._remote_reads.clear()
+
+    # ========================================================================================= helpers
+
+    def _peers(self) -> list[str]:
+        return [v for v in self.config.voters if v != self.id]
+
+    def _send(self, m: Message) -> None:
+        self._msgs.append(m)
+
+    def _hard_state(self) -> HardState:
+        return HardState(term=self.term, vote=self.vote, commit=self.commit)
+
+    def _soft_state(self) -> SoftState:
+        return SoftState(role=self.role, leader=self.leader, term=self.term)
+
+    def _committed_to_apply(self) -> list[Entry]:
+        """Entries committed but not yet handed out for applying (§5.3: apply only committed ones)."""
+        if self._applied >= self.commit:
+            return []
+        return self.log.entries(self._applied + 1, self.commit)
+
+    _HANDLERS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
+        VoteRequest: _handle_vote_request,
+        VoteResponse: _handle_vote_response,
+        AppendEntries: _handle_append,
+        AppendResponse: _handle_append_response,
+        Heartbeat: _handle_heartbeat,
+        HeartbeatResponse: _handle_heartbeat_response,
+        InstallSnapshot: _handle_snapshot,
+        TimeoutNow: _handle_timeout_now,
+        ReadIndexRequest: _handle_read_index_request,
+        ReadIndexResponse: _handle_read_index_response,
+    }

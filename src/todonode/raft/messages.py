@@ -1,0 +1,297 @@
+"""The values the consensus core consumes and produces.
+
+Everything here is an immutable dataclass: log entries, the hard state that must survive a crash,
+snapshot metadata, and the messages peers exchange. None of it does I/O. ``to_wire`` / ``from_wire``
+turn a message into plain JSON-ready values (with a version field) and back, because the node sends
+these over HTTP; the core itself never serialises anything.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any, ClassVar
+
+WIRE_VERSION = 1
+
+
+class EntryKind(StrEnum):
+    """What a log entry carries. The core gives meaning only to NOOP."""
+
+    COMMAND = "command"  # an opaque client command for the state machine
+    NOOP = "noop"  # appended by every new leader so it can commit entries of earlier terms (Raft §5.4.2)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    term: int
+    index: int
+    data: bytes = b""
+    kind: EntryKind = EntryKind.COMMAND
+
+
+@dataclass(frozen=True, slots=True)
+class HardState:
+    """What a node must have on disk before it answers anyone (Raft Figure 2, "persistent state").
+
+    ``commit`` is kept too, so that a restarted node can re-apply what it knew to be committed without
+    waiting for a leader; losing it is safe, losing ``term`` or ``vote`` is not.
+    """
+
+    term: int = 0
+    vote: str | None = None
+    commit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """The voting members, most preferred leader first (for todonode: lowest port first)."""
+
+    voters: tuple[str, ...]
+
+    def quorum(self) -> int:
+        return len(self.voters) // 2 + 1
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMeta:
+    index: int  # last log index the snapshot covers
+    term: int  # term of that entry
+    config: ClusterConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    meta: SnapshotMeta
+    data: bytes  # the serialised state machine; opaque to the core
+
+
+class Role(StrEnum):
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre_candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+# ---------------------------------------------------------------------------------------------- messages
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Base of every peer message. ``term`` is the sender's term (for PreVote: the term it would take)."""
+
+    kind: ClassVar[str] = "message"
+    term: int
+    src: str
+    dst: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRequest(Message):
+    kind: ClassVar[str] = "vote"
+    last_log_index: int = 0
+    last_log_term: int = 0
+    pre_vote: bool = False
+    # Set when the campaign was started by TimeoutNow: voters then ignore their leader lease (§3.10).
+    transfer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResponse(Message):
+    kind: ClassVar[str] = "vote_response"
+    granted: bool = False
+    pre_vote: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AppendEntries(Message):
+    kind: ClassVar[str] = "append"
+    prev_index: int = 0
+    prev_term: int = 0
+    entries: tuple[Entry, ...] = ()
+    commit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResponse(Message):
+    kind: ClassVar[str] = "append_response"
+    success: bool = False
+    # On success: the highest index known to match the leader's log.
+    match_index: int = 0
+    # On rejection: the prev_index that was rejected (to drop stale rejections) and the
+    # fast back-off hint: the conflicting term and the first index this follower holds of it,
+    # or conflict_term 0 and the follower's last index + 1 when its log is too short.
+    reject_index: int = 0
+    conflict_term: int = 0
+    conflict_index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(Message):
+    """Leader liveness. ``commit`` never exceeds what the follower is known to hold; ``round`` lets
+    ReadIndex learn that a majority still follows this leader."""
+
+    kind: ClassVar[str] = "heartbeat"
+    commit: int = 0
+    round: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatResponse(Message):
+    kind: ClassVar[str] = "heartbeat_response"
+    round: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InstallSnapshot(Message):
+    kind: ClassVar[str] = "snapshot"
+    snapshot: Snapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeoutNow(Message):
+    """Sent by a leader handing over: the receiver campaigns at once (thesis §3.10)."""
+
+    kind: ClassVar[str] = "timeout_now"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadIndexRequest(Message):
+    """A follower asks the leader for a linearizable read index on behalf of a local reader."""
+
+    kind: ClassVar[str] = "read_index"
+    ctx: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadIndexResponse(Message):
+    kind: ClassVar[str] = "read_index_response"
+    ctx: str = ""
+    index: int = 0
+    ok: bool = False  # False: the leader could not serve it (it is stepping down or transferring)
+
+
+MESSAGE_TYPES: dict[str, type[Message]] = {
+    cls.kind: cls
+    for cls in (
+        VoteRequest,
+        VoteResponse,
+        AppendEntries,
+        AppendResponse,
+        Heartbeat,
+        HeartbeatResponse,
+        InstallSnapshot,
+        TimeoutNow,
+        ReadIndexRequest,
+        ReadIndexResponse,
+    )
+}
+
+
+# ------------------------------------------------------------------------------------------ wire format
+
+
+class WireError(ValueError):
+    """A message from the wire that cannot be decoded: wrong version, unknown kind or bad field."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def entry_to_wire(e: Entry) -> list[Any]:
+    return [e.term, e.index, _b64(e.data), e.kind.value]
+
+
+def entry_from_wire(raw: list[Any]) -> Entry:
+    term, index, data, kind = raw
+    return Entry(term=int(term), index=int(index), data=_unb64(data), kind=EntryKind(kind))
+
+
+def config_to_wire(c: ClusterConfig) -> dict[str, Any]:
+    return {"voters": list(c.voters)}
+
+
+def config_from_wire(raw: dict[str, Any]) -> ClusterConfig:
+    return ClusterConfig(voters=tuple(str(v) for v in raw["voters"]))
+
+
+def snapshot_meta_to_wire(m: SnapshotMeta) -> dict[str, Any]:
+    return {"index": m.index, "term": m.term, "config": config_to_wire(m.config)}
+
+
+def snapshot_meta_from_wire(raw: dict[str, Any]) -> SnapshotMeta:
+    return SnapshotMeta(
+        index=int(raw["index"]), term=int(raw["term"]), config=config_from_wire(raw["config"])
+    )
+
+
+def to_wire(msg: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"v": WIRE_VERSION, "kind": msg.kind}
+    for f in fields(msg):
+        value = getattr(msg, f.name)
+        if f.name == "entries":
+            value = [entry_to_wire(e) for e in value]
+        elif f.name == "snapshot":
+            value = (
+                None
+                if value is None
+                else {"meta": snapshot_meta_to_wire(value.meta), "data": _b64(value.data)}
+            )
+        out[f.name] = value
+    return out
+
+
+def from_wire(raw: dict[str, Any]) -> Message:
+    try:
+        if raw.get("v") != WIRE_VERSION:
+            raise WireError(f"unsupported wire version {raw.get('v')!r} (this node speaks {WIRE_VERSION})")
+        cls = MESSAGE_TYPES.get(raw.get("kind", ""))
+        if cls is None:
+            raise WireError(f"unknown message kind {raw.get('kind')!r}")
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in raw:
+                continue
+            value = raw[f.name]
+            if f.name == "entries":
+                value = tuple(entry_from_wire(e) for e in value)
+            elif f.name == "snapshot" and value is not None:
+                value = Snapshot(meta=snapshot_meta_from_wire(value["meta"]), data=_unb64(value["data"]))
+            kwargs[f.name] = value
+        return cls(**kwargs)
+    except WireError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"malformed {raw.get('kind', 'message')!r}: {exc}") from exc
+
+
+__all__ = [
+    "WIRE_VERSION",
+    "AppendEntries",
+    "AppendResponse",
+    "ClusterConfig",
+    "Entry",
+    "EntryKind",
+    "HardState",
+    "Heartbeat",
+    "HeartbeatResponse",
+    "InstallSnapshot",
+    "Message",
+    "ReadIndexRequest",
+    "ReadIndexResponse",
+    "Role",
+    "Snapshot",
+    "SnapshotMeta",
+    "TimeoutNow",
+    "VoteRequest",
+    "VoteResponse",
+    "WireError",
+    "from_wire",
+    "to_wire",
+]

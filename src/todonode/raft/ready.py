@@ -1,0 +1,77 @@
+"""What the core hands back to the node after ticks, messages and proposals.
+
+The contract (the same as etcd's ``Ready``): take one ``Ready``, then, in this order,
+
+1. make durable — ``snapshot`` (if any), then ``entries`` and ``hard_state`` — and fsync. An entry at
+   index *i* replaces every stored entry at *i* and above. Nothing below may happen before this
+   step is complete: a vote, a term or an acknowledged entry that leaves the node before it is on
+   disk can be forgotten by a crash, and that is how two leaders share a term or a committed write is
+   lost.
+2. send ``messages`` (in any order, to any peer, concurrently).
+3. restore the state machine from ``snapshot`` if there is one, then apply ``committed`` in order;
+   a ``ReadState`` may be served once the applied index reaches its ``index``.
+4. call ``advance(ready)``.
+
+Steps 2 and 3 may overlap. Until ``advance`` the core keeps accepting ticks, messages and proposals,
+but will not produce another ``Ready``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .messages import Entry, HardState, Message, Role, Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class SoftState:
+    """Volatile facts worth telling the user about; never persisted."""
+
+    role: Role
+    leader: str | None
+    term: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadState:
+    """A linearizable read identified by ``ctx`` may be served once ``index`` is applied."""
+
+    ctx: str
+    index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    hard_state: HardState | None = None
+    entries: tuple[Entry, ...] = ()
+    snapshot: Snapshot | None = None
+    messages: tuple[Message, ...] = ()
+    committed: tuple[Entry, ...] = ()
+    read_states: tuple[ReadState, ...] = ()
+    # Reads that cannot complete (the leader changed or refused): the caller should retry them.
+    failed_reads: tuple[str, ...] = ()
+    soft_state: SoftState | None = None
+
+    def must_persist(self) -> bool:
+        return self.hard_state is not None or bool(self.entries) or self.snapshot is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A proposal entered the leader's log at ``index`` in ``term``; it is not yet committed."""
+
+    index: int
+    term: int
+
+
+NOT_LEADER = "not_leader"
+NO_LEADER = "no_leader"
+TRANSFERRING = "transferring"
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The core will not take this request. ``leader`` is whom to ask instead, when known."""
+
+    reason: str  # NOT_LEADER, NO_LEADER or TRANSFERRING
+    leader: str | None = None
