@@ -30,8 +30,9 @@ test: $(STAMP)
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -x tests/unit
 
+# make sim SEEDS=20000 runs many schedules; make sim SEED=123 TRACE=1 replays one with every event printed.
 sim: $(STAMP)
-	$(BIN)/python -m tests.sim --seeds $(SEEDS) --steps $(STEPS)
+	$(BIN)/python -m tests.sim --steps $(STEPS) $(if $(SEED),--seed $(SEED),--seeds $(SEEDS)) $(if $(TRACE),--trace)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -646,6 +646,14 @@ class RaftNode:
         pr.acked_round = max(pr.acked_round, m.round)
         if pr.state is ReplicationState.PROBE:
             pr.probe_sent = False  # the probe may have been lost; the heartbeat paces a new one
+        elif (
+            pr.state is ReplicationState.REPLICATE
+            and self.log.last_index > pr.match == pr.match_at_last_heartbeat
+        ):
+            # No progress for a whole heartbeat interval: an append was probably lost. Probe from
+            # the last index we know matches instead of waiting for a rejection that never comes.
+            pr.become_probe()
+        pr.match_at_last_heartbeat = pr.match
         self._release_confirmed_reads()
 
     def _heard_from(self, pr: Progress) -> None:

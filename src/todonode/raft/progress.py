@@ -34,6 +34,7 @@ class Progress:
         self.max_inflight = max_inflight
         self.recent_active = False  # heard from it since the last CheckQuorum round
         self.acked_round = 0  # highest heartbeat round it answered (ReadIndex)
+        self.match_at_last_heartbeat = 0  # REPLICATE: no progress between two heartbeats => probe
         self.last_contact_tick: int | None = None  # for /cluster/status, never for safety
         self.caught_up_since: int | None = None  # leader preference: when it last became caught up
 

@@ -1,0 +1,144 @@
+"""Raft's safety properties, checked incrementally as the simulated cluster runs.
+
+Each check is called at the moment its property could first break, so a violation is reported at the
+step that caused it:
+
+- Election Safety: at most one leader per term.                          (on_leader)
+- Leader Append-Only: a leader never overwrites or deletes its entries.  (on_persist)
+- Log Matching: entries with the same index and term hold the same
+  command and follow the same history (checked inductively: same
+  (index, term) => same data and same previous term).                    (on_persist)
+- Leader Completeness: a new leader holds every committed entry.         (on_leader)
+- State Machine Safety: no two nodes apply different entries at one
+  index, and a node applies indexes in order.                            (on_apply)
+- Identical state at the same applied index (state digests agree).       (on_apply)
+- Acknowledged writes survive: a client's acked command stays committed. (on_leader, on_apply)
+- Linearizable reads: a ReadIndex read sees every write acknowledged
+  before the read began.                                                 (on_read)
+- Terms never go backwards on a node, even across a crash.               (on_term)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from todonode.raft import Entry, RaftNode
+
+
+class Violation(AssertionError):
+    """A safety property failed. The message names the property and the evidence."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    data: bytes
+    kind: str
+    prev_term: int | None
+
+
+class Checker:
+    def __init__(self) -> None:
+        self.leaders: dict[int, str] = {}  # term -> leader
+        self.entries: dict[tuple[int, int], _Seen] = {}  # (index, term) -> what it holds
+        self.committed: dict[int, tuple[int, bytes]] = {}  # index -> (term, data), learned from applies
+        self.commit_term: dict[int, int] = {}  # index -> term of the first leader that committed it
+        self._max_commit_seen = 0
+        self.digests: dict[int, int] = {}  # applied index -> state digest
+        self.acked: dict[str, int] = {}  # command id -> index at which it was acknowledged
+        self.last_term: dict[str, int] = {}
+        self.leader_last: dict[str, tuple[int, int]] = {}  # node -> (term, last index) while leader
+
+    def on_term(self, node: str, term: int) -> None:
+        if term < self.last_term.get(node, 0):
+            raise Violation(f"term went backwards on {node}: {self.last_term[node]} -> {term}")
+        self.last_term[node] = term
+
+    def on_leader(self, core: RaftNode) -> None:
+        term, node = core.term, core.id
+        other = self.leaders.setdefault(term, node)
+        if other != node:
+            raise Violation(f"Election Safety: {other} and {node} both leaders in term {term}")
+        # Leader Completeness speaks of entries committed in *earlier* terms: a node can still win an
+        # old term (its votes were delayed) after a later term committed more.
+        for index, (eterm, _) in self.committed.items():
+            if self.commit_term.get(index, term) >= term:
+                continue
+            if index > core.log.snapshot_index and core.log.term_at(index) != eterm:
+                raise Violation(
+                    f"Leader Completeness: {node} leads term {term} without committed entry {index} "
+                    f"(term {eterm}); it has term {core.log.term_at(index)} there"
+                )
+
+    def on_leader_commit(self, core: RaftNode) -> None:
+        """A leader's commit index moved: what it now calls committed must never be lost."""
+        first = max(self._max_commit_seen + 1, core.log.first_index)
+        for e in core.log.entries(first, core.commit) if first <= core.commit else ():
+            self.commit_term[e.index] = core.term
+            known = self.committed.setdefault(e.index, (e.term, e.data))
+            if known != (e.term, e.data):
+                raise Violation(
+                    f"State Machine Safety: {core.id} (leader, term {core.term}) commits index {e.index} "
+                    f"as term {e.term}, but term {known[0]} was committed there before"
+                )
+        self._max_commit_seen = max(self._max_commit_seen, core.commit)
+
+    def on_persist(self, core: RaftNode, entries: tuple[Entry, ...], was_leader_in: int | None) -> None:
+        node = core.id
+        if entries and was_leader_in is not None:
+            prev = self.leader_last.get(node)
+            if prev and prev[0] == was_leader_in and entries[0].index <= prev[1]:
+                raise Violation(
+                    f"Leader Append-Only: {node} (leader in term {was_leader_in}) rewrote from index "
+                    f"{entries[0].index} though it already held up to {prev[1]}"
+                )
+        for e in entries:
+            try:
+                prev_term = core.log.term_at(e.index - 1)
+            except LookupError:
+                prev_term = None
+            seen = _Seen(e.data, e.kind.value, prev_term)
+            known = self.entries.setdefault((e.index, e.term), seen)
+            if known.data != seen.data or known.kind != seen.kind:
+                raise Violation(
+                    f"Log Matching: two different entries at index {e.index} term {e.term} "
+                    f"({known.data!r} vs {seen.data!r} on {node})"
+                )
+            if None not in (known.prev_term, prev_term) and known.prev_term != prev_term:
+                raise Violation(
+                    f"Log Matching: entry {e.index}/{e.term} follows term {known.prev_term} on one node "
+                    f"and term {prev_term} on {node}"
+                )
+        if core.role.value == "leader" and entries:
+            self.leader_last[node] = (core.term, entries[-1].index)
+
+    def on_apply(self, node: str, entry: Entry, expected_index: int, digest: int) -> None:
+        if entry.index != expected_index:
+            raise Violation(f"{node} applied index {entry.index} when {expected_index} was next")
+        known = self.committed.setdefault(entry.index, (entry.term, entry.data))
+        if known != (entry.term, entry.data):
+            raise Violation(
+                f"State Machine Safety: index {entry.index} applied as {known} on one node and as "
+                f"{(entry.term, entry.data)} on {node}"
+            )
+        seen = self.digests.setdefault(entry.index, digest)
+        if seen != digest:
+            raise Violation(f"state digests differ at applied index {entry.index} ({node})")
+
+    def on_ack(self, command_id: str, index: int) -> None:
+        self.acked.setdefault(command_id, index)
+
+    def on_read(self, node: str, visible: set[str], acked_before: set[str]) -> None:
+        missing = acked_before - visible
+        if missing:
+            raise Violation(
+                f"Linearizable read on {node} missed {len(missing)} acknowledged writes, "
+                f"e.g. {sorted(missing)[:3]}"
+            )
+
+    def check_acked_survive(self, final_ids: list[str]) -> None:
+        present = set(final_ids)
+        lost = [c for c in self.acked if c not in present]
+        if lost:
+            raise Violation(f"acknowledged commands lost: {lost[:5]} ({len(lost)} in all)")
+        if len(present) != len(final_ids):
+            raise Violation("a command was applied twice after deduplication by id")

@@ -1,0 +1,50 @@
+"""Planted bugs: each breaks exactly one rule of Raft, so the simulator can be shown to catch it.
+
+Each mutant overrides the one small method of RaftNode that owns the rule (or, for the runtime bug,
+sets a flag of the simulated node). If the simulator ever stops catching one of these, its checks
+have gone blind.
+"""
+
+from __future__ import annotations
+
+from todonode.raft import Entry, RaftNode
+
+
+class VotesTwiceInOneTerm(RaftNode):
+    """§5.2 broken: grants a vote to every up-to-date candidate, even after voting in this term."""
+
+    def _may_vote_for(self, candidate: str) -> bool:
+        return True
+
+
+class SkipsUpToDateCheck(RaftNode):
+    """§5.4.1 broken: votes for candidates whose logs are behind its own."""
+
+    def _log_is_up_to_date(self, last_index: int, last_term: int) -> bool:
+        return True
+
+
+class CommitsOldTermByCounting(RaftNode):
+    """§5.4.2 (Figure 8) broken: commits an entry of an earlier term once a majority stores it."""
+
+    def _may_commit_by_count(self, index: int) -> bool:
+        return True
+
+
+class AppliesUncommitted(RaftNode):
+    """§5.3 broken: hands out entries for applying as soon as they are in the log."""
+
+    def _committed_to_apply(self) -> list[Entry]:
+        if self._applied >= self.log.last_index:
+            return []
+        return self.log.entries(self._applied + 1)
+
+
+# name -> (node class, SimConfig overrides)
+PLANTED_BUGS: dict[str, tuple[type[RaftNode], dict]] = {
+    "vote twice in one term": (VotesTwiceInOneTerm, {}),
+    "skip the up-to-date check": (SkipsUpToDateCheck, {}),
+    "commit an old-term entry by counting replicas": (CommitsOldTermByCounting, {}),
+    "send a vote before persisting it": (RaftNode, {"send_before_persist": True}),
+    "apply an uncommitted entry": (AppliesUncommitted, {}),
+}

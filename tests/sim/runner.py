@@ -1,0 +1,70 @@
+"""One seed in, one result out: how the simulator is run by pytest and by ``python -m tests.sim``.
+
+The seed decides everything: cluster size, network conditions, fault and client rates, and every
+random choice after that. Rerunning a seed reproduces its schedule exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from todonode.raft import RaftNode
+
+from .checker import Violation
+from .cluster import SimCluster, SimConfig
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    steps: int
+    nodes: int
+    failover_ms: list[float] = field(default_factory=list)
+    violation: str | None = None
+
+    def summary(self) -> str:
+        head = f"seed {self.seed}: {self.nodes} nodes, {self.steps} steps"
+        if self.violation:
+            return f"{head}: VIOLATION\n{self.violation}"
+        return f"{head}: ok, failover {', '.join(f'{ms:.0f} ms' for ms in self.failover_ms)}"
+
+
+def config_for_seed(seed: int, steps: int, node_class: type[RaftNode] = RaftNode, **overrides) -> SimConfig:
+    rng = random.Random(f"config-{seed}")
+    cfg = SimConfig(
+        nodes=rng.choice((3, 4, 5)),
+        steps=steps,
+        fault_rate=rng.choice((0.002, 0.005, 0.01)),
+        client_rate=rng.choice((0.03, 0.08, 0.15)),
+        compact_every=rng.choice((10, 25, 100)),
+        max_entries_per_append=rng.choice((1, 4, 64)),
+        node_class=node_class,
+    )
+    for key, value in overrides.items():
+        setattr(cfg, key, value)
+    return cfg
+
+
+def run_seed(
+    seed: int,
+    steps: int = 3000,
+    *,
+    trace_all: bool = False,
+    node_class: type[RaftNode] = RaftNode,
+    **overrides,
+) -> SeedResult:
+    cfg = config_for_seed(seed, steps, node_class, **overrides)
+    cluster = SimCluster(seed, cfg, trace_all=trace_all)
+    result = SeedResult(seed=seed, steps=0, nodes=cfg.nodes)
+    try:
+        cluster.run()
+    except Violation as v:
+        result.violation = str(v)
+    except Exception as exc:  # the core raising is a failure too: a real node would crash
+        result.violation = (
+            f"seed {seed}: {type(exc).__name__}: {exc}\n--- last events ---\n{cluster.trace_tail()}"
+        )
+    result.steps = cluster.steps
+    result.failover_ms = cluster.failover_ms
+    return result
