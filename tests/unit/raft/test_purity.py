@@ -7,8 +7,24 @@ import todonode.raft
 
 RAFT_DIR = pathlib.Path(todonode.raft.__file__).parent
 FORBIDDEN_MODULES = {
-    "asyncio", "aiohttp", "aiofiles", "socket", "time", "os", "io", "pathlib", "pickledb",
-    "threading", "subprocess", "select", "selectors", "datetime", "secrets", "uuid", "shutil", "tempfile",
+    "asyncio",
+    "aiohttp",
+    "aiofiles",
+    "socket",
+    "time",
+    "os",
+    "io",
+    "pathlib",
+    "pickledb",
+    "threading",
+    "subprocess",
+    "select",
+    "selectors",
+    "datetime",
+    "secrets",
+    "uuid",
+    "shutil",
+    "tempfile",
 }
 # `random` is allowed only for the Random type: instances are injected, the module functions never used.
 FORBIDDEN_CALLS = {"open", "print", "input"}
@@ -41,7 +57,9 @@ def test_core_never_calls_global_random_or_builtin_io():
                 if isinstance(func, ast.Name):
                     assert func.id not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} calls {func.id}()"
                 if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-                    assert func.value.id != "random", f"{path.name}:{node.lineno} uses the global random module"
+                    assert func.value.id != "random", (
+                        f"{path.name}:{node.lineno} uses the global random module"
+                    )
 
 
 def test_the_purity_check_would_catch_an_offender(tmp_path):
