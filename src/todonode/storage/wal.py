@@ -1,0 +1,433 @@
+"""The write-ahead log: Raft's hard state and log entries, on disk before anyone hears of them.
+
+Owns the ``wal-<seq>.log`` segment files of one directory: their format, rotation, compaction and
+recovery after a crash. Must never rewrite a byte once written (only a torn tail found on open, or
+the half record of a failed write, is cut off), touch any other file, or use asyncio: the node calls
+it from one worker thread at a time.
+
+A record is ``u32 payload length, u32 CRC32(payload)`` (little-endian), then the payload: one type
+byte and an orjson object.
+
+- HARD_STATE ``{"term", "vote", "commit"}``: the latest one wins.
+- ENTRY ``{"term", "index", "kind", "data"}``, ``data`` in base64 (JSON has no bytes). An entry at
+  index *i* replaces every entry at *i* and above, so recovery just applies records in order.
+- COMPACTED ``{"index", "keep"}``: a snapshot covers every entry up to ``index``; the entries after
+  it survive if ``keep`` (compaction) and are dropped if not (a log replaced by a snapshot).
+
+Every segment opens with the hard state current when it was created, so deleting older segments
+never loses it. The compaction point needs no such copy: segments are deleted only right after a
+COMPACTED record is written to the current segment, which is never deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import os
+import re
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from itertools import pairwise
+from pathlib import Path
+from typing import NoReturn
+
+import orjson
+
+from todonode.raft.messages import Entry, EntryKind, HardState
+
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+_HEADER = struct.Struct("<II")
+_SEGMENT_NAME = re.compile(r"wal-(\d{16})\.log")
+
+
+class WalCorruption(Exception):
+    """A damaged record before the tail: nothing after it can be trusted, so the node must not start."""
+
+    def __init__(self, path: Path, offset: int, problem: str):
+        super().__init__(
+            f"write-ahead log {path} is corrupt at byte {offset}: {problem}. The log cannot be trusted "
+            "past this point, so the node will not start. Move this data directory aside and start the "
+            "node with an empty one: the cluster will send it a snapshot and the log."
+        )
+        self.path, self.offset = path, offset
+
+
+class StorageError(OSError):
+    """A write or fsync failed (disk full, I/O error). No half record was left behind and the log
+    stays usable: the same write can be retried once the cause is gone."""
+
+
+@dataclass(frozen=True)
+class Recovered:
+    hard_state: HardState
+    entries: list[Entry]  # contiguous and ascending, starting at first_index
+    first_index: int  # index of entries[0], or the compaction point + 1 when there are none
+    truncated_bytes: int  # size of the torn tail cut off the last segment, 0 if none
+    notes: list[str]  # what recovery found, for the log
+
+
+class _Kind(IntEnum):
+    HARD_STATE = 1
+    ENTRY = 2
+    COMPACTED = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Compacted:
+    index: int
+    keep: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    """The log as of one record boundary in the current segment."""
+
+    size: int  # bytes in the current segment
+    hard_state: HardState
+    first_index: int
+    last_index: int
+    highest: int  # highest entry index written to the current segment (0: none); compaction reads it
+
+
+_Record = HardState | Entry | _Compacted
+
+# ------------------------------------------------------------------------------------------- records
+
+
+def _record(kind: _Kind, body: dict[str, object]) -> bytes:
+    payload = bytes([kind]) + orjson.dumps(body)
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def _hard_state_record(hs: HardState) -> bytes:
+    return _record(_Kind.HARD_STATE, {"term": hs.term, "vote": hs.vote, "commit": hs.commit})
+
+
+def _entry_record(e: Entry) -> bytes:
+    data = base64.b64encode(e.data).decode("ascii")
+    return _record(_Kind.ENTRY, {"term": e.term, "index": e.index, "kind": e.kind.value, "data": data})
+
+
+def _compacted_record(index: int, keep: bool) -> bytes:
+    return _record(_Kind.COMPACTED, {"index": index, "keep": keep})
+
+
+def _decode(payload: bytes) -> _Record:
+    body = orjson.loads(payload[1:])
+    match payload[0]:
+        case _Kind.HARD_STATE:
+            return HardState(term=int(body["term"]), vote=body["vote"], commit=int(body["commit"]))
+        case _Kind.ENTRY:
+            data = base64.b64decode(body["data"], validate=True)
+            kind = EntryKind(body["kind"])
+            return Entry(term=int(body["term"]), index=int(body["index"]), data=data, kind=kind)
+        case _Kind.COMPACTED:
+            return _Compacted(index=int(body["index"]), keep=bool(body["keep"]))
+    raise ValueError(f"unknown record type {payload[0]}")
+
+
+def _damage(data: bytes, offset: int) -> tuple[str, bool] | None:
+    """Why the record at ``offset`` is unreadable and whether a torn write explains it; None if it is fine."""
+    rest = len(data) - offset
+    if rest < _HEADER.size:
+        found = f"a record header cut short ({rest} of {_HEADER.size} bytes)", True
+    else:
+        length, crc = _HEADER.unpack_from(data, offset)
+        end = offset + _HEADER.size + length
+        if end > len(data):
+            found = f"a record of {length} bytes runs past the end of the file", True
+        elif length == 0 or zlib.crc32(data[offset + _HEADER.size : end]) != crc:
+            # A torn write damages only the last record; one with records after it was damaged later.
+            found = "CRC mismatch", end == len(data)
+        else:
+            return None
+    if data.count(0, offset) == rest:  # a file extended but never written, as some crashes leave it
+        return f"{rest} zero bytes up to the end of the file", True
+    return found
+
+
+# ------------------------------------------------------------------------------------------ recovery
+
+
+class _Replay:
+    """The log rebuilt by applying records in the order they were written."""
+
+    def __init__(self) -> None:
+        self.hard_state = HardState()
+        self.entries: list[Entry] = []
+        self.base = 0  # the compaction point: the index just before entries[0]
+
+    def apply(self, rec: _Record, strict: bool) -> None:
+        match rec:
+            case HardState():
+                self.hard_state = rec
+            case Entry():
+                self._entry(rec, strict)
+            case _Compacted(index=index, keep=keep):
+                if keep and self.entries and self.entries[-1].index > index:
+                    del self.entries[: max(0, index - self.base)]
+                    self.base = self.entries[0].index - 1
+                else:
+                    self.entries, self.base = [], index
+
+    def _entry(self, e: Entry, strict: bool) -> None:
+        last = self.base + len(self.entries)
+        if self.base < e.index <= last + 1:
+            del self.entries[e.index - self.base - 1 :]
+            self.entries.append(e)
+        elif strict or (self.entries and e.index > last + 1):
+            raise ValueError(f"entry {e.index} does not continue the log {self.base + 1}..{last}")
+        else:
+            # Compaction deleted the segments that held what came before this entry; the
+            # COMPACTED record written before that deletion, later in the log, drops the rest.
+            self.entries, self.base = [e], e.index - 1
+
+
+def _read_segment(path: Path, final: bool, fsync: bool) -> tuple[list[tuple[int, _Record]], int, str]:
+    """Decode one segment's records with their offsets; cut a torn tail off the final segment.
+
+    Returns the records, the bytes cut off and a note saying why ('' if nothing was cut).
+    """
+    data = path.read_bytes()
+    records: list[tuple[int, _Record]] = []
+    offset = 0
+    while offset < len(data):
+        found = _damage(data, offset)
+        if found:
+            problem, torn = found
+            if not (final and torn):
+                raise WalCorruption(path, offset, problem)
+            _truncate(path, offset, fsync)
+            cut = len(data) - offset
+            return records, cut, f"cut a torn tail of {cut} bytes off {path.name} at byte {offset}: {problem}"
+        end = offset + _HEADER.size + _HEADER.unpack_from(data, offset)[0]
+        try:
+            records.append((offset, _decode(data[offset + _HEADER.size : end])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WalCorruption(path, offset, f"a record with a valid CRC cannot be decoded ({exc})") from exc
+        offset = end
+    return records, 0, ""
+
+
+def _truncate(path: Path, size: int, fsync: bool) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _segment_path(directory: Path, seq: int) -> Path:
+    return directory / f"wal-{seq:016d}.log"
+
+
+def _storage_error(exc: OSError, what: str) -> StorageError:
+    return StorageError(
+        exc.errno or errno.EIO,
+        f"write-ahead log: {what} failed ({exc.strerror or exc}); nothing half-written was kept, and the "
+        "write can be retried once disk space is freed or the disk is repaired",
+    )
+
+
+# ------------------------------------------------------------------------------------------- the log
+
+
+class WriteAheadLog:
+    """Append-only segments of records. ``append`` writes, ``sync`` makes everything written durable:
+    the caller groups many appends under one sync (group commit) and acknowledges nothing before it."""
+
+    def __init__(
+        self,
+        directory: Path,
+        segment_bytes: int,
+        fsync: bool,
+        closed: list[tuple[Path, int]],
+        current: Path,
+        tail: _Tail,
+    ):
+        self._dir = directory
+        self._segment_bytes = segment_bytes
+        self._fsync = fsync
+        self._closed = closed  # older segments, oldest first, each with the highest entry index it holds
+        self._path = current
+        self._fd = os.open(current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._tail = self._synced = tail
+        self._broken = ""  # set when a half record could not be cut off: no write may follow it
+
+    @classmethod
+    def open(
+        cls,
+        directory: str | os.PathLike[str],
+        *,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+        fsync: bool = True,
+    ) -> tuple[WriteAheadLog, Recovered]:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        segments = sorted(p for p in path.iterdir() if _SEGMENT_NAME.fullmatch(p.name))
+        flat: list[tuple[Path, int, _Record]] = []
+        highest: list[int] = []
+        truncated, notes = 0, []
+        for n, seg in enumerate(segments):
+            records, cut, note = _read_segment(seg, final=n == len(segments) - 1, fsync=fsync)
+            truncated += cut
+            flat += [(seg, offset, rec) for offset, rec in records]
+            highest.append(max((r.index for _, r in records if isinstance(r, Entry)), default=0))
+            notes += [note] if note else []
+        replay = _replay(flat)
+        first, last = replay.base + 1, replay.base + len(replay.entries)
+        notes.append(
+            f"replayed {len(segments)} segment(s): entries {first}..{last}, "
+            f"term {replay.hard_state.term}, commit {replay.hard_state.commit}"
+        )
+        current = segments[-1] if segments else _segment_path(path, 1)
+        size = current.stat().st_size if segments else 0
+        tail = _Tail(size, replay.hard_state, first, last, highest[-1] if segments else 0)
+        closed = list(zip(segments[:-1], highest[:-1], strict=True))
+        wal = cls(path, segment_bytes, fsync, closed, current, tail)
+        if not segments:
+            wal._sync_dir()
+        return wal, Recovered(replay.hard_state, replay.entries, first, truncated, notes)
+
+    def append(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
+        """Write ``hard_state`` (if any) and ``entries`` in one write. Each entry replaces the stored
+        entries at its index and above. Raises ValueError for entries that do not continue the log."""
+        if hard_state is None and not entries:
+            return
+        t = self._tail
+        if entries and not t.first_index <= entries[0].index <= t.last_index + 1:
+            raise ValueError(
+                f"entry {entries[0].index} does not continue the log {t.first_index}..{t.last_index}"
+            )
+        if any(b.index != a.index + 1 for a, b in pairwise(entries)):
+            raise ValueError("entries to append must have consecutive indexes")
+        if t.size >= self._segment_bytes:
+            self._rotate()
+            t = self._tail
+        records = [_hard_state_record(hard_state)] if hard_state else []
+        records += [_entry_record(e) for e in entries]
+        last = entries[-1].index if entries else t.last_index
+        hs = hard_state or t.hard_state
+        self._put(records, replace(t, hard_state=hs, last_index=last, highest=max(t.highest, last)))
+
+    def sync(self) -> None:
+        """Make everything appended so far durable. On failure the unsynced records are removed."""
+        if self._fsync:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                # After a failed fsync the kernel may have dropped the pages: what was not synced
+                # before is of unknown durability, so it goes and the caller must not acknowledge it.
+                self._fail(self._synced, exc, f"fsync of {self._path.name}")
+        self._synced = self._tail
+
+    def write(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
+        """``append`` then ``sync``: for a caller with nothing to group."""
+        self.append(hard_state, entries)
+        self.sync()
+
+    def compact(self, upto_index: int) -> None:
+        """A snapshot, already durable, covers every entry up to ``upto_index``: record that, then
+        delete the oldest segments that hold nothing after it (never the current one)."""
+        self._mark(upto_index, keep=True)
+
+    def reset(self, index: int) -> None:
+        """Discard the whole log in favour of a durable snapshot ending at ``index`` (a follower whose
+        log conflicts with the snapshot it installed). The next entry appended must be ``index + 1``."""
+        self._mark(index, keep=False)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    # --------------------------------------------------------------------------------------- helpers
+
+    def _mark(self, index: int, keep: bool) -> None:
+        t = self._tail
+        if index < t.first_index - 1:
+            raise ValueError(f"cannot compact to {index}: the log already starts at {t.first_index}")
+        last = t.last_index if keep and t.last_index > index else index
+        self._put([_compacted_record(index, keep)], replace(t, first_index=index + 1, last_index=last))
+        # The record must be durable before the segments it makes redundant disappear.
+        self.sync()
+        while self._closed and (not keep or self._closed[0][1] <= index):
+            self._closed.pop(0)[0].unlink()
+            # One at a time, oldest first: a crash must leave a prefix deleted, never a hole.
+            self._sync_dir()
+
+    def _put(self, records: list[bytes], after: _Tail) -> None:
+        """Write records in one os.write and move the tail to ``after``."""
+        if self._broken:
+            raise StorageError(errno.EIO, self._broken)
+        if self._tail.size == 0:
+            records = [_hard_state_record(self._tail.hard_state), *records]  # see the module docstring
+        joined = b"".join(records)
+        buf = memoryview(joined)
+        try:
+            while buf:
+                buf = buf[os.write(self._fd, buf) :]
+        except OSError as exc:
+            self._fail(self._tail, exc, f"write to {self._path.name}")
+        self._tail = replace(after, size=self._tail.size + len(joined))
+
+    def _fail(self, back_to: _Tail, exc: OSError, what: str) -> NoReturn:
+        """Cut the segment back to a record boundary, so no half record can later read as data."""
+        try:
+            os.ftruncate(self._fd, back_to.size)
+        except OSError as cut_exc:
+            self._broken = (
+                f"{self._path} may end in a half-written record ({what} failed: {exc}; cutting "
+                f"it off failed: {cut_exc}); restart the node to recover the log"
+            )
+            raise StorageError(exc.errno or errno.EIO, self._broken) from exc
+        self._tail = back_to
+        raise _storage_error(exc, what) from exc
+
+    def _rotate(self) -> None:
+        """Seal the current segment (sync covers only the newest) and start the next one."""
+        self.sync()
+        path = _segment_path(self._dir, int(_SEGMENT_NAME.fullmatch(self._path.name)[1]) + 1)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except OSError as exc:
+            raise _storage_error(exc, f"creating {path.name}") from exc
+        try:
+            self._sync_dir()  # without it a crash can lose the new file's name, and every record in it
+        except StorageError:
+            os.close(fd)
+            path.unlink()
+            raise
+        os.close(self._fd)
+        self._closed.append((self._path, self._tail.highest))
+        self._path, self._fd = path, fd
+        self._tail = self._synced = replace(self._tail, size=0, highest=0)
+
+    def _sync_dir(self) -> None:
+        if not self._fsync:
+            return
+        fd = os.open(self._dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise _storage_error(exc, f"fsync of directory {self._dir}") from exc
+        finally:
+            os.close(fd)
+
+
+def _replay(flat: list[tuple[Path, int, _Record]]) -> _Replay:
+    """Apply every record in order. Entries must continue the log strictly from the last COMPACTED
+    record on; before it, older segments may have been deleted under them (see _Replay._entry)."""
+    replay = _Replay()
+    strict_from = max((n for n, (_, _, rec) in enumerate(flat) if isinstance(rec, _Compacted)), default=0)
+    for n, (path, offset, rec) in enumerate(flat):
+        try:
+            replay.apply(rec, strict=n >= strict_from)
+        except ValueError as exc:
+            raise WalCorruption(path, offset, str(exc)) from exc
+    return replay

@@ -1,0 +1,243 @@
+"""Snapshots are crash-safe, loadable by pickledb, and a damaged newest one falls back to the previous."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from pickledb import PickleDB
+
+from todonode.raft.messages import ClusterConfig, SnapshotMeta
+from todonode.storage import SnapshotCorruption, SnapshotStore, decode_snapshot, encode_snapshot
+from todonode.storage import snapshots as snapshots_module
+
+CONFIG = ClusterConfig(voters=("http://127.0.0.1:4000", "http://127.0.0.1:4001"))
+
+
+def meta(index: int, term: int = 2) -> SnapshotMeta:
+    return SnapshotMeta(index=index, term=term, config=CONFIG)
+
+
+def state(index: int) -> dict[str, Any]:
+    tasks = {f"t{i}": {"title": f"task {i}", "done": i % 2 == 0} for i in range(index)}
+    return {"tasks": tasks, "version": index}
+
+
+def snap_name(index: int) -> str:
+    return f"snap-{index:016d}-0000000000000002.json"
+
+
+def files(directory: Path, pattern: str = "snap-*") -> list[str]:
+    return sorted(p.name for p in directory.glob(pattern))
+
+
+class Crash(Exception):
+    """Stands for the process dying at this point."""
+
+
+async def test_a_saved_snapshot_loads_back_through_pickledb(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    saved = await store.save(meta(7), state(7))
+    assert saved.path.name == snap_name(7)
+    assert saved.size == saved.path.stat().st_size
+
+    db = PickleDB(str(saved.path))
+    await db.load()
+    assert db.db["raft"] == {"index": 7, "term": 2, "config": {"voters": list(CONFIG.voters)}}
+
+    loaded = await SnapshotStore(tmp_path).load_latest()
+    assert loaded is not None
+    assert loaded.meta == meta(7)
+    assert loaded.db.db == state(7)  # the reserved key is removed
+    assert (loaded.path, loaded.size) == (saved.path, saved.size)
+
+
+async def test_nothing_to_load_is_none(tmp_path: Path) -> None:
+    assert await SnapshotStore(tmp_path / "absent").load_latest() is None
+
+
+async def test_the_newest_two_snapshots_are_kept(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    for index in (10, 20, 30):
+        await store.save(meta(index), state(index))
+    assert files(tmp_path) == [snap_name(20), snap_name(30)]
+
+
+async def test_the_reserved_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        await SnapshotStore(tmp_path).save(meta(1), {"raft": 1})
+
+
+async def test_encoding_and_fsync_run_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    real_encode, real_fsync = snapshots_module.encode_snapshot, os.fsync
+
+    def encode(*args: Any) -> bytes:
+        threads.append(threading.current_thread().name)
+        return real_encode(*args)
+
+    def fsync(fd: int) -> None:
+        threads.append(threading.current_thread().name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(snapshots_module, "encode_snapshot", encode)
+    monkeypatch.setattr(os, "fsync", fsync)
+    await SnapshotStore(tmp_path).save(meta(3), state(3))
+    assert len(threads) == 3  # encode, file fsync, directory fsync
+    assert threading.main_thread().name not in threads
+
+
+async def test_the_directory_is_fsynced_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[str]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            seen.append(files(tmp_path))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    await SnapshotStore(tmp_path).save(meta(3), state(3))
+    assert seen == [[snap_name(3)]]
+
+
+# ------------------------------------------------------------------------------------------- crashes
+
+
+def _raise(*_: Any) -> None:
+    raise Crash
+
+
+def _fsync_crashing_on(kind: int) -> Any:
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_IFMT(os.fstat(fd).st_mode) == kind:
+            raise Crash
+        real_fsync(fd)
+
+    return fsync
+
+
+CRASH_POINTS = {
+    "after the write, before the file fsync": (os, "fsync", lambda: _fsync_crashing_on(stat.S_IFREG)),
+    "after the file fsync, before the rename": (os, "replace", lambda: _raise),
+    "after the rename, before the directory fsync": (os, "fsync", lambda: _fsync_crashing_on(stat.S_IFDIR)),
+    "after the directory fsync, before deleting the oldest": (Path, "unlink", lambda: _raise),
+}
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+async def test_a_crash_at_any_step_of_a_save_leaves_a_loadable_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
+) -> None:
+    store = SnapshotStore(tmp_path)
+    await store.save(meta(10), state(10))
+    await store.save(meta(20), state(20))
+    target, name, make = CRASH_POINTS[point]
+    with monkeypatch.context() as patch:
+        patch.setattr(target, name, make())
+        with pytest.raises(Crash):
+            await store.save(meta(30), state(30))
+
+    # Nothing is deleted before the new snapshot is durable: both fallbacks are still there.
+    assert {snap_name(10), snap_name(20)} <= set(files(tmp_path))
+    loaded = await SnapshotStore(tmp_path).load_latest()
+    assert loaded is not None
+    assert loaded.meta.index in (20, 30)
+    assert loaded.db.db == state(loaded.meta.index)
+    assert files(tmp_path, "*.tmp") == []
+
+
+async def test_a_failed_write_removes_its_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        await SnapshotStore(tmp_path).save(meta(1), state(1))
+    assert files(tmp_path) == []
+
+
+async def test_leftover_temp_files_are_deleted_on_load(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    await store.save(meta(5), state(5))
+    (tmp_path / "snap-0000000000000009-0000000000000002.json.tmp").write_bytes(b'{"tasks": {"t')
+    loaded = await store.load_latest()
+    assert loaded is not None and loaded.meta == meta(5)
+    assert files(tmp_path) == [snap_name(5)]
+
+
+# ---------------------------------------------------------------------------------------- corruption
+
+
+@pytest.mark.parametrize("damage", ["truncated", "no raft key", "not an object"])
+async def test_a_damaged_newest_snapshot_falls_back_to_the_previous(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
+    store = SnapshotStore(tmp_path)
+    await store.save(meta(10), state(10))
+    newest = (await store.save(meta(20), state(20))).path
+    data = newest.read_bytes()
+    newest.write_bytes(
+        {
+            "truncated": data[: len(data) // 2],
+            "no raft key": orjson.dumps(state(20)),
+            "not an object": b"[1, 2]",
+        }[damage]
+    )
+
+    with caplog.at_level(logging.WARNING):
+        loaded = await store.load_latest()
+    assert loaded is not None and loaded.meta == meta(10)
+    assert loaded.db.db == state(10)
+    assert newest.name in caplog.text
+    # Out of the rotation: the next two saves keep the good snapshot until a newer one exists.
+    assert files(tmp_path, "*.corrupt") == [newest.with_suffix(".corrupt").name]
+    await store.save(meta(30), state(30))
+    assert (await store.load_latest()).meta == meta(30)  # type: ignore[union-attr]
+    assert len(files(tmp_path, "*.json")) == 2
+
+
+async def test_a_damaged_snapshot_without_a_fallback_is_an_error(tmp_path: Path) -> None:
+    path = (await SnapshotStore(tmp_path).save(meta(10), state(10))).path
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(SnapshotCorruption, match=str(path)):
+        await SnapshotStore(tmp_path).load_latest()
+    assert path.exists()  # left in place for inspection
+
+
+# ---------------------------------------------------------------------------------- leader to follower
+
+
+async def test_a_follower_installs_the_exact_bytes_the_leader_sends(tmp_path: Path) -> None:
+    leader, follower = SnapshotStore(tmp_path / "leader"), SnapshotStore(tmp_path / "follower")
+    await leader.save(meta(40, term=5), state(40))
+    data = await leader.read_bytes(meta(40, term=5))
+
+    assert await follower.install(data) == meta(40, term=5)
+    assert await follower.read_bytes(meta(40, term=5)) == data
+    loaded = await follower.load_latest()
+    assert loaded is not None and loaded.db.db == state(40)
+
+
+@pytest.mark.parametrize("data", [b"", b"{not json", b'{"tasks": {}}', b'{"raft": {"index": 1}}'])
+async def test_invalid_snapshot_bytes_are_refused_and_not_stored(tmp_path: Path, data: bytes) -> None:
+    store = SnapshotStore(tmp_path)
+    with pytest.raises(SnapshotCorruption, match="received from the leader"):
+        await store.install(data)
+    assert files(tmp_path) == []
+
+
+def test_decode_gives_the_meta_and_the_state_without_the_reserved_key() -> None:
+    assert decode_snapshot(encode_snapshot(meta(3), state(3))) == (meta(3), state(3))
