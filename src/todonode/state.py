@@ -1,0 +1,580 @@
+"""The task state machine: committed commands in, API responses out.
+
+The rules this module lives by:
+
+* Pure: no I/O, no clock, no randomness, no asyncio. Everything a result depends on (task ids, the
+  timestamp ``at``, idempotency expiry) comes from the command, decided by the leader before the command
+  entered the log (PITFALLS 8). Replicas that apply the same log hold byte-identical state.
+* Commands are plain JSON-ready dicts, since they travel through the log as orjson. The HTTP layer checks
+  a request with the ``validate_*`` functions, then builds the command with a ``*_command`` function.
+* ``apply`` never raises because of what a command contains. A committed entry sits in every replica's
+  log: if it made ``apply`` raise, every replica would crash on it, and again on every restart. A malformed
+  or unknown (say, newer) command yields a 400 ``invalid_command`` result and changes nothing.
+* Content limits (title length, batch size) are policy, checked before proposing and never by ``apply``:
+  nodes configured with different limits must still agree about every entry already in the log. ``apply``
+  checks only the shapes its invariants need.
+* The state lives in a plain dict (a pickledb ``db.db``): ``tasks`` {id: task} in creation order,
+  ``idempotency`` {key: record} oldest first, ``meta`` counters. A stored task or record is never changed:
+  an update stores a new dict. So copying the three containers (``snapshot``) gives a consistent snapshot
+  that can be serialised while applies continue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any, Literal
+
+import orjson
+
+MAX_TITLE_CHARS = 500
+MAX_BATCH_ITEMS = 1000
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+IDEMPOTENCY_MAX_KEYS = 10_000
+IDEMPOTENCY_MAX_AGE_S = 24 * 3600
+
+Task = dict[str, Any]
+Command = dict[str, Any]
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_AT_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
+_STRONG_ETAG = re.compile(r'"(\d{1,18})"')
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One task a command changed, for the live event stream. ``task`` is None for a deletion."""
+
+    kind: Literal["created", "updated", "deleted"]
+    id: str
+    task: Task | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The API response to one command. ``body`` shares dicts with the state: read it, never change it."""
+
+    status: int
+    body: dict[str, Any]
+    events: tuple[TaskEvent, ...] = ()
+    # True when body is the stored response to an earlier request with the same Idempotency-Key.
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """An Idempotency-Key and the ``fingerprint`` of the request that carried it."""
+
+    key: str
+    fingerprint: str
+
+
+def _error(status: int, code: str, message: str, **fields: Any) -> Result:
+    return Result(status, {"error": code, "message": message, **fields})
+
+
+def _invalid(message: str) -> Result:
+    return _error(400, "invalid_command", message)
+
+
+def _not_found(task_id: str) -> Result:
+    return _error(404, "not_found", f"No task with id {task_id}; it may have been deleted.", id=task_id)
+
+
+# ------------------------------------------------------------------------------ validation (before proposing)
+
+
+class ValidationError(ValueError):
+    """A request to refuse before anything is proposed; ``to_body()`` is its API error.
+
+    ``status`` follows one rule: 400 when the value is missing or not the kind of thing the field holds
+    (not an object, a string or a bool; an unreadable header), 422 when it is the right kind of value but
+    not an allowed one (title empty, too long or with control characters; batch size; key length).
+    """
+
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+
+    def to_body(self) -> dict[str, Any]:
+        return {"error": "validation_error", "message": self.message, "field": self.field}
+
+
+def validate_title(value: Any, *, max_chars: int = MAX_TITLE_CHARS, field: str = "title") -> str:
+    """Return ``value`` trimmed of surrounding whitespace: 1..max_chars characters, no control characters."""
+    if not isinstance(value, str):
+        raise ValidationError(field, f"{field} is required and must be a string")
+    title = value.strip()
+    if not 1 <= len(title) <= max_chars:
+        raise ValidationError(field, f"{field} must be 1 to {max_chars} characters after trimming", 422)
+    if _CONTROL_CHARS.search(title):
+        raise ValidationError(field, f"{field} must not contain control characters such as newlines", 422)
+    return title
+
+
+def _require_object(body: Any) -> Mapping[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationError("body", "the request body must be a JSON object")
+    return body
+
+
+def _require_bool(value: Any, field: str) -> bool:
+    if type(value) is not bool:  # 0, 1 and "true" are refused: JSON has real booleans
+        raise ValidationError(field, f"{field} is required and must be true or false")
+    return value
+
+
+def validate_create_body(body: Any, *, max_title_chars: int = MAX_TITLE_CHARS) -> str:
+    """The title of a ``POST /tasks`` body ``{"title": ...}``."""
+    return validate_title(_require_object(body).get("title"), max_chars=max_title_chars)
+
+
+def validate_batch_body(
+    body: Any, *, max_items: int = MAX_BATCH_ITEMS, max_title_chars: int = MAX_TITLE_CHARS
+) -> list[str]:
+    """The titles of a ``POST /tasks/batch`` body ``{"tasks": [{"title": ...}, ...]}``; one bad item refuses
+    the whole batch."""
+    items = _require_object(body).get("tasks")
+    if not isinstance(items, list):
+        raise ValidationError("tasks", 'tasks is required and must be a list of {"title": ...} objects')
+    if not 1 <= len(items) <= max_items:
+        raise ValidationError("tasks", f"a batch holds 1 to {max_items} tasks, not {len(items)}", 422)
+    titles = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValidationError(f"tasks[{i}]", "each task must be a JSON object")
+        titles.append(validate_title(item.get("title"), max_chars=max_title_chars, field=f"tasks[{i}].title"))
+    return titles
+
+
+def validate_update_body(body: Any, *, max_title_chars: int = MAX_TITLE_CHARS) -> dict[str, Any]:
+    """The changes of a ``PUT``/``PATCH /tasks/{id}`` body: ``title`` and/or ``completed``, at least one."""
+    fields = _require_object(body)
+    changes: dict[str, Any] = {}
+    if "title" in fields:
+        changes["title"] = validate_title(fields["title"], max_chars=max_title_chars)
+    if "completed" in fields:
+        changes["completed"] = _require_bool(fields["completed"], "completed")
+    if not changes:
+        raise ValidationError("body", "send at least one of title and completed")
+    return changes
+
+
+def validate_set_all_body(body: Any) -> bool:
+    """The ``completed`` of a ``PATCH /tasks`` body ``{"completed": true|false}``."""
+    return _require_bool(_require_object(body).get("completed"), "completed")
+
+
+def validate_idempotency_key(value: str) -> str:
+    """An ``Idempotency-Key`` header: 1..255 characters, no control characters."""
+    if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY_CHARS or _CONTROL_CHARS.search(value):
+        raise ValidationError(
+            "Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters", 422
+        )
+    return value
+
+
+def etag(task: Task) -> str:
+    """The task's strong ETag: its version in quotes, e.g. ``"3"``."""
+    return f'"{task["version"]}"'
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header requires, or None for no header or ``*``.
+
+    ``*`` adds nothing: a write to a missing task is a 404 anyway. Only one strong ETag as we issue them is
+    accepted. A weak ETag (``W/"3"``) can never match under If-Match's strong comparison, so it is refused
+    (400) rather than turned into a 412 that a client would retry for ever.
+    """
+    if value is None or value.strip() == "*":
+        return None
+    match = _STRONG_ETAG.fullmatch(value.strip())
+    if match is None:
+        raise ValidationError("If-Match", 'If-Match must be "*" or one ETag as we send it, e.g. "3"')
+    return int(match.group(1))
+
+
+def fingerprint(method: str, path: str, body: bytes | Any) -> str:
+    """sha256 hex of a request. ``path`` must include the query string (``?all=true`` changes the request).
+
+    ``body`` is either the raw bytes or the parsed JSON; parsed JSON is hashed with sorted keys, so key
+    order and whitespace do not make two equal requests differ.
+    """
+    payload = body if isinstance(body, bytes) else orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(b"\n".join((method.upper().encode(), path.encode(), payload))).hexdigest()
+
+
+def format_timestamp(moment: datetime) -> str:
+    """``moment`` as a command's ``at``: ISO 8601 UTC with milliseconds, e.g. ``2026-11-27T01:02:03.456Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime has no defined UTC instant")
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def _parse_at(value: Any) -> int | None:
+    """Milliseconds since the epoch of a well-formed ``at``, else None."""
+    if not isinstance(value, str) or not _AT_FORMAT.fullmatch(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:  # e.g. month 13
+        return None
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+# ------------------------------------------------------------------------------------------- command builders
+
+
+def _command(op: str, at: str, idempotency: Idempotency | None, **fields: Any) -> Command:
+    command = {"op": op, "at": at, **fields}
+    if idempotency is not None:
+        command["idem"] = {"key": idempotency.key, "fingerprint": idempotency.fingerprint}
+    return command
+
+
+def create_command(title: str, *, task_id: str, at: str, idempotency: Idempotency | None = None) -> Command:
+    return _command("create", at, idempotency, id=task_id, title=title)
+
+
+def batch_create_command(
+    titles: Sequence[str], *, task_ids: Sequence[str], at: str, idempotency: Idempotency | None = None
+) -> Command:
+    """One entry creating every title, in order; ``task_ids`` must be as long as ``titles``."""
+    items = [{"id": task_id, "title": title} for task_id, title in zip(task_ids, titles, strict=True)]
+    return _command("batch_create", at, idempotency, items=items)
+
+
+def update_command(
+    task_id: str,
+    changes: Mapping[str, Any],
+    *,
+    at: str,
+    if_version: int | None = None,
+    idempotency: Idempotency | None = None,
+) -> Command:
+    """``changes`` as returned by ``validate_update_body``; ``if_version`` from ``parse_if_match``."""
+    version = {} if if_version is None else {"if_version": if_version}
+    return _command("update", at, idempotency, id=task_id, **changes, **version)
+
+
+def delete_command(
+    task_id: str, *, at: str, if_version: int | None = None, idempotency: Idempotency | None = None
+) -> Command:
+    version = {} if if_version is None else {"if_version": if_version}
+    return _command("delete", at, idempotency, id=task_id, **version)
+
+
+def clear_completed_command(*, at: str, idempotency: Idempotency | None = None) -> Command:
+    return _command("clear_completed", at, idempotency)
+
+
+def delete_all_command(*, at: str, idempotency: Idempotency | None = None) -> Command:
+    return _command("delete_all", at, idempotency)
+
+
+def set_all_completed_command(completed: bool, *, at: str, idempotency: Idempotency | None = None) -> Command:
+    return _command("set_all_completed", at, idempotency, completed=completed)
+
+
+# -------------------------------------------------------------------------------------------------- the state
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _has_valid_version(command: Command) -> bool:
+    return "if_version" not in command or type(command["if_version"]) is int
+
+
+def _has_valid_idem(command: Command) -> bool:
+    idem = command.get("idem")
+    if idem is None:
+        return True
+    return isinstance(idem, dict) and all(isinstance(idem.get(f), str) for f in ("key", "fingerprint"))
+
+
+def _precondition(task: Task, command: Command) -> Result | None:
+    """The 412 for a write whose ``if_version`` is not the task's current version, else None."""
+    expected = command.get("if_version")
+    if expected is None or expected == task["version"]:
+        return None
+    return _error(
+        412,
+        "precondition_failed",
+        f"Task {task['id']} is at version {task['version']}, not {expected}: it changed since you read it. "
+        "Fetch it again, then retry with its new ETag.",
+        id=task["id"],
+        version=task["version"],
+    )
+
+
+class TaskState:
+    """The replicated task list, kept in ``store`` (a pickledb ``db.db``; see the module docstring).
+
+    Missing containers are created. Build a new TaskState after replacing the store's contents (loading a
+    snapshot): this one keeps references to the containers. ``idempotency_max_keys`` and
+    ``idempotency_max_age_s`` decide what ``apply`` evicts, so every node must use the same values.
+    """
+
+    def __init__(
+        self,
+        store: dict[str, Any],
+        *,
+        idempotency_max_keys: int = IDEMPOTENCY_MAX_KEYS,
+        idempotency_max_age_s: float = IDEMPOTENCY_MAX_AGE_S,
+    ) -> None:
+        self._tasks: dict[str, Task] = store.setdefault("tasks", {})
+        self._idem: dict[str, dict[str, Any]] = store.setdefault("idempotency", {})
+        self._meta: dict[str, int] = store.setdefault("meta", {})
+        # completed is kept so that counts() is O(1); last_seq numbers tasks in creation order.
+        for counter in ("applied_index", "last_seq", "completed"):
+            self._meta.setdefault(counter, 0)
+        self._max_keys = idempotency_max_keys
+        self._max_age_ms = round(idempotency_max_age_s * 1000)
+
+    @property
+    def applied_index(self) -> int:
+        return self._meta["applied_index"]
+
+    def apply(self, index: int, command: Any) -> Result:
+        """Apply the committed entry at ``index``; return the response owed to the client that sent it.
+
+        Indices must increase (gaps are fine: no-op entries never come here). An index at or below the last
+        applied one is the caller's bug and raises ValueError: applying an entry twice would diverge from
+        the other replicas. Nothing in ``command`` makes this raise (see the module docstring).
+
+        Order: expire idempotency records older than the command's ``at``; replay a known key (or refuse
+        its reuse, 422) without executing; otherwise execute, and remember the response under the key.
+        """
+        if index <= self._meta["applied_index"]:
+            raise ValueError(f"entry {index} applied out of order, after {self._meta['applied_index']}")
+        self._meta["applied_index"] = index
+        if not isinstance(command, dict):
+            return _invalid("a command must be a JSON object")
+        op = command.get("op")
+        if not isinstance(op, str) or op not in _HANDLERS:
+            return _invalid(f"unknown op {op!r:.80}")
+        now_ms = _parse_at(command.get("at"))
+        if now_ms is None or not _has_valid_idem(command):
+            return _invalid("a command needs at (ISO 8601 UTC with milliseconds) and a well-formed idem")
+        self._expire_idempotency(now_ms)
+        idem = command.get("idem")
+        if idem is not None:
+            known = self.lookup_idempotent(idem["key"], idem["fingerprint"])
+            if known is not None:
+                return known
+        result = _HANDLERS[op](self, command)
+        if idem is not None:
+            self._remember(idem, result, command["at"], index)
+        return result
+
+    # -- idempotency
+
+    def lookup_idempotent(self, key: str, fingerprint: str) -> Result | None:
+        """The stored response for ``key`` (``replayed=True``), a 422 if ``key`` came with another request,
+        or None if unknown. Read-only; a record past its age stays visible until an apply evicts it."""
+        record = self._idem.get(key)
+        if record is None:
+            return None
+        if record["fingerprint"] != fingerprint:
+            return _error(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was already used for a different request. "
+                "Retry only the exact same request with a key; use a new key for a new request.",
+            )
+        return Result(record["status"], record["body"], replayed=True)
+
+    def _expire_idempotency(self, now_ms: int) -> None:
+        # Oldest first by insertion order; stopping at the first young record keeps this O(evicted).
+        while self._idem:
+            key, record = next(iter(self._idem.items()))
+            if now_ms - _parse_at(record["at"]) <= self._max_age_ms:
+                return
+            del self._idem[key]
+
+    def _remember(self, idem: Mapping[str, str], result: Result, at: str, index: int) -> None:
+        self._idem[idem["key"]] = {
+            "fingerprint": idem["fingerprint"],
+            "status": result.status,
+            "body": result.body,
+            "at": at,
+            "index": index,
+        }
+        while len(self._idem) > self._max_keys:
+            del self._idem[next(iter(self._idem))]
+
+    # -- handlers: each gets a command whose op, at and idem are well-formed
+
+    def _create(self, command: Command) -> Result:
+        item = {"id": command.get("id"), "title": command.get("title")}
+        if (problem := self._why_not_new([item])) is not None:
+            return _invalid(problem)
+        task = self._insert(item, command["at"])
+        return Result(201, task, (TaskEvent("created", task["id"], task),))
+
+    def _batch_create(self, command: Command) -> Result:
+        items = command.get("items")
+        if not isinstance(items, list) or not items:
+            return _invalid("batch_create needs a non-empty list of items")
+        if (problem := self._why_not_new(items)) is not None:
+            return _invalid(problem)
+        tasks = [self._insert(item, command["at"]) for item in items]
+        return Result(201, {"tasks": tasks}, tuple(TaskEvent("created", t["id"], t) for t in tasks))
+
+    def _update(self, command: Command) -> Result:
+        task_id = command.get("id")
+        changes = {field: command[field] for field in ("title", "completed") if field in command}
+        if (
+            not _is_id(task_id)
+            or not isinstance(changes.get("title", ""), str)
+            or type(changes.get("completed", False)) is not bool
+            or not _has_valid_version(command)
+        ):
+            return _invalid("update needs an id, a string title, a boolean completed, an integer if_version")
+        task = self._tasks.get(task_id)
+        if task is None:
+            return _not_found(task_id)
+        if (refused := _precondition(task, command)) is not None:
+            return refused
+        changed = {field: value for field, value in changes.items() if task[field] != value}
+        if not changed:
+            # Nothing changes, so neither does the version: ETags other clients hold stay valid.
+            return Result(200, task)
+        new = self._replace(task, changed, command["at"])
+        return Result(200, new, (TaskEvent("updated", task_id, new),))
+
+    def _delete(self, command: Command) -> Result:
+        task_id = command.get("id")
+        if not _is_id(task_id) or not _has_valid_version(command):
+            return _invalid("delete needs an id and an integer if_version")
+        task = self._tasks.get(task_id)
+        if task is None:
+            return _not_found(task_id)
+        if (refused := _precondition(task, command)) is not None:
+            return refused
+        self._remove(task)
+        return Result(200, {"status": "deleted", "id": task_id}, (TaskEvent("deleted", task_id),))
+
+    def _clear_completed(self, command: Command) -> Result:
+        done = [task for task in self._tasks.values() if task["completed"]]
+        for task in done:
+            self._remove(task)
+        return Result(200, {"deleted": len(done)}, tuple(TaskEvent("deleted", t["id"]) for t in done))
+
+    def _delete_all(self, command: Command) -> Result:
+        gone = list(self._tasks)
+        self._tasks.clear()
+        self._meta["completed"] = 0
+        return Result(200, {"deleted": len(gone)}, tuple(TaskEvent("deleted", task_id) for task_id in gone))
+
+    def _set_all_completed(self, command: Command) -> Result:
+        completed = command.get("completed")
+        if type(completed) is not bool:
+            return _invalid("set_all_completed needs a boolean completed")
+        stale = [task for task in self._tasks.values() if task["completed"] != completed]
+        new = [self._replace(task, {"completed": completed}, command["at"]) for task in stale]
+        return Result(200, {"updated": len(new)}, tuple(TaskEvent("updated", t["id"], t) for t in new))
+
+    # -- the only code that writes tasks: keeps the completed counter true and never edits a stored task
+
+    def _why_not_new(self, items: list[Any]) -> str | None:
+        """Why these tasks cannot all be created, or None. All are checked before any is created."""
+        ids: set[str] = set()
+        for item in items:
+            if not (isinstance(item, dict) and _is_id(item.get("id")) and isinstance(item.get("title"), str)):
+                return "each new task needs a string id and a string title"
+            if item["id"] in self._tasks or item["id"] in ids:
+                return f"task id {item['id']} is already taken"
+            ids.add(item["id"])
+        return None
+
+    def _insert(self, item: Mapping[str, str], at: str) -> Task:
+        self._meta["last_seq"] += 1
+        task = {
+            "id": item["id"],
+            "title": item["title"],
+            "completed": False,
+            "created_at": at,
+            "updated_at": at,
+            "version": 1,
+            "seq": self._meta["last_seq"],
+        }
+        self._tasks[task["id"]] = task
+        return task
+
+    def _replace(self, task: Task, changed: Mapping[str, Any], at: str) -> Task:
+        new = {**task, **changed, "updated_at": at, "version": task["version"] + 1}
+        self._tasks[task["id"]] = new  # an existing key keeps its place: creation order is untouched
+        self._meta["completed"] += new["completed"] - task["completed"]
+        return new
+
+    def _remove(self, task: Task) -> None:
+        del self._tasks[task["id"]]
+        self._meta["completed"] -= task["completed"]
+
+    # -- reads
+
+    def get(self, task_id: str) -> Task | None:
+        return self._tasks.get(task_id)
+
+    def list_tasks(
+        self, completed: bool | None = None, limit: int | None = None, cursor: int | None = None
+    ) -> tuple[list[Task], int | None]:
+        """Tasks newest first (by ``seq``), only those with ``completed`` if given, and ``next_cursor``.
+
+        ``cursor`` is the previous page's ``next_cursor``: the page starts below that seq. ``next_cursor`` is
+        None on the last page. ``limit`` must be at least 1. The dict is walked backwards, so a first page
+        costs O(limit) (plus the tasks the filter skips), never a sort; a later page also walks past the
+        tasks newer than its cursor.
+        """
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be at least 1")
+        matches = (
+            task
+            for task in reversed(self._tasks.values())
+            if (cursor is None or task["seq"] < cursor)
+            and (completed is None or task["completed"] == completed)
+        )
+        if limit is None:
+            return list(matches), None
+        page = list(islice(matches, limit))
+        more = next(matches, None) is not None
+        return page, page[-1]["seq"] if more else None
+
+    def counts(self) -> dict[str, int]:
+        total, completed = len(self._tasks), self._meta["completed"]
+        return {"total": total, "active": total - completed, "completed": completed}
+
+    def digest(self) -> str:
+        """sha256 hex of the whole replicated state; equal on replicas that applied the same entries."""
+        return hashlib.sha256(orjson.dumps(self.snapshot())).hexdigest()
+
+    def snapshot(self) -> dict[str, Any]:
+        """A point-in-time copy of the state, safe to serialise while applies continue.
+
+        O(tasks) pointer copies: only the containers are copied, the tasks and records inside are shared,
+        which is safe because they are never changed once stored. A plain ``dict(store)`` is not enough:
+        it would share the containers that ``apply`` keeps changing.
+        """
+        return {"tasks": dict(self._tasks), "idempotency": dict(self._idem), "meta": dict(self._meta)}
+
+
+_HANDLERS: dict[str, Callable[[TaskState, Command], Result]] = {
+    "create": TaskState._create,
+    "batch_create": TaskState._batch_create,
+    "update": TaskState._update,
+    "delete": TaskState._delete,
+    "clear_completed": TaskState._clear_completed,
+    "delete_all": TaskState._delete_all,
+    "set_all_completed": TaskState._set_all_completed,
+}

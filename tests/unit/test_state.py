@@ -1,0 +1,799 @@
+"""The task state machine: every op and error, idempotency, determinism, snapshots, and a model check."""
+
+from __future__ import annotations
+
+import ast
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from todonode import state as state_module
+from todonode.state import (
+    MAX_TITLE_CHARS,
+    Idempotency,
+    Result,
+    TaskEvent,
+    TaskState,
+    ValidationError,
+    batch_create_command,
+    clear_completed_command,
+    create_command,
+    delete_all_command,
+    delete_command,
+    etag,
+    fingerprint,
+    format_timestamp,
+    parse_if_match,
+    set_all_completed_command,
+    update_command,
+    validate_batch_body,
+    validate_create_body,
+    validate_idempotency_key,
+    validate_set_all_body,
+    validate_title,
+    validate_update_body,
+)
+
+BASE = datetime(2026, 11, 27, 1, 2, 3, 456000, tzinfo=UTC)
+
+
+def at(seconds: float = 0) -> str:
+    return format_timestamp(BASE + timedelta(seconds=seconds))
+
+
+def key(name: str, request: str = "same request") -> Idempotency:
+    return Idempotency(name, fingerprint("POST", "/tasks", {"request": request}))
+
+
+class Log:
+    """Applies commands with increasing log indices, as the node does once entries commit."""
+
+    def __init__(self, **limits: Any) -> None:
+        self.store: dict[str, Any] = {}
+        self.state = TaskState(self.store, **limits)
+        self.index = 0
+
+    def apply(self, command: Any) -> Result:
+        self.index += 1
+        return self.state.apply(self.index, command)
+
+    def create(self, title: str = "task", task_id: str | None = None, seconds: float = 0) -> dict[str, Any]:
+        result = self.apply(create_command(title, task_id=task_id or f"id-{self.index + 1}", at=at(seconds)))
+        assert result.status == 201
+        return result.body
+
+    def ids(self, **query: Any) -> list[str]:
+        return [task["id"] for task in self.state.list_tasks(**query)[0]]
+
+
+@pytest.fixture
+def log() -> Log:
+    return Log()
+
+
+# ----------------------------------------------------------------------------------------------------- purity
+
+
+def test_state_module_imports_nothing_that_does_io_or_reads_a_clock() -> None:
+    tree = ast.parse(Path(state_module.__file__).read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    allowed = {"__future__", "hashlib", "re", "collections.abc", "dataclasses", "datetime", "itertools"}
+    assert imported <= allowed | {"typing", "orjson"}
+    attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    assert not attributes & {"now", "utcnow", "today", "time", "random", "uuid4"}
+
+
+# --------------------------------------------------------------------------------------------------- builders
+
+
+def test_builders_make_json_ready_commands_with_optional_idem() -> None:
+    idem = Idempotency("k", "f")
+    commands = [
+        create_command("a", task_id="1", at=at(), idempotency=idem),
+        batch_create_command(["a", "b"], task_ids=["1", "2"], at=at()),
+        update_command("1", {"completed": True}, at=at(), if_version=2),
+        delete_command("1", at=at()),
+        clear_completed_command(at=at()),
+        delete_all_command(at=at()),
+        set_all_completed_command(True, at=at()),
+    ]
+    assert [orjson.loads(orjson.dumps(command)) for command in commands] == commands
+    assert commands[0] == {
+        "op": "create",
+        "at": "2026-11-27T01:02:03.456Z",
+        "id": "1",
+        "title": "a",
+        "idem": {"key": "k", "fingerprint": "f"},
+    }
+    assert commands[1]["items"] == [{"id": "1", "title": "a"}, {"id": "2", "title": "b"}]
+    assert commands[2] == {"op": "update", "at": at(), "id": "1", "completed": True, "if_version": 2}
+    assert "if_version" not in commands[3] and "idem" not in commands[3]
+
+
+def test_batch_builder_needs_one_id_per_title() -> None:
+    with pytest.raises(ValueError):
+        batch_create_command(["a", "b"], task_ids=["1"], at=at())
+
+
+def test_format_timestamp_is_utc_with_milliseconds_and_refuses_naive_times() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    assert (
+        format_timestamp(datetime(2026, 1, 2, 5, 4, 5, 123999, tzinfo=plus_two)) == "2026-01-02T03:04:05.123Z"
+    )
+    with pytest.raises(ValueError):
+        format_timestamp(datetime(2026, 1, 2))
+
+
+# --------------------------------------------------------------------------------------------------- every op
+
+
+def test_create_returns_201_with_the_task_and_a_created_event(log: Log) -> None:
+    result = log.apply(create_command("Buy milk", task_id="a1", at=at()))
+    task = {
+        "id": "a1",
+        "title": "Buy milk",
+        "completed": False,
+        "created_at": at(),
+        "updated_at": at(),
+        "version": 1,
+        "seq": 1,
+    }
+    assert result == Result(201, task, (TaskEvent("created", "a1", task),))
+    assert log.state.get("a1") == task
+
+
+def test_batch_create_returns_every_task_in_order_with_increasing_seq(log: Log) -> None:
+    log.create()
+    result = log.apply(batch_create_command(["x", "y", "z"], task_ids=["x", "y", "z"], at=at()))
+    assert result.status == 201
+    assert [(t["id"], t["seq"]) for t in result.body["tasks"]] == [("x", 2), ("y", 3), ("z", 4)]
+    assert [event.id for event in result.events] == ["x", "y", "z"]
+    assert log.ids() == ["z", "y", "x", "id-1"]
+
+
+def test_update_changes_fields_and_bumps_version_and_updated_at(log: Log) -> None:
+    log.create("old", "a")
+    result = log.apply(update_command("a", {"title": "new", "completed": True}, at=at(5)))
+    assert result.status == 200
+    assert result.body["title"] == "new" and result.body["completed"] is True
+    assert (result.body["version"], result.body["created_at"], result.body["updated_at"]) == (2, at(), at(5))
+    assert result.events == (TaskEvent("updated", "a", result.body),)
+
+
+def test_update_that_changes_nothing_keeps_version_and_updated_at(log: Log) -> None:
+    created = log.create("same", "a")
+    result = log.apply(update_command("a", {"title": "same", "completed": False}, at=at(9)))
+    assert result == Result(200, created)
+
+
+def test_update_replaces_the_task_dict_and_never_edits_the_stored_one(log: Log) -> None:
+    before = log.create("old", "a")
+    frozen = dict(before)
+    log.apply(update_command("a", {"title": "new"}, at=at(1)))
+    assert before == frozen
+    assert log.state.get("a") is not before
+
+
+def test_update_or_delete_of_a_missing_task_is_404(log: Log) -> None:
+    for command in (update_command("nope", {"title": "x"}, at=at()), delete_command("nope", at=at())):
+        result = log.apply(command)
+        assert result.status == 404
+        assert result.body["error"] == "not_found" and result.body["id"] == "nope" and result.body["message"]
+        assert result.events == ()
+
+
+def test_stale_if_version_is_412_and_changes_nothing(log: Log) -> None:
+    log.create("t", "a")
+    log.apply(update_command("a", {"completed": True}, at=at()))
+    for command in (
+        update_command("a", {"title": "lost update"}, at=at(), if_version=1),
+        delete_command("a", at=at(), if_version=1),
+    ):
+        result = log.apply(command)
+        assert result.status == 412
+        assert result.body["error"] == "precondition_failed" and result.body["version"] == 2
+    assert log.state.get("a")["title"] == "t"
+
+
+def test_current_if_version_lets_the_write_through(log: Log) -> None:
+    log.create("t", "a")
+    assert log.apply(update_command("a", {"title": "u"}, at=at(), if_version=1)).body["version"] == 2
+    assert log.apply(delete_command("a", at=at(), if_version=2)).status == 200
+
+
+def test_delete_returns_status_and_id_and_a_deleted_event(log: Log) -> None:
+    log.create("t", "a")
+    result = log.apply(delete_command("a", at=at()))
+    assert result == Result(200, {"status": "deleted", "id": "a"}, (TaskEvent("deleted", "a"),))
+    assert log.state.get("a") is None
+
+
+def test_clear_completed_deletes_only_completed_tasks(log: Log) -> None:
+    for task_id in "abc":
+        log.create(task_id, task_id)
+    log.apply(update_command("b", {"completed": True}, at=at()))
+    result = log.apply(clear_completed_command(at=at()))
+    assert result.body == {"deleted": 1} and result.events == (TaskEvent("deleted", "b"),)
+    assert log.ids() == ["c", "a"]
+    assert log.apply(clear_completed_command(at=at())).body == {"deleted": 0}
+
+
+def test_delete_all_empties_the_list(log: Log) -> None:
+    for task_id in "ab":
+        log.create(task_id, task_id)
+    result = log.apply(delete_all_command(at=at()))
+    assert result.status == 200 and result.body == {"deleted": 2}
+    assert [event.id for event in result.events] == ["a", "b"]
+    assert log.ids() == [] and log.state.counts() == {"total": 0, "active": 0, "completed": 0}
+
+
+def test_set_all_completed_changes_and_counts_only_tasks_that_differ(log: Log) -> None:
+    for task_id in "abc":
+        log.create(task_id, task_id)
+    log.apply(update_command("b", {"completed": True}, at=at()))
+    result = log.apply(set_all_completed_command(True, at=at(3)))
+    assert result.body == {"updated": 2}
+    assert [event.id for event in result.events] == ["a", "c"]
+    assert [log.state.get(i)["version"] for i in "abc"] == [2, 2, 2]
+    assert log.state.counts() == {"total": 3, "active": 0, "completed": 3}
+    assert log.apply(set_all_completed_command(False, at=at(4))).body == {"updated": 3}
+
+
+# -------------------------------------------------------------------------------------------- batch atomicity
+
+
+def test_validation_refuses_the_whole_batch_for_one_bad_item_before_any_command_exists() -> None:
+    with pytest.raises(ValidationError) as refused:
+        validate_batch_body({"tasks": [{"title": "ok"}, {"title": "  "}, {"title": "ok"}]})
+    assert (refused.value.field, refused.value.status) == ("tasks[1].title", 422)
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        [{"id": "n1", "title": "ok"}, {"id": "n1", "title": "same id twice"}],
+        [{"id": "n1", "title": "ok"}, {"id": "taken", "title": "id already used"}],
+        [{"id": "n1", "title": "ok"}, {"id": "n2", "title": 7}],
+        [{"id": "n1", "title": "ok"}, "not an object"],
+        [{"id": "n1", "title": "ok"}, {"id": "", "title": "empty id"}],
+        [],
+    ],
+)
+def test_apply_of_a_batch_is_all_or_nothing(log: Log, items: list[Any]) -> None:
+    log.create("t", "taken")
+    before = orjson.dumps(log.store["tasks"]), log.store["meta"]["last_seq"]
+    result = log.apply({"op": "batch_create", "at": at(), "items": items})
+    assert result.status == 400 and result.body["error"] == "invalid_command" and result.events == ()
+    assert (orjson.dumps(log.store["tasks"]), log.store["meta"]["last_seq"]) == before
+
+
+# ------------------------------------------------------------------------------------------------------ reads
+
+
+def test_list_is_newest_first_by_creation_order_not_by_timestamp(log: Log) -> None:
+    # A new leader with a slower clock makes `at` go backwards; the order must not.
+    for n, task_id in enumerate("abcd"):
+        log.create(task_id, task_id, seconds=-n)
+    assert log.ids() == ["d", "c", "b", "a"]
+
+
+def test_order_holds_after_deletes_and_updates(log: Log) -> None:
+    for task_id in "abcde":
+        log.create(task_id, task_id)
+    log.apply(delete_command("c", at=at()))
+    log.apply(update_command("a", {"title": "edited"}, at=at()))
+    log.create("f", "f")
+    assert log.ids() == ["f", "e", "d", "b", "a"]
+    assert log.ids(completed=False) == ["f", "e", "d", "b", "a"]
+
+
+def test_pagination_walks_every_task_once_newest_first(log: Log) -> None:
+    for n in range(10):
+        log.create(str(n), f"t{n}")
+        if n % 3 == 0:
+            log.apply(update_command(f"t{n}", {"completed": True}, at=at()))
+    for completed in (None, True, False):
+        expected = log.ids(completed=completed)
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page, cursor = log.state.list_tasks(completed=completed, limit=3, cursor=cursor)
+            seen += [task["id"] for task in page]
+            if cursor is None:
+                break
+        assert seen == expected
+
+
+def test_a_full_last_page_has_no_cursor(log: Log) -> None:
+    for n in range(4):
+        log.create(str(n), f"t{n}")
+    assert [len(p) for p, _ in [log.state.list_tasks(limit=4)]] == [4]
+    assert log.state.list_tasks(limit=4)[1] is None
+    page, cursor = log.state.list_tasks(limit=2)
+    assert cursor == page[-1]["seq"] == 3
+    assert [t["id"] for t in log.state.list_tasks(limit=2, cursor=cursor)[0]] == ["t1", "t0"]
+    assert log.state.list_tasks(limit=2, cursor=cursor)[1] is None
+
+
+def test_limit_below_one_is_a_caller_error(log: Log) -> None:
+    with pytest.raises(ValueError):
+        log.state.list_tasks(limit=0)
+
+
+def test_counts_follow_every_change(log: Log) -> None:
+    for task_id in "abc":
+        log.create(task_id, task_id)
+    log.apply(update_command("a", {"completed": True}, at=at()))
+    assert log.state.counts() == {"total": 3, "active": 2, "completed": 1}
+    log.apply(delete_command("a", at=at()))
+    assert log.state.counts() == {"total": 2, "active": 2, "completed": 0}
+
+
+# ------------------------------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        (None, 400),
+        (3, 400),
+        (["a"], 400),
+        ("", 422),
+        ("   \t ", 422),
+        ("x" * (MAX_TITLE_CHARS + 1), 422),
+        ("a\x00b", 422),
+        ("line\nbreak", 422),
+        ("a\x1fb", 422),
+        ("a\x7fb", 422),
+    ],
+)
+def test_bad_titles_are_refused_with_a_consistent_status(value: Any, status: int) -> None:
+    with pytest.raises(ValidationError) as refused:
+        validate_title(value)
+    assert refused.value.status == status and refused.value.field == "title"
+    assert refused.value.to_body() == {
+        "error": "validation_error",
+        "message": refused.value.message,
+        "field": "title",
+    }
+
+
+def test_titles_are_trimmed_and_may_be_exactly_the_limit() -> None:
+    assert validate_title("  hi \n") == "hi"
+    assert validate_title(" " + "é" * MAX_TITLE_CHARS + " ") == "é" * MAX_TITLE_CHARS
+    assert validate_title("abcd", max_chars=4) == "abcd"
+    with pytest.raises(ValidationError):
+        validate_title("abcde", max_chars=4)
+
+
+def test_create_and_batch_bodies() -> None:
+    assert validate_create_body({"title": " a "}) == "a"
+    assert validate_batch_body({"tasks": [{"title": "a"}, {"title": " b"}]}) == ["a", "b"]
+    for body, field, status in [
+        ([], "body", 400),
+        ({}, "title", 400),
+        ({"tasks": "a"}, "tasks", 400),
+        ({"tasks": []}, "tasks", 422),
+        ({"tasks": [{"title": "a"}] * 3}, "tasks", 422),
+        ({"tasks": ["a"]}, "tasks[0]", 400),
+    ]:
+        validate = validate_create_body if field in ("body", "title") else validate_batch_body
+        kwargs = {"max_items": 2} if validate is validate_batch_body else {}
+        with pytest.raises(ValidationError) as refused:
+            validate(body, **kwargs)
+        assert (refused.value.field, refused.value.status) == (field, status)
+
+
+def test_update_and_set_all_bodies() -> None:
+    assert validate_update_body({"title": " a ", "other": 1}) == {"title": "a"}
+    assert validate_update_body({"completed": False}) == {"completed": False}
+    assert validate_set_all_body({"completed": True}) is True
+    for validate, body, field in [
+        (validate_update_body, {}, "body"),
+        (validate_update_body, {"completed": 1}, "completed"),
+        (validate_update_body, {"completed": "true"}, "completed"),
+        (validate_update_body, "x", "body"),
+        (validate_set_all_body, {}, "completed"),
+        (validate_set_all_body, {"completed": None}, "completed"),
+    ]:
+        with pytest.raises(ValidationError) as refused:
+            validate(body)
+        assert (refused.value.field, refused.value.status) == (field, 400)
+
+
+def test_idempotency_key_length_and_characters() -> None:
+    assert validate_idempotency_key("k" * 255) == "k" * 255
+    for bad in ("", "k" * 256, "a\nb"):
+        with pytest.raises(ValidationError) as refused:
+            validate_idempotency_key(bad)
+        assert (refused.value.field, refused.value.status) == ("Idempotency-Key", 422)
+
+
+def test_etag_is_the_strong_quoted_version_and_if_match_reads_it_back(log: Log) -> None:
+    task = log.create()
+    assert etag(task) == '"1"'
+    assert parse_if_match(etag(task)) == 1
+    assert parse_if_match(' "12" ') == 12
+    assert parse_if_match(None) is None
+    assert parse_if_match("*") is None
+    for bad in ('W/"1"', "1", '"a"', '"1", "2"', ""):
+        with pytest.raises(ValidationError) as refused:
+            parse_if_match(bad)
+        assert (refused.value.field, refused.value.status) == ("If-Match", 400)
+
+
+def test_fingerprint_separates_requests_but_not_key_order() -> None:
+    assert fingerprint("post", "/tasks", {"a": 1, "b": 2}) == fingerprint("POST", "/tasks", {"b": 2, "a": 1})
+    # Raw bytes are hashed exactly as sent; pass the parsed body to ignore formatting.
+    assert fingerprint("POST", "/tasks", b'{"a": 1}') != fingerprint("POST", "/tasks", b'{"a":1}')
+    distinct = {
+        fingerprint("POST", "/tasks", {"a": 1}),
+        fingerprint("PUT", "/tasks", {"a": 1}),
+        fingerprint("POST", "/tasks/batch", {"a": 1}),
+        fingerprint("POST", "/tasks", {"a": 2}),
+        fingerprint("DELETE", "/tasks?all=true", None),
+        fingerprint("DELETE", "/tasks?completed=true", None),
+    }
+    assert len(distinct) == 6
+    assert len(fingerprint("GET", "/", b"")) == 64
+
+
+# ------------------------------------------------------------------------------------------------ idempotency
+
+
+def test_replay_returns_the_byte_identical_body_and_does_not_apply_again(log: Log) -> None:
+    first = log.apply(create_command("t", task_id="a", at=at(), idempotency=key("k")))
+    # The leader of the retry picks a new id and time; the stored response still wins.
+    retry = log.apply(create_command("t", task_id="b", at=at(30), idempotency=key("k")))
+    assert retry.replayed and not first.replayed
+    assert (retry.status, orjson.dumps(retry.body)) == (201, orjson.dumps(first.body))
+    assert retry.events == ()
+    assert log.ids() == ["a"] and log.store["meta"]["last_seq"] == 1
+
+
+def test_replay_returns_the_first_response_even_after_the_task_changed(log: Log) -> None:
+    first = log.apply(create_command("t", task_id="a", at=at(), idempotency=key("k")))
+    log.apply(update_command("a", {"title": "changed"}, at=at(1)))
+    retry = log.apply(create_command("t", task_id="b", at=at(2), idempotency=key("k")))
+    assert retry.body == first.body and retry.body["title"] == "t"
+
+
+def test_error_responses_are_remembered_and_replayed(log: Log) -> None:
+    first = log.apply(delete_command("nope", at=at(), idempotency=key("k")))
+    log.create("t", "nope")
+    retry = log.apply(delete_command("nope", at=at(), idempotency=key("k")))
+    assert (first.status, retry.status, retry.replayed) == (404, 404, True)
+    assert log.state.get("nope") is not None
+
+
+def test_same_key_with_another_request_is_422_and_applies_nothing(log: Log) -> None:
+    log.apply(create_command("t", task_id="a", at=at(), idempotency=key("k", "first")))
+    result = log.apply(create_command("u", task_id="b", at=at(), idempotency=key("k", "second")))
+    assert (
+        result.status == 422 and result.body["error"] == "idempotency_key_reused" and result.body["message"]
+    )
+    assert log.ids() == ["a"]
+
+
+def test_lookup_is_the_read_only_fast_path(log: Log) -> None:
+    first = log.apply(create_command("t", task_id="a", at=at(), idempotency=key("k")))
+    assert log.state.lookup_idempotent("other", key("other").fingerprint) is None
+    assert log.state.lookup_idempotent("k", key("k").fingerprint) == Result(201, first.body, replayed=True)
+    assert log.state.lookup_idempotent("k", "different").status == 422
+
+
+def test_a_malformed_command_is_not_remembered(log: Log) -> None:
+    log.apply(
+        {"op": "create", "at": "yesterday", "id": "a", "title": "t", "idem": {"key": "k", "fingerprint": "f"}}
+    )
+    assert log.state.lookup_idempotent("k", "f") is None
+
+
+def test_eviction_by_count_drops_the_oldest_key_first() -> None:
+    log = Log(idempotency_max_keys=2)
+    for n in range(3):
+        log.apply(create_command("t", task_id=f"t{n}", at=at(), idempotency=key(f"k{n}")))
+    assert log.state.lookup_idempotent("k0", key("k0").fingerprint) is None
+    assert list(log.store["idempotency"]) == ["k1", "k2"]
+    # The evicted key is new again: a retry now executes.
+    assert not log.apply(create_command("t", task_id="again", at=at(), idempotency=key("k0"))).replayed
+    assert list(log.store["idempotency"]) == ["k2", "k0"]
+
+
+def test_eviction_by_age_is_driven_only_by_the_commands_at() -> None:
+    log = Log(idempotency_max_age_s=60)
+    log.apply(create_command("t", task_id="a", at=at(0), idempotency=key("old")))
+    log.apply(create_command("t", task_id="b", at=at(30), idempotency=key("young")))
+    log.apply(clear_completed_command(at=at(60)))  # exactly 60 s old: kept
+    assert list(log.store["idempotency"]) == ["old", "young"]
+    log.apply(clear_completed_command(at=at(60.001)))  # any command carries the time that expires keys
+    assert list(log.store["idempotency"]) == ["young"]
+    assert not log.apply(create_command("t", task_id="c", at=at(61), idempotency=key("old"))).replayed
+
+
+def test_expiry_never_consults_a_clock() -> None:
+    # Every time here is years away from now; only the commands' own times matter.
+    log = Log(idempotency_max_age_s=60)
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)
+    log.apply(create_command("t", task_id="a", at=format_timestamp(long_ago), idempotency=key("k")))
+    later = format_timestamp(long_ago + timedelta(seconds=59))
+    assert log.apply(create_command("t", task_id="b", at=later, idempotency=key("k"))).replayed
+
+
+# ------------------------------------------------------------------------------------------------- robustness
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        None,
+        [1, 2],
+        "create",
+        {},
+        {"op": "launch_rockets", "at": at()},
+        {"op": ["create"], "at": at()},
+        {"op": "create", "id": "a", "title": "t"},
+        {"op": "create", "at": "2026-11-27T01:02:03Z", "id": "a", "title": "t"},
+        {"op": "create", "at": "2026-13-45T01:02:03.456Z", "id": "a", "title": "t"},
+        {"op": "create", "at": 1764205323, "id": "a", "title": "t"},
+        {"op": "create", "at": at(), "id": "a", "title": "t", "idem": "k"},
+        {"op": "create", "at": at(), "id": "a", "title": "t", "idem": {"key": 1, "fingerprint": "f"}},
+        {"op": "create", "at": at(), "title": "t"},
+        {"op": "create", "at": at(), "id": "a", "title": None},
+        {"op": "create", "at": at(), "id": "exists", "title": "t"},
+        {"op": "batch_create", "at": at(), "items": {"id": "a", "title": "t"}},
+        {"op": "update", "at": at(), "id": "exists", "completed": "yes"},
+        {"op": "update", "at": at(), "id": "exists", "title": ["t"]},
+        {"op": "update", "at": at(), "id": "exists", "if_version": "1"},
+        {"op": "update", "at": at(), "id": "exists", "if_version": True},
+        {"op": "update", "at": at(), "id": {"x": 1}, "title": "t"},
+        {"op": "delete", "at": at(), "id": None},
+        {"op": "delete", "at": at(), "id": "exists", "if_version": 1.0},
+        {"op": "set_all_completed", "at": at(), "completed": None},
+    ],
+)
+def test_malformed_commands_return_400_and_change_nothing(log: Log, command: Any) -> None:
+    log.create("t", "exists")
+    before = orjson.dumps(log.store["tasks"])
+    result = log.apply(command)
+    assert result.status == 400 and result.body["error"] == "invalid_command" and result.body["message"]
+    assert orjson.dumps(log.store["tasks"]) == before
+    assert log.state.applied_index == log.index
+
+
+def test_applying_an_index_twice_is_a_caller_bug_and_raises(log: Log) -> None:
+    log.state.apply(5, create_command("t", task_id="a", at=at()))
+    for index in (5, 4):
+        with pytest.raises(ValueError):
+            log.state.apply(index, create_command("t", task_id="b", at=at()))
+    assert log.state.applied_index == 5
+
+
+# ------------------------------------------------------------------------------------------------ determinism
+
+
+def scripted_commands() -> list[dict[str, Any]]:
+    return [
+        create_command("one", task_id="1", at=at(0), idempotency=key("k1")),
+        batch_create_command(["two", "three", "four"], task_ids=["2", "3", "4"], at=at(1)),
+        update_command("2", {"completed": True}, at=at(2), idempotency=key("k2")),
+        create_command("one", task_id="5", at=at(3), idempotency=key("k1")),
+        delete_command("3", at=at(4)),
+        set_all_completed_command(True, at=at(5)),
+        update_command("4", {"title": "FOUR", "completed": False}, at=at(6), if_version=2),
+        clear_completed_command(at=at(7), idempotency=key("k3")),
+        create_command("six", task_id="6", at=at(8)),
+        update_command("6", {"title": "x"}, at=at(9), if_version=7),
+    ]
+
+
+def test_replicas_fed_the_same_log_hold_identical_state() -> None:
+    replicas = [Log(), Log()]
+    for command in scripted_commands():
+        results = [replica.apply(orjson.loads(orjson.dumps(command))) for replica in replicas]
+        assert orjson.dumps(results[0].body) == orjson.dumps(results[1].body)
+    assert orjson.dumps(replicas[0].store) == orjson.dumps(replicas[1].store)
+    assert replicas[0].state.digest() == replicas[1].state.digest()
+    assert replicas[0].ids() == ["6", "4"]
+
+
+def test_digest_differs_when_state_differs(log: Log) -> None:
+    other = Log()
+    log.create("a", "a")
+    other.create("b", "a")
+    assert log.state.digest() != other.state.digest()
+
+
+def test_state_round_trips_through_orjson_and_continues_identically() -> None:
+    commands = scripted_commands()
+    original = Log()
+    for command in commands[:5]:
+        original.apply(command)
+    restored = Log()
+    restored.store = orjson.loads(orjson.dumps(original.state.snapshot()))
+    restored.state, restored.index = TaskState(restored.store), original.index
+    assert restored.state.digest() == original.state.digest()
+    assert restored.ids() == original.ids()
+    for command in commands[5:]:
+        assert orjson.dumps(restored.apply(command).body) == orjson.dumps(original.apply(command).body)
+    assert orjson.dumps(restored.store) == orjson.dumps(original.store)
+    # A retry after the restart is still recognised.
+    assert restored.apply(create_command("one", task_id="7", at=at(10), idempotency=key("k1"))).replayed
+
+
+def test_snapshot_is_a_point_in_time_copy(log: Log) -> None:
+    log.create("t", "a")
+    snapshot = log.state.snapshot()
+    frozen = orjson.dumps(snapshot)
+    log.apply(update_command("a", {"completed": True}, at=at()))
+    log.create("u", "b")
+    log.apply(delete_command("a", at=at(), idempotency=key("k")))
+    assert orjson.dumps(snapshot) == frozen
+
+
+def test_missing_containers_are_created_and_existing_state_is_kept() -> None:
+    store: dict[str, Any] = {"other": 1}
+    TaskState(store)
+    assert store == {
+        "other": 1,
+        "tasks": {},
+        "idempotency": {},
+        "meta": {"applied_index": 0, "last_seq": 0, "completed": 0},
+    }
+    TaskState(store).apply(1, create_command("t", task_id="a", at=at()))
+    assert TaskState(store).get("a")["title"] == "t"
+
+
+# ------------------------------------------------------------------------------------------------ model check
+
+
+class TaskListModel(RuleBasedStateMachine):
+    """Random command sequences against a plain list model; a twin replica that is restarted from
+    orjson snapshots at random points must stay byte-identical to one that never restarts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: list[dict[str, Any]] = []  # oldest first
+        self.replica, self.twin = Log(), Log()
+        self.sent: list[tuple[dict[str, Any], bytes]] = []  # keyed commands and their first responses
+        self.clock = 0
+
+    def run(self, build: Any) -> Result:
+        self.clock += 1
+        command = build(at(self.clock), Idempotency(f"key-{len(self.sent)}", f"fp-{len(self.sent)}"))
+        result = self.replica.apply(command)
+        assert orjson.dumps(self.twin.apply(command).body) == orjson.dumps(result.body)
+        self.sent.append((command, orjson.dumps(result.body)))
+        return result
+
+    def find(self, task_id: str) -> dict[str, Any] | None:
+        return next((task for task in self.model if task["id"] == task_id), None)
+
+    def pick(self, data: st.DataObject) -> str:
+        ids = [task["id"] for task in self.model] + ["missing"]
+        return data.draw(st.sampled_from(ids))
+
+    @rule(titles=st.lists(st.text(max_size=6), min_size=1, max_size=4))
+    def create(self, titles: list[str]) -> None:
+        ids = [f"task-{self.clock}-{n}" for n in range(len(titles))]
+        if len(titles) == 1:
+            result = self.run(lambda t, i: create_command(titles[0], task_id=ids[0], at=t, idempotency=i))
+        else:
+            result = self.run(lambda t, i: batch_create_command(titles, task_ids=ids, at=t, idempotency=i))
+        assert result.status == 201
+        self.model += [
+            {"id": i, "title": t, "completed": False, "version": 1} for i, t in zip(ids, titles, strict=True)
+        ]
+
+    @rule(
+        data=st.data(),
+        title=st.none() | st.sampled_from(["a", "b"]),
+        completed=st.none() | st.booleans(),
+        stale=st.booleans(),
+    )
+    def update(self, data: st.DataObject, title: str | None, completed: bool | None, stale: bool) -> None:
+        task_id = self.pick(data)
+        task = self.find(task_id)
+        changes = {f: v for f, v in (("title", title), ("completed", completed)) if v is not None}
+        version = (task["version"] + 1 if stale else task["version"]) if task else None
+        result = self.run(
+            lambda t, i: update_command(task_id, changes, at=t, if_version=version, idempotency=i)
+        )
+        if task is None:
+            assert result.status == 404
+        elif stale:
+            assert result.status == 412
+        else:
+            assert result.status == 200
+            if any(task[f] != v for f, v in changes.items()):
+                task.update(changes, version=task["version"] + 1)
+            assert {f: result.body[f] for f in task} == task
+
+    @rule(data=st.data(), use_version=st.booleans())
+    def delete(self, data: st.DataObject, use_version: bool) -> None:
+        task_id = self.pick(data)
+        task = self.find(task_id)
+        version = task["version"] if task and use_version else None
+        result = self.run(lambda t, i: delete_command(task_id, at=t, if_version=version, idempotency=i))
+        assert result.status == (200 if task else 404)
+        self.model = [task for task in self.model if task["id"] != task_id]
+
+    @rule()
+    def clear_completed(self) -> None:
+        result = self.run(lambda t, i: clear_completed_command(at=t, idempotency=i))
+        assert result.body == {"deleted": sum(task["completed"] for task in self.model)}
+        self.model = [task for task in self.model if not task["completed"]]
+
+    @rule()
+    def delete_all(self) -> None:
+        assert self.run(lambda t, i: delete_all_command(at=t, idempotency=i)).body == {
+            "deleted": len(self.model)
+        }
+        self.model = []
+
+    @rule(completed=st.booleans())
+    def set_all(self, completed: bool) -> None:
+        result = self.run(lambda t, i: set_all_completed_command(completed, at=t, idempotency=i))
+        stale = [task for task in self.model if task["completed"] != completed]
+        assert result.body == {"updated": len(stale)}
+        for task in stale:
+            task.update(completed=completed, version=task["version"] + 1)
+
+    @rule(data=st.data())
+    def retry(self, data: st.DataObject) -> None:
+        if not self.sent:
+            return
+        command, first_body = data.draw(st.sampled_from(self.sent))
+        self.clock += 1
+        retried = {**command, "at": at(self.clock)}
+        for log in (self.replica, self.twin):
+            result = log.apply(retried)
+            assert result.replayed and orjson.dumps(result.body) == first_body
+
+    @rule()
+    def restart_twin(self) -> None:
+        index = self.twin.index
+        self.twin.store = orjson.loads(orjson.dumps(self.twin.state.snapshot()))
+        self.twin.state = TaskState(self.twin.store)
+        assert self.twin.state.applied_index == index
+
+    @invariant()
+    def visible_state_matches_the_model(self) -> None:
+        listed = self.replica.state.list_tasks()[0]
+        assert [
+            {f: task[f] for f in ("id", "title", "completed", "version")} for task in listed
+        ] == self.model[::-1]
+        done = sum(task["completed"] for task in self.model)
+        assert self.replica.state.counts() == {
+            "total": len(self.model),
+            "active": len(self.model) - done,
+            "completed": done,
+        }
+        seqs = [task["seq"] for task in listed]
+        assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
+
+    @invariant()
+    def pages_cover_the_list(self) -> None:
+        seen, cursor = [], None
+        while True:
+            page, cursor = self.replica.state.list_tasks(limit=2, cursor=cursor)
+            seen += page
+            if cursor is None:
+                break
+        assert seen == self.replica.state.list_tasks()[0]
+
+    @invariant()
+    def the_restarted_twin_has_converged(self) -> None:
+        assert self.twin.state.digest() == self.replica.state.digest()
+        assert orjson.dumps(self.twin.store) == orjson.dumps(self.replica.store)
+
+
+TaskListModel.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+test_any_command_sequence_matches_the_model = TaskListModel.TestCase
