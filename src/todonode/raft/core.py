@@ -133,7 +133,6 @@ class RaftNode:
         self._transfer_elapsed = 0
         self._round = 0  # heartbeat round; a read is confirmed when a majority answered its round
         self._read_round_wanted = False
-        self._commit_push_wanted = False
         self._reads_awaiting_term_commit: list[_PendingRead] = []
         self._reads_awaiting_quorum: list[_PendingRead] = []
         self._remote_reads: set[str] = set()  # ctxs this follower forwarded to the leader
@@ -316,7 +315,7 @@ class RaftNode:
         if self._heartbeat_elapsed >= self.opts.heartbeat_ticks:
             self._heartbeat_elapsed = 0
             self._read_round_wanted = True
-        self._expire_snapshots()
+        self._restart_stalled_replication()
         if self.opts.prefer_leader:
             self._hand_over_to_preferred()
 
@@ -332,12 +331,17 @@ class RaftNode:
             pr.recent_active = False
         return active >= self.config.quorum()
 
-    def _expire_snapshots(self) -> None:
+    def _restart_stalled_replication(self) -> None:
+        """Messages can be lost. A snapshot that got no answer is sent again; an append stream that
+        made no progress for half an election timeout is restarted from the last index known to
+        match, instead of waiting for a rejection that will never come."""
+        stall = max(2 * self.opts.heartbeat_ticks, self.opts.election_ticks // 2)
         for pr in self._progress.values():
-            if (
-                pr.state is ReplicationState.SNAPSHOT
-                and self._now - pr.snapshot_sent_tick >= self.opts.snapshot_timeout_ticks
-            ):
+            waited = self._now - pr.waiting_since
+            timeout = self.opts.snapshot_timeout_ticks
+            snapshot_lost = pr.state is ReplicationState.SNAPSHOT and waited >= timeout
+            appends_lost = pr.state is ReplicationState.REPLICATE and bool(pr.inflight) and waited >= stall
+            if snapshot_lost or appends_lost:
                 pr.become_probe()
 
     def _hand_over_to_preferred(self) -> None:
@@ -351,6 +355,7 @@ class RaftNode:
             pr = self._progress[voter]
             if self._is_live(pr):
                 break
+            pr.caught_up_since = None  # time spent away never counts towards settling
         else:
             return
         if not self._is_caught_up(pr):
@@ -623,7 +628,8 @@ class RaftNode:
         if not m.success:
             pr.reject(m.reject_index, self._next_after_rejection(m))
             return
-        pr.acknowledge(m.match_index)
+        if pr.acknowledge(m.match_index):
+            pr.waiting_since = self._now
         if pr.state is not ReplicationState.REPLICATE:
             pr.become_replicate()
         self._maybe_commit()
@@ -646,14 +652,6 @@ class RaftNode:
         pr.acked_round = max(pr.acked_round, m.round)
         if pr.state is ReplicationState.PROBE:
             pr.probe_sent = False  # the probe may have been lost; the heartbeat paces a new one
-        elif (
-            pr.state is ReplicationState.REPLICATE
-            and self.log.last_index > pr.match == pr.match_at_last_heartbeat
-        ):
-            # No progress for a whole heartbeat interval: an append was probably lost. Probe from
-            # the last index we know matches instead of waiting for a rejection that never comes.
-            pr.become_probe()
-        pr.match_at_last_heartbeat = pr.match
         self._release_confirmed_reads()
 
     def _heard_from(self, pr: Progress) -> None:
@@ -667,9 +665,6 @@ class RaftNode:
         if candidate <= self.commit or not self._may_commit_by_count(candidate):
             return False
         self.commit = candidate
-        # Tell followers now rather than at the next heartbeat, so that a write shows on every node
-        # within a round trip of being acknowledged (see _flush_sends).
-        self._commit_push_wanted = True
         if self._reads_awaiting_term_commit:
             waiting, self._reads_awaiting_term_commit = self._reads_awaiting_term_commit, []
             for read in waiting:
@@ -687,28 +682,18 @@ class RaftNode:
             return
         if self._read_round_wanted:
             self._read_round_wanted = False
-            self._commit_push_wanted = False  # the heartbeats carry the commit index
             self._broadcast_heartbeat()
         for peer, pr in self._progress.items():
-            sent = False
             while not pr.is_paused() and (
                 pr.next <= self.log.last_index or pr.state is ReplicationState.PROBE
             ):
-                sent = True
                 if not self._send_append(peer, pr):
                     break
-            if self._commit_push_wanted and not sent and pr.match > 0:
-                # Nothing new to append, so carry the commit index on a heartbeat of the current round.
-                self._send(
-                    Heartbeat(
-                        term=self.term,
-                        src=self.id,
-                        dst=peer,
-                        commit=min(pr.match, self.commit),
-                        round=self._round,
-                    )
-                )
-        self._commit_push_wanted = False
+            if min(pr.match, self.commit) > pr.commit_sent:
+                # The follower holds entries it does not yet know are committed, and no append is
+                # going to tell it: say so now rather than at the next heartbeat, so a write shows on
+                # every node within a round trip of being acknowledged.
+                self._send_heartbeat(peer, pr, self._round)
 
     def _send_append(self, peer: str, pr: Progress) -> bool:
         """Send one append (or the snapshot, if the entries it needs are compacted). Returns False
@@ -731,7 +716,12 @@ class RaftNode:
                 commit=self.commit,
             )
         )
-        pr.sent_entries(entries[-1].index if entries else prev)
+        last = entries[-1].index if entries else prev
+        if not pr.inflight:
+            pr.waiting_since = self._now
+        pr.sent_entries(last)
+        # The follower commits up to min(our commit, the last entry this append proves it holds).
+        pr.commit_sent = max(pr.commit_sent, min(self.commit, last))
         return bool(entries)
 
     def _entries_for_append(self, lo: int) -> list[Entry]:
@@ -748,21 +738,19 @@ class RaftNode:
             raise AssertionError("log compacted without a snapshot")
         self._send(InstallSnapshot(term=self.term, src=self.id, dst=peer, snapshot=self.snapshot))
         pr.become_snapshot(self.snapshot.meta.index)
-        pr.snapshot_sent_tick = self._now
+        pr.waiting_since = self._now
 
     def _broadcast_heartbeat(self) -> None:
         self._round += 1
         for peer, pr in self._progress.items():
-            self._send(
-                Heartbeat(
-                    term=self.term,
-                    src=self.id,
-                    dst=peer,
-                    commit=min(pr.match, self.commit),
-                    round=self._round,
-                )
-            )
+            self._send_heartbeat(peer, pr, self._round)
         self._release_confirmed_reads()
+
+    def _send_heartbeat(self, peer: str, pr: Progress, round_: int) -> None:
+        # Never more than the follower is known to hold: it may not have the rest of our log yet.
+        commit = min(pr.match, self.commit)
+        self._send(Heartbeat(term=self.term, src=self.id, dst=peer, commit=commit, round=round_))
+        pr.commit_sent = max(pr.commit_sent, commit)
 
     # ============================================================================== linearizable reads
 

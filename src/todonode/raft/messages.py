@@ -247,7 +247,22 @@ def to_wire(msg: Message) -> dict[str, Any]:
     return out
 
 
+_PLAIN_TYPES = {"int": int, "str": str, "bool": bool, "str | None": (str, type(None))}
+
+
+def _check_type(cls: type, name: str, annotation: str, value: Any) -> None:
+    expected = _PLAIN_TYPES.get(annotation)
+    # bool is an int in Python, but a term of `true` is no term.
+    if expected is not None and (
+        not isinstance(value, expected) or (annotation == "int" and isinstance(value, bool))
+    ):
+        raise WireError(f"malformed {cls.kind!r}: {name} must be {annotation}, got {type(value).__name__}")
+
+
 def from_wire(raw: dict[str, Any]) -> Message:
+    """Decode a message from its wire form; anything malformed raises WireError, nothing else."""
+    if not isinstance(raw, dict):
+        raise WireError(f"a message must be a JSON object, got {type(raw).__name__}")
     try:
         if raw.get("v") != WIRE_VERSION:
             raise WireError(f"unsupported wire version {raw.get('v')!r} (this node speaks {WIRE_VERSION})")
@@ -259,6 +274,7 @@ def from_wire(raw: dict[str, Any]) -> Message:
             if f.name not in raw:
                 continue
             value = raw[f.name]
+            _check_type(cls, f.name, str(f.type), value)
             if f.name == "entries":
                 value = tuple(entry_from_wire(e) for e in value)
             elif f.name == "snapshot" and value is not None:
@@ -267,7 +283,7 @@ def from_wire(raw: dict[str, Any]) -> Message:
         return cls(**kwargs)
     except WireError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WireError(f"malformed {raw.get('kind', 'message')!r}: {exc}") from exc
 
 

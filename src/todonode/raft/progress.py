@@ -29,12 +29,12 @@ class Progress:
         self.state = ReplicationState.PROBE
         self.probe_sent = False  # PROBE: an append is outstanding; wait for its answer or a heartbeat
         self.pending_snapshot = 0  # SNAPSHOT: index of the snapshot in flight
-        self.snapshot_sent_tick = 0  # SNAPSHOT: when it left, to retry if no answer comes
         self.inflight: deque[int] = deque()  # REPLICATE: last index of each unacknowledged append
         self.max_inflight = max_inflight
         self.recent_active = False  # heard from it since the last CheckQuorum round
         self.acked_round = 0  # highest heartbeat round it answered (ReadIndex)
-        self.match_at_last_heartbeat = 0  # REPLICATE: no progress between two heartbeats => probe
+        self.waiting_since = 0  # tick since which an answer is awaited (stalled replication is restarted)
+        self.commit_sent = 0  # highest commit index this follower has been told it may apply
         self.last_contact_tick: int | None = None  # for /cluster/status, never for safety
         self.caught_up_since: int | None = None  # leader preference: when it last became caught up
 

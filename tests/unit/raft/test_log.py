@@ -1,0 +1,154 @@
+"""RaftLog: the in-memory log after the last snapshot — lookups, the consistency check, compaction."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from todonode.raft import CompactedError, Entry, RaftLog
+
+from .harness import log_of
+
+
+def test_empty_log():
+    log = RaftLog()
+    assert (log.first_index, log.last_index, log.last_term) == (1, 0, 0)
+    assert (log.term_at(0), log.term_at(1)) == (0, None)
+
+
+def test_term_at_each_index_and_none_past_the_end():
+    log = RaftLog(entries=log_of(1, 1, 2))
+    assert [log.term_at(i) for i in range(5)] == [0, 1, 1, 2, None]
+
+
+def test_term_at_snapshot_boundary():
+    """The snapshot's last index keeps its term; anything before it is gone."""
+    log = RaftLog(snapshot_index=3, snapshot_term=2, entries=log_of(1, 2, 2, 3))
+    assert (log.first_index, log.last_index, log.last_term) == (4, 4, 3)
+    assert (log.term_at(3), log.term_at(4)) == (2, 3)
+    with pytest.raises(CompactedError):
+        log.term_at(2)
+
+
+def test_constructor_skips_entries_the_snapshot_covers_and_refuses_gaps():
+    assert RaftLog(2, 1, log_of(1, 1, 1)).entries(3) == [Entry(1, 3)]
+    with pytest.raises(ValueError):
+        RaftLog(entries=(Entry(1, 1), Entry(1, 3)))
+
+
+@pytest.mark.parametrize(
+    ("index", "term", "expected"),
+    [(0, 0, True), (2, 1, True), (3, 2, True), (3, 1, False), (4, 2, False), (0, 1, False)],
+)
+def test_matches(index, term, expected):
+    """§5.3 consistency check: do we hold an entry at ``index`` with ``term``?"""
+    assert RaftLog(entries=log_of(1, 1, 2)).matches(index, term) is expected
+
+
+def test_matches_anything_inside_the_snapshot():
+    """Entries inside a snapshot are committed, and committed entries match every leader's log."""
+    log = RaftLog(snapshot_index=5, snapshot_term=3)
+    assert log.matches(2, 1) and log.matches(5, 3)
+    assert not log.matches(5, 2)
+
+
+def test_entries_range_limits_and_boundaries():
+    log = RaftLog(snapshot_index=2, snapshot_term=1, entries=log_of(1, 1, 1, 2, 2))
+    assert [e.index for e in log.entries(3)] == [3, 4, 5]
+    assert [e.index for e in log.entries(3, 4)] == [3, 4]
+    assert [e.index for e in log.entries(3, 99, max_count=2)] == [3, 4]
+    assert log.entries(6) == []
+    with pytest.raises(CompactedError):
+        log.entries(2)
+
+
+def test_append_refuses_a_gap():
+    log = RaftLog(entries=log_of(1))
+    with pytest.raises(ValueError):
+        log.append([Entry(1, 3)])
+
+
+def test_truncate_from_drops_the_suffix():
+    """§5.3: delete the conflicting entry and all that follow it."""
+    log = RaftLog(entries=log_of(1, 1, 2, 2))
+    log.truncate_from(3)
+    assert (log.last_index, log.last_term) == (2, 1)
+    log.truncate_from(9)
+    assert log.last_index == 2
+
+
+def test_truncate_inside_the_snapshot_is_refused():
+    log = RaftLog(snapshot_index=2, snapshot_term=1, entries=log_of(1, 1, 1))
+    with pytest.raises(CompactedError):
+        log.truncate_from(2)
+
+
+def test_compact_in_the_middle_keeps_the_rest():
+    log = RaftLog(entries=log_of(1, 1, 2, 2))
+    log.compact(2, 1)
+    assert (log.snapshot_index, log.snapshot_term, log.first_index, log.last_index) == (2, 1, 3, 4)
+    assert log.entries(3) == [Entry(2, 3), Entry(2, 4)]
+
+
+def test_compact_at_the_last_index_empties_the_log_but_keeps_its_end():
+    log = RaftLog(entries=log_of(1, 2))
+    log.compact(2, 2)
+    assert (log.first_index, log.last_index, log.last_term) == (3, 2, 2)
+    assert log.entries(3) == []
+
+
+def test_compact_never_goes_backwards():
+    log = RaftLog(entries=log_of(1, 1, 1))
+    log.compact(2, 1)
+    log.compact(1, 1)
+    log.compact(2, 1)
+    assert (log.snapshot_index, log.last_index) == (2, 3)
+
+
+def test_reset_replaces_the_whole_log_with_a_snapshot_point():
+    log = RaftLog(entries=log_of(1, 1, 2))
+    log.reset(7, 4)
+    assert (log.first_index, log.last_index, log.last_term, log.term_at(7)) == (8, 7, 4, 4)
+
+
+@pytest.mark.parametrize(("index", "first"), [(1, 1), (2, 2), (4, 2), (5, 5)])
+def test_first_index_of_term(index, first):
+    """Fast back-off, follower side: where does the run holding the entry at ``index`` start?"""
+    assert RaftLog(entries=log_of(1, 2, 2, 2, 3)).first_index_of_term(index) == first
+
+
+def test_first_index_of_term_stops_at_the_snapshot():
+    log = RaftLog(snapshot_index=3, snapshot_term=2, entries=log_of(1, 2, 2, 2, 2))
+    assert log.first_index_of_term(5) == 4
+
+
+@pytest.mark.parametrize(("term", "last"), [(1, 1), (2, 3), (4, 5), (3, None), (5, None)])
+def test_last_index_of_term(term, last):
+    """Fast back-off, leader side: the last entry the leader holds of the follower's conflicting term."""
+    assert RaftLog(entries=log_of(1, 2, 2, 4, 4)).last_index_of_term(term) == last
+
+
+@pytest.mark.parametrize(
+    ("last_index", "last_term", "expected"),
+    [(3, 2, True), (4, 2, True), (9, 1, False), (2, 2, False), (1, 3, True)],
+    ids=["same", "longer", "older_term", "shorter", "later_term"],
+)
+def test_is_up_to_date(last_index, last_term, expected):
+    """§5.4.1: the later last term wins; with equal last terms, the longer log."""
+    assert RaftLog(entries=log_of(1, 1, 2)).is_up_to_date(last_index, last_term) is expected
+
+
+@settings(derandomize=True, deadline=None)
+@given(terms=st.lists(st.integers(1, 4), min_size=1, max_size=20).map(sorted), data=st.data())
+def test_compaction_preserves_every_term_from_the_snapshot_on(terms, data):
+    log = RaftLog(entries=log_of(*terms))
+    before = {i: log.term_at(i) for i in range(len(terms) + 2)}
+    cut = data.draw(st.integers(1, len(terms)))
+    log.compact(cut, before[cut])
+    assert {i: log.term_at(i) for i in range(cut, len(terms) + 2)} == {
+        i: before[i] for i in range(cut, len(terms) + 2)
+    }
+    if cut > 1:
+        with pytest.raises(CompactedError):
+            log.term_at(cut - 1)

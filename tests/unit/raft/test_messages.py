@@ -1,0 +1,178 @@
+"""The wire format: every message survives to_wire → JSON → from_wire; anything else is a WireError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from todonode.raft import (
+    AppendEntries,
+    AppendResponse,
+    ClusterConfig,
+    Entry,
+    EntryKind,
+    Heartbeat,
+    HeartbeatResponse,
+    InstallSnapshot,
+    ReadIndexRequest,
+    ReadIndexResponse,
+    Snapshot,
+    SnapshotMeta,
+    TimeoutNow,
+    VoteRequest,
+    VoteResponse,
+    WireError,
+    from_wire,
+    to_wire,
+)
+from todonode.raft.messages import MESSAGE_TYPES, WIRE_VERSION
+
+ints = st.integers(min_value=0, max_value=2**53)
+names = st.text(min_size=1, max_size=12)
+entries = st.builds(
+    Entry, term=ints, index=ints, data=st.binary(max_size=64), kind=st.sampled_from(EntryKind)
+)
+configs = st.builds(ClusterConfig, voters=st.lists(names, min_size=1, max_size=5).map(tuple))
+snapshots = st.builds(
+    Snapshot, meta=st.builds(SnapshotMeta, index=ints, term=ints, config=configs), data=st.binary(max_size=64)
+)
+common = {"term": ints, "src": names, "dst": names}
+
+MESSAGES = {
+    VoteRequest: st.builds(
+        VoteRequest,
+        **common,
+        last_log_index=ints,
+        last_log_term=ints,
+        pre_vote=st.booleans(),
+        transfer=st.booleans(),
+    ),
+    VoteResponse: st.builds(VoteResponse, **common, granted=st.booleans(), pre_vote=st.booleans()),
+    AppendEntries: st.builds(
+        AppendEntries,
+        **common,
+        prev_index=ints,
+        prev_term=ints,
+        entries=st.lists(entries, max_size=4).map(tuple),
+        commit=ints,
+    ),
+    AppendResponse: st.builds(
+        AppendResponse,
+        **common,
+        success=st.booleans(),
+        match_index=ints,
+        reject_index=ints,
+        conflict_term=ints,
+        conflict_index=ints,
+    ),
+    Heartbeat: st.builds(Heartbeat, **common, commit=ints, round=ints),
+    HeartbeatResponse: st.builds(HeartbeatResponse, **common, round=ints),
+    InstallSnapshot: st.builds(InstallSnapshot, **common, snapshot=st.none() | snapshots),
+    TimeoutNow: st.builds(TimeoutNow, **common),
+    ReadIndexRequest: st.builds(ReadIndexRequest, **common, ctx=st.text(max_size=16)),
+    ReadIndexResponse: st.builds(
+        ReadIndexResponse, **common, ctx=st.text(max_size=16), index=ints, ok=st.booleans()
+    ),
+}
+
+GOOD_APPEND = {
+    "v": WIRE_VERSION,
+    "kind": "append",
+    "term": 2,
+    "src": "n1",
+    "dst": "n2",
+    "prev_index": 1,
+    "prev_term": 1,
+    "entries": [[2, 2, "eA==", "command"]],
+    "commit": 1,
+}
+
+
+def test_every_message_kind_has_a_strategy():
+    assert set(MESSAGES) == set(MESSAGE_TYPES.values())
+
+
+@pytest.mark.parametrize("cls", list(MESSAGES), ids=lambda cls: cls.kind)
+@settings(derandomize=True, deadline=None)
+@given(data=st.data())
+def test_round_trip_through_json(cls, data):
+    msg = data.draw(MESSAGES[cls])
+    raw = json.loads(json.dumps(to_wire(msg)))
+    assert (raw["v"], raw["kind"]) == (WIRE_VERSION, cls.kind)
+    assert from_wire(raw) == msg
+
+
+def test_good_append_decodes():
+    assert from_wire(GOOD_APPEND) == AppendEntries(
+        term=2, src="n1", dst="n2", prev_index=1, prev_term=1, entries=(Entry(2, 2, b"x"),), commit=1
+    )
+
+
+def test_missing_optional_fields_take_their_defaults():
+    assert from_wire(
+        {"v": WIRE_VERSION, "kind": "timeout_now", "term": 3, "src": "a", "dst": "b"}
+    ) == TimeoutNow(term=3, src="a", dst="b")
+
+
+@pytest.mark.parametrize("version", [None, 0, WIRE_VERSION + 1, str(WIRE_VERSION)])
+def test_unsupported_version_is_a_wire_error(version):
+    raw = {**GOOD_APPEND, "v": version}
+    if version is None:
+        del raw["v"]
+    with pytest.raises(WireError, match="version"):
+        from_wire(raw)
+
+
+@pytest.mark.parametrize("kind", [None, "", "gossip", "Append", ["append"]])
+def test_unknown_kind_is_a_wire_error(kind):
+    raw = {**GOOD_APPEND, "kind": kind}
+    if kind is None:
+        del raw["kind"]
+    with pytest.raises(WireError):
+        from_wire(raw)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param({"term": None}, id="missing_term"),
+        pytest.param({"entries": 5}, id="entries_not_a_list"),
+        pytest.param({"entries": [[2, 2, "eA=="]]}, id="entry_too_short"),
+        pytest.param({"entries": [["two", 2, "eA==", "command"]]}, id="entry_term_not_a_number"),
+        pytest.param({"entries": [[2, 2, "not base64!", "command"]]}, id="entry_bad_base64"),
+        pytest.param({"entries": [[2, 2, "eA==", "telepathy"]]}, id="entry_unknown_kind"),
+        pytest.param({"entries": [[2, 2, None, "command"]]}, id="entry_data_not_a_string"),
+        pytest.param({"term": "2"}, id="term_not_an_integer"),
+        pytest.param({"term": True}, id="term_is_a_boolean"),
+    ],
+)
+def test_malformed_append_field_is_a_wire_error(change):
+    raw = {k: v for k, v in {**GOOD_APPEND, **change}.items() if v is not None}
+    with pytest.raises(WireError):
+        from_wire(raw)
+
+
+@pytest.mark.parametrize(
+    "snapshot",
+    [
+        pytest.param({"data": ""}, id="missing_meta"),
+        pytest.param({"meta": {"index": 1, "term": 1}, "data": ""}, id="missing_config"),
+        pytest.param(
+            {"meta": {"index": 1, "term": 1, "config": {"voters": ["a"]}}, "data": "@@"}, id="bad_data"
+        ),
+        pytest.param("snapshot", id="not_an_object"),
+    ],
+)
+def test_malformed_snapshot_is_a_wire_error(snapshot):
+    raw = {"v": WIRE_VERSION, "kind": "snapshot", "term": 1, "src": "a", "dst": "b", "snapshot": snapshot}
+    with pytest.raises(WireError):
+        from_wire(raw)
+
+
+@pytest.mark.parametrize("raw", [[], "append", None], ids=["list", "string", "null"])
+def test_a_message_that_is_not_an_object_is_a_wire_error(raw):
+    with pytest.raises(WireError):
+        from_wire(raw)
