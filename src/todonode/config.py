@@ -352,9 +352,12 @@ def _parse_url(path: Path, key: str, value: str, *, need_port: bool) -> str:
     except ValueError as exc:
         raise ConfigError(path, key, f"invalid URL {_show(value)}: {exc}") from None
     problem = (
-        "must be an http or https URL" if parts.scheme not in ("http", "https")
-        else "has no host" if not parts.hostname
-        else "needs a port in 1..65535" if need_port and not port
+        "must be an http or https URL"
+        if parts.scheme not in ("http", "https")
+        else "has no host"
+        if not parts.hostname
+        else "needs a port in 1..65535"
+        if need_port and not port
         else "must not have a path, query or credentials"
         if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc
         else None

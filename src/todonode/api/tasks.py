@@ -1,0 +1,493 @@
+"""The task endpoints (SPEC §3): reads answered from this node's applied state, writes ordered by Raft.
+This module never changes the task state itself: every change is a command through ``Node.propose``.
+
+One write, as the handlers below do it:
+
+1. Read and check everything the client sent (body, ``If-Match``, ``Idempotency-Key``, query): a bad
+   request never reaches the log.
+2. A key this node already holds in the replicated idempotency table is answered from it: the first
+   response replayed, or 422 when the key came with a different request.
+3. The command is built with fresh task ids and this node's clock, so every replica applies exactly the
+   same thing (PITFALLS 8), and proposed. The result of applying it is the response, errors included.
+4. A follower forwards the request (method, path, query, body, key) to the leader and relays its answer
+   (PITFALLS 17); or, with ``forward_writes = false`` or ``?redirect=true``, answers 421 ``not_leader``
+   with the leader's URL. A forwarded write whose fate is unknown (the leader vanished mid-request) is
+   retried only when an ``Idempotency-Key`` makes that safe (PITFALLS 18).
+
+Task objects in responses carry one field beyond SPEC §3: ``seq``, the creation number that orders the
+list newest first and serves as the pagination cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from .. import state
+from ..config import ApiSection
+from ..errors import ApiError, NoLeader, NotFound, NotLeader, Unauthorized, Unavailable, Validation
+from ..node import Node
+from ..state import Command, Idempotency, Result
+from .body import read_json
+from .errors import APPLIED_HEADER, NODE_HEADER, json_response
+from .keys import CONFIG, NODE
+
+LEADER_HEADER = "X-Todonode-Leader"
+FORWARDED_BY_HEADER = "X-Todonode-Forwarded-By"
+REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+MAX_PAGE = 1000
+RETRY_PAUSE_S = 0.05  # between attempts while a failed-over leader is being replaced
+FORWARD_SLACK_S = 3.0  # on top of write_wait_ms, which the leader may spend waiting for an election
+
+# What a follower passes on to the leader (besides the body's type), and what it passes back.
+_FORWARDED_REQUEST_HEADERS = (IDEMPOTENCY_HEADER, "If-Match", "Authorization")
+_RELAYED_RESPONSE_HEADERS = (
+    "Content-Type",
+    "ETag",
+    REPLAYED_HEADER,
+    LEADER_HEADER,
+    NODE_HEADER,
+    "Retry-After",
+)
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+T = TypeVar("T")
+BuildCommand = Callable[[str, Idempotency | None], Command]  # (at, idempotency) -> command
+
+
+def add_routes(app: web.Application) -> None:
+    forwarder = Forwarder()
+    app[FORWARDER] = forwarder
+    app.cleanup_ctx.append(forwarder.lifetime)
+    app.router.add_get("/tasks", list_tasks)
+    app.router.add_post("/tasks", create_task)
+    app.router.add_post("/tasks/batch", create_batch)
+    app.router.add_patch("/tasks", set_all_completed)
+    app.router.add_delete("/tasks", delete_many)
+    app.router.add_get("/tasks/{id}", get_task)
+    app.router.add_put("/tasks/{id}", update_task)
+    app.router.add_patch("/tasks/{id}", update_task)
+    app.router.add_delete("/tasks/{id}", delete_task)
+
+
+class Forwarder:
+    """The HTTP client a follower forwards writes with.
+
+    It has its own connection pool on purpose: the transport's pool holds two connections per peer for
+    Raft messages, and a forwarded write waiting for its commit must never hold up the very messages
+    (this follower's acknowledgements) that commit it.
+    """
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "the forwarding session lives while the app runs"
+        return self._session
+
+    async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
+            self._session = session
+            yield
+            self._session = None
+
+
+FORWARDER = web.AppKey("forwarder", Forwarder)
+
+
+# ============================================================================================== reads
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """``?consistency=local|strong`` and ``?min_index=N``: how current the state a read sees must be."""
+
+    strong: bool
+    min_index: int | None
+
+    @classmethod
+    def parse(cls, request: web.Request) -> ReadOptions:
+        consistency = request.query.get("consistency", "local")
+        if consistency not in ("local", "strong"):
+            raise Validation("consistency must be local or strong", field="consistency")
+        return cls(consistency == "strong", _query_int(request, "min_index", low=0))
+
+    async def catch_up(self, node: Node) -> None:
+        """Wait until this node's state is as current as asked; 503 when it cannot be within the bound."""
+        if self.strong:
+            await node.read_barrier()  # a follower confirms the leader's commit index with it
+        if self.min_index is not None:
+            timeout = node.config.cluster.write_wait_ms / 1000
+            if not await node.wait_applied(self.min_index, timeout):
+                raise Unavailable(
+                    f"this node has applied up to index {node.applied}, not yet {self.min_index}; retry "
+                    "shortly or ask the leader",
+                    retry_after=1,
+                    applied_index=node.applied,
+                )
+
+
+async def list_tasks(request: web.Request) -> web.Response:
+    _require_token(request, write=False)
+    completed = _query_bool(request, "completed")
+    limit = _query_int(request, "limit", low=1, high=MAX_PAGE)
+    cursor = _query_int(request, "cursor", low=1)
+    options = ReadOptions.parse(request)
+    node = request.app[NODE]
+    await options.catch_up(node)
+    tasks, next_cursor = node.state.list_tasks(completed, limit, cursor)
+    body: dict[str, Any] = {"tasks": tasks}
+    if limit is not None or cursor is not None:
+        body["next_cursor"] = next_cursor  # null on the last page
+    return json_response(body)
+
+
+async def get_task(request: web.Request) -> web.Response:
+    _require_token(request, write=False)
+    options = ReadOptions.parse(request)
+    node = request.app[NODE]
+    await options.catch_up(node)
+    task_id = request.match_info["id"]
+    task = node.state.get(task_id)
+    if task is None:
+        raise NotFound(f"No task with id {task_id}; it may have been deleted.", id=task_id)
+    return json_response(task, headers={"ETag": state.etag(task)})
+
+
+# ============================================================================================= writes
+
+
+async def create_task(request: web.Request) -> web.Response:
+    api = _require_token(request, write=True)
+    body = await read_json(request, api.max_body_bytes)
+    title = _validated(state.validate_create_body, body.value, max_title_chars=api.max_title_chars)
+
+    def build(at: str, idempotency: Idempotency | None) -> Command:
+        return state.create_command(title, task_id=_new_id(), at=at, idempotency=idempotency)
+
+    return await _write(request, body.raw, build, single_task=True)
+
+
+async def create_batch(request: web.Request) -> web.Response:
+    api = _require_token(request, write=True)
+    body = await read_json(request, api.max_body_bytes)
+    titles = _validated(
+        state.validate_batch_body, body.value, max_items=api.max_batch, max_title_chars=api.max_title_chars
+    )
+
+    def build(at: str, idempotency: Idempotency | None) -> Command:
+        ids = [_new_id() for _ in titles]
+        return state.batch_create_command(titles, task_ids=ids, at=at, idempotency=idempotency)
+
+    return await _write(request, body.raw, build)
+
+
+async def update_task(request: web.Request) -> web.Response:
+    """PUT and PATCH alike: a partial update of ``title`` and/or ``completed``."""
+    api = _require_token(request, write=True)
+    task_id = request.match_info["id"]
+    body = await read_json(request, api.max_body_bytes)
+    changes = _validated(state.validate_update_body, body.value, max_title_chars=api.max_title_chars)
+    if_version = _if_version(request)
+
+    def build(at: str, idempotency: Idempotency | None) -> Command:
+        return state.update_command(task_id, changes, at=at, if_version=if_version, idempotency=idempotency)
+
+    return await _write(request, body.raw, build, single_task=True)
+
+
+async def delete_task(request: web.Request) -> web.Response:
+    _require_token(request, write=True)
+    task_id = request.match_info["id"]
+    if_version = _if_version(request)
+
+    def build(at: str, idempotency: Idempotency | None) -> Command:
+        return state.delete_command(task_id, at=at, if_version=if_version, idempotency=idempotency)
+
+    return await _write(request, b"", build)
+
+
+async def delete_many(request: web.Request) -> web.Response:
+    """``?completed=true`` clears the completed tasks, ``?all=true`` deletes every task. A bare
+    ``DELETE /tasks`` is refused: deleting everything must be asked for by name."""
+    _require_token(request, write=True)
+    completed, everything = _query_bool(request, "completed"), _query_bool(request, "all")
+    if completed is not None and everything is not None:
+        raise Validation("send either completed=true or all=true, not both", field="all")
+    if everything is False or completed is False:
+        field = "all" if everything is False else "completed"
+        raise Validation(f"only {field}=true is supported; to keep the tasks, send nothing", field=field)
+    if not (completed or everything):
+        raise Validation(
+            "say what to delete: DELETE /tasks?completed=true clears completed tasks, "
+            "DELETE /tasks?all=true deletes every task",
+            field="completed",
+        )
+
+    def build(at: str, idempotency: Idempotency | None) -> Command:
+        if everything:
+            return state.delete_all_command(at=at, idempotency=idempotency)
+        return state.clear_completed_command(at=at, idempotency=idempotency)
+
+    return await _write(request, b"", build)
+
+
+async def set_all_completed(request: web.Request) -> web.Response:
+    api = _require_token(request, write=True)
+    body = await read_json(request, api.max_body_bytes)
+    completed = _validated(state.validate_set_all_body, body.value)
+
+    def build(at: str, idempotency: Idempotency | None) -> Command:
+        return state.set_all_completed_command(completed, at=at, idempotency=idempotency)
+
+    return await _write(request, body.raw, build)
+
+
+# ================================================================================= proposing a write
+
+
+class _NotApplied(Exception):
+    """A forwarding attempt that certainly changed nothing (no connection, or the target no longer
+    leads): always safe to retry."""
+
+
+class _OutcomeUnknown(Exception):
+    """A forwarding attempt that may or may not have been applied: safe to retry only with a key."""
+
+
+async def _write(
+    request: web.Request, raw: bytes, build: BuildCommand, *, single_task: bool = False
+) -> web.Response:
+    """Propose the command ``build`` makes, here or through the leader, and answer with its result.
+
+    Attempts repeat while the leader is being replaced, for up to ``write_wait_ms`` (SPEC §3: a write
+    waits for the new leader rather than failing), but never when a repeat could apply the write twice.
+    """
+    node = request.app[NODE]
+    redirect = _query_bool(request, "redirect") or not _api(request).forward_writes
+    idempotency = _idempotency(request, raw)
+    if idempotency is not None:
+        known = node.state.lookup_idempotent(idempotency.key, idempotency.fingerprint)
+        if known is not None:
+            return _result_response(known, node.leader_id, single_task)
+    deadline = time.monotonic() + node.config.cluster.write_wait_ms / 1000
+    while True:
+        try:
+            result = await node.propose(build(_now(), idempotency))
+            return _result_response(result, node.id, single_task)
+        except NotLeader as exc:
+            if redirect:
+                return _redirect_response(request, exc)
+            if FORWARDED_BY_HEADER in request.headers:
+                raise  # a forwarded request is never forwarded again: no loops between nodes
+            try:
+                return await _forward(request, raw, exc.leader, deadline)
+            except _NotApplied as failure:
+                last_error: ApiError = NoLeader(
+                    f"the leader cannot be reached ({failure}) and no other has taken over yet; retry "
+                    "shortly",
+                    retry_after=1,
+                )
+            except _OutcomeUnknown as failure:
+                last_error = Unavailable(
+                    f"the leader stopped answering before confirming the write ({failure}); it may or may "
+                    "not have been applied. Retry with an Idempotency-Key header to make retries safe",
+                    retry_after=1,
+                )
+                if idempotency is None:
+                    raise last_error from None
+        except Unavailable as exc:
+            # The outcome is unknown: only the key makes a second attempt harmless.
+            if idempotency is None:
+                raise
+            last_error = exc
+        if time.monotonic() >= deadline:
+            raise last_error
+        await asyncio.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - time.monotonic())))
+
+
+def _result_response(result: Result, leader_id: str | None, single_task: bool) -> web.Response:
+    """A command's result as the response: errors (status >= 400) already have the JSON error shape."""
+    headers = {}
+    if leader_id is not None:
+        headers[LEADER_HEADER] = leader_id
+    if result.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    if single_task and result.status < 300:
+        headers["ETag"] = state.etag(result.body)
+    return json_response(result.body, result.status, headers)
+
+
+def _redirect_response(request: web.Request, exc: NotLeader) -> web.Response:
+    headers = {}
+    if exc.leader is not None:
+        headers["Location"] = exc.leader + request.raw_path
+    return json_response(exc.body(), exc.status, headers)
+
+
+async def _forward(request: web.Request, raw: bytes, leader_url: str | None, deadline: float) -> web.Response:
+    """Send the request as it came to the leader and relay the answer; then wait (bounded) until this
+    node has applied what the leader had, so that the client reads its own write here too."""
+    if leader_url is None:
+        raise _NotApplied("its address is unknown")
+    node = request.app[NODE]
+    headers = {
+        name: value
+        for name in _FORWARDED_REQUEST_HEADERS
+        if (value := request.headers.get(name)) is not None and _encodable(value)
+    }
+    if raw:
+        headers["Content-Type"] = "application/json"  # checked already: JSON in UTF-8
+    headers[FORWARDED_BY_HEADER] = node.id
+    cluster = node.config.cluster
+    timeout = aiohttp.ClientTimeout(
+        total=cluster.write_wait_ms / 1000 + FORWARD_SLACK_S,
+        sock_connect=cluster.election_timeout_ms / 1000,
+    )
+    url = URL(leader_url + request.raw_path, encoded=True)
+    exchange = _exchange(request.app[FORWARDER].session, request.method, url, raw, headers, timeout)
+    try:
+        status, answer_headers, body = await _while_leading(node, leader_url, exchange)
+    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+        raise _NotApplied(f"{leader_url}: {exc.__class__.__name__}") from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise _OutcomeUnknown(f"{leader_url}: {exc.__class__.__name__}") from exc
+    if status == NotLeader.status:
+        raise _NotApplied(f"{leader_url} no longer leads")  # it refused without applying anything
+    relayed = {name: answer_headers[name] for name in _RELAYED_RESPONSE_HEADERS if name in answer_headers}
+    relayed[FORWARDED_BY_HEADER] = node.id
+    leader_applied = _header_int(answer_headers.get(APPLIED_HEADER))
+    if status < 300 and leader_applied is not None:
+        await node.wait_applied(leader_applied, max(0.05, deadline - time.monotonic()))
+    return web.Response(body=body, status=status, headers=relayed)
+
+
+async def _exchange(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    raw: bytes,
+    headers: dict[str, str],
+    timeout: aiohttp.ClientTimeout,
+) -> tuple[int, CIMultiDictProxy[str], bytes]:
+    async with session.request(method, url, data=raw or None, headers=headers, timeout=timeout) as resp:
+        return resp.status, resp.headers, await resp.read()
+
+
+async def _while_leading(node: Node, leader_url: str, exchange: Awaitable[T]) -> T:
+    """``exchange``'s result, unless this node sees another leader (or none) first. A leader that was
+    paused or cut off may hold the request until the timeout; its successor can take a keyed retry
+    within an election timeout."""
+    attempt = asyncio.ensure_future(exchange)
+    poll_s = node.config.cluster.heartbeat_ms / 1000
+    try:
+        while not attempt.done():
+            await asyncio.wait({attempt}, timeout=poll_s)
+            if not attempt.done() and node.leader_url != leader_url:
+                raise _OutcomeUnknown(f"{leader_url} lost the leadership while the write was in flight")
+        return attempt.result()
+    finally:
+        attempt.cancel()
+
+
+# ============================================================================ reading the request
+
+
+def _api(request: web.Request) -> ApiSection:
+    return request.app[CONFIG].api
+
+
+def _require_token(request: web.Request, *, write: bool) -> ApiSection:
+    """The optional client token (``api.token``): needed for writes, and for reads with ``protect_reads``."""
+    api = _api(request)
+    if api.token is None or not (write or api.protect_reads):
+        return api
+    # Header bytes that are not UTF-8 arrive as surrogate escapes; they must compare, not crash.
+    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(given, f"Bearer {api.token}".encode()):
+        raise Unauthorized("this node needs the client token: send the header Authorization: Bearer <token>")
+    return api
+
+
+def _validated(validate: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``validate``'s result, with its ValidationError turned into the API's validation_error."""
+    try:
+        return validate(*args, **kwargs)
+    except state.ValidationError as exc:
+        raise Validation(exc.message, field=exc.field, status=exc.status) from None
+
+
+def _if_version(request: web.Request) -> int | None:
+    return _validated(state.parse_if_match, request.headers.get("If-Match"))
+
+
+def _idempotency(request: web.Request, raw: bytes) -> Idempotency | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    key = _validated(state.validate_idempotency_key, key)
+    if not key.isascii():
+        # The key travels in the log as JSON text, and header bytes that are not UTF-8 would arrive as
+        # surrogate escapes, which JSON cannot carry: plain ASCII, as every key generator makes, is safe.
+        raise Validation("Idempotency-Key must be ASCII, e.g. a UUID", field=IDEMPOTENCY_HEADER, status=422)
+    # The raw path and query as sent: ?all=true and ?completed=true are different requests.
+    return Idempotency(key, state.fingerprint(request.method, request.raw_path, raw))
+
+
+def _query_bool(request: web.Request, name: str) -> bool | None:
+    value = request.query.get(name)
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise Validation(f"{name} must be true or false", field=name)
+    return value == "true"
+
+
+def _query_int(request: web.Request, name: str, *, low: int, high: int | None = None) -> int | None:
+    """A whole-number query parameter: 400 when it is not one, 422 when it is out of range."""
+    value = request.query.get(name)
+    if value is None:
+        return None
+    if not _DIGITS.fullmatch(value):
+        raise Validation(f"{name} must be a whole number", field=name)
+    number = int(value)
+    if number < low or (high is not None and number > high):
+        bounds = f"{low} to {high}" if high is not None else f"at least {low}"
+        raise Validation(f"{name} must be {bounds}", field=name, status=422)
+    return number
+
+
+def _encodable(value: str) -> bool:
+    """False for header bytes that were not UTF-8 (surrogate escapes), which no client can send on."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _header_int(value: str | None) -> int | None:
+    return int(value) if value is not None and _DIGITS.fullmatch(value) else None
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _now() -> str:
+    return state.format_timestamp(datetime.now(UTC))

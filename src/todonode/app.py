@@ -1,0 +1,36 @@
+"""The aiohttp application factory: one app per node, serving the API and the dashboard, and owning
+the node's lifetime through ``cleanup_ctx`` (started with the server, stopped and awaited with it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .api import cluster, dashboard, events, internal, tasks
+from .api.errors import error_middleware
+from .api.keys import CONFIG, NODE
+from .config import Config
+from .node import Node
+
+
+def create_app(config: Config, node: Node | None = None) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware],
+        # Peers send batches of entries and snapshots: the body limit for clients is enforced per
+        # route (api/body.py); this is the hard ceiling for everything.
+        client_max_size=max(config.api.max_body_bytes, 256 * 1024 * 1024),
+    )
+    app[CONFIG] = config
+    app[NODE] = node or Node(config)
+    app.cleanup_ctx.append(_node_lifetime)
+    for module in (tasks, cluster, events, internal, dashboard):
+        module.add_routes(app)
+    return app
+
+
+async def _node_lifetime(app: web.Application) -> AsyncIterator[None]:
+    node = app[NODE]
+    await node.start()
+    yield
+    await node.stop()

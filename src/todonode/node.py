@@ -1,0 +1,514 @@
+"""The node runtime: drives the Raft core with a clock, the disk and the network, and applies what it
+commits to the task state.
+
+One write, end to end (the HTTP handler has already validated it and built the command):
+
+1. ``propose`` hands the encoded command to the core, which appends it to the leader's log, and waits
+   on a future keyed by the entry's index.
+2. ``_run`` takes the core's ``Ready``: it writes the new entries and hard state to the write-ahead
+   log and fsyncs (one fsync for everything that arrived meanwhile: group commit), then gives the
+   messages to the transport, which sends them to each peer over its own connection.
+3. Followers do the same and answer; when a majority holds the entry the core commits it, and the
+   next ``Ready`` lists it under ``committed``.
+4. ``_apply`` applies it to the task state and resolves the future with the result, which the handler
+   returns to the client. The commit index travels to followers at once, so they apply it too.
+
+Everything that blocks (file writes, fsync, encoding a snapshot) runs in threads, never on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+from pickledb import PickleDB
+
+from .config import Config
+from .errors import NoLeader, NoQuorum, NotLeader, Overloaded, StorageUnavailable, Unavailable
+from .events import Event, EventHub
+from .raft import (
+    NOT_LEADER,
+    Accepted,
+    AppendEntries,
+    ClusterConfig,
+    EntryKind,
+    Heartbeat,
+    InstallSnapshot,
+    Message,
+    RaftNode,
+    RaftOptions,
+    Ready,
+    Role,
+    Snapshot,
+    SnapshotMeta,
+)
+from .state import TaskState
+from .storage import DataDirLock, SnapshotStore, StorageError, WriteAheadLog, decode_snapshot
+from .transport import PeerTransport
+
+log = logging.getLogger("todonode.node")
+T = TypeVar("T")
+
+MAX_PENDING_WRITES = 10_000  # beyond this a node answers 503 overloaded instead of queueing more
+COMMIT_TIMEOUT_S = 10.0  # a proposal not applied by then has an unknown outcome
+STORAGE_RETRY_S = 0.5
+
+
+class StartupError(Exception):
+    """The node cannot start; the message says why and what to do (no traceback needed)."""
+
+
+@dataclass
+class _Proposal:
+    term: int
+    future: asyncio.Future[Any]
+
+
+class Node:
+    def __init__(self, config: Config, transport: PeerTransport | None = None):
+        self.config = config
+        self.id = config.node.id
+        self.members = config.members  # id -> URL
+        self.data_dir = Path(config.node.data_dir)
+        self.events = EventHub()
+        self.transport = transport or PeerTransport(
+            self_id=self.id,
+            members=self.members,
+            secret=config.cluster.secret,
+            timeout_s=config.cluster.election_timeout_ms / 1000,
+            probe_interval_s=config.cluster.heartbeat_ms / 1000,
+            reachable_window_s=config.cluster.election_timeout_ms / 1000,
+            read_snapshot=self._read_snapshot_bytes,
+            on_change=self._on_peer_change,
+        )
+        self._lock = DataDirLock(self.data_dir)
+        self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.id}-disk")
+        self.snapshots = SnapshotStore(self.data_dir / "snapshots")
+        self._wal: WriteAheadLog | None = None
+        self.core: RaftNode | None = None
+        self.db = PickleDB(str(self.data_dir / "state.json"))  # in memory; made durable by snapshots
+        self.state = TaskState(self.db.db)
+        self.applied = 0  # last log index applied (tasks or no-op)
+        self.started_at = time.time()
+        self.last_leader_contact: float | None = None  # wall time, for /status
+        self.storage_error: str | None = None
+        self._snapshot_index = 0
+        self._snapshot_time = time.monotonic()
+        self._snapshotting = False
+        self._wake = asyncio.Event()
+        self._leader_changed = asyncio.Event()
+        self._proposals: dict[int, _Proposal] = {}
+        self._reads: dict[str, asyncio.Future[int]] = {}
+        self._applied_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop_lag_max = 0.0
+
+    # ========================================================================================= lifecycle
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()
+        loaded = await self.snapshots.load_latest()
+        snap: Snapshot | None = None
+        if loaded is not None:
+            self.db = loaded.db
+            self.state = TaskState(self.db.db)
+            snap = Snapshot(loaded.meta, b"")  # the bytes stay on disk until a follower needs them
+            self.applied = self._snapshot_index = loaded.meta.index
+        self._wal, recovered = await self._on_disk(
+            WriteAheadLog.open,
+            self.data_dir / "wal",
+            segment_bytes=self.config.storage.segment_bytes,
+            fsync=self.config.storage.fsync,
+        )
+        for note in recovered.notes:
+            log.info("recovery: %s", note)
+        if recovered.first_index > self.applied + 1:
+            raise StartupError(
+                f"{self.data_dir}: the write-ahead log starts at entry {recovered.first_index} but the "
+                f"newest valid snapshot ends at {self.applied}; entries in between are missing. Move the "
+                "data directory aside and restart: the node will be caught up from its peers."
+            )
+        cluster = self.config.cluster
+        self.core = RaftNode(
+            RaftOptions(
+                node_id=self.id,
+                config=ClusterConfig(self.config.preference_order()),
+                election_ticks=cluster.election_ticks,
+                heartbeat_ticks=cluster.heartbeat_ticks,
+                prefer_leader=cluster.prefer_lowest_port,
+                settle_ticks=max(1, cluster.leader_settle_ms // cluster.tick_ms),
+                snapshot_timeout_ticks=max(cluster.election_ticks * 20, 3000 // cluster.tick_ms),
+            ),
+            random.Random(),
+            hard_state=recovered.hard_state,
+            snapshot=snap,
+            entries=recovered.entries,
+        )
+        self.events.complete_after = self.applied
+        log.info(
+            "node %s starting: term %d, log %d..%d, snapshot at %d, %d tasks",
+            self.id,
+            recovered.hard_state.term,
+            recovered.first_index,
+            self.core.log.last_index,
+            self.applied,
+            self.state.counts()["total"],
+        )
+        await self.transport.start()
+        for coro in (self._run(), self._tick_loop()):
+            self._tasks.append(asyncio.create_task(coro))
+        self._wake.set()
+
+    async def stop(self, *, hand_over: bool = True) -> None:
+        """Stop: hand leadership to a caught-up peer first (so a planned restart costs no election
+        timeout), then stop the loops, flush and close the log, and release the data directory."""
+        if hand_over and self.core is not None and self.core.role is Role.LEADER:
+            await self._hand_over()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        await self.transport.stop()
+        for waiter in self._proposals.values():
+            if not waiter.future.done():
+                waiter.future.set_exception(Unavailable("the node is shutting down; retry on another node"))
+        if self._wal is not None:
+            await self._on_disk(self._wal.close)
+        self._disk.shutdown(wait=True)
+        self._lock.release()
+
+    async def _hand_over(self) -> None:
+        core = self.core
+        assert core is not None
+        peers = sorted(core.status().peers, key=lambda p: -p.match)
+        if not peers or not self.transport.is_reachable(peers[0].node_id):
+            return
+        core.transfer_leadership(peers[0].node_id)
+        self._wake.set()
+        deadline = time.monotonic() + self.config.cluster.election_timeout_ms / 1000
+        while core.role is Role.LEADER and time.monotonic() < deadline:
+            await self._wait_leader_change(deadline - time.monotonic())
+        # Give the TimeoutNow time to leave before the sockets close.
+        await asyncio.sleep(0)
+
+    # ====================================================================================== the loops
+
+    async def _tick_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.config.cluster.tick_ms / 1000
+        due = loop.time()
+        while True:
+            due += interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            lag = loop.time() - due
+            self._loop_lag_max = max(self._loop_lag_max, lag)
+            if lag > interval * 10:
+                due = loop.time()  # the loop was blocked: do not make up for it with a burst of ticks
+            self.core.tick()
+            self._wake.set()
+
+    async def _run(self) -> None:
+        """Drain the core's Ready batches in the order the Ready contract demands (raft/ready.py)."""
+        core = self.core
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while core.has_ready():
+                rd = core.ready()
+                await self._persist(rd)
+                self.transport.send(rd.messages)
+                await self._apply(rd)
+                core.advance(rd)
+            self._maybe_snapshot()
+
+    async def _persist(self, rd: Ready) -> None:
+        """Make the Ready durable; on a disk error keep retrying, answering writes with 507 meanwhile.
+        Nothing of this Ready leaves the node before it is on disk."""
+        while True:
+            try:
+                if rd.snapshot is not None:
+                    meta = await self.snapshots.install(rd.snapshot.data)
+                    await self._on_disk(self._wal.reset, meta.index)
+                if rd.hard_state is not None or rd.entries:
+                    await self._on_disk(self._wal.write, rd.hard_state, list(rd.entries))
+            except (StorageError, OSError) as exc:
+                if self.storage_error is None:
+                    log.error("storage: %s; writes refused until it recovers", exc)
+                self.storage_error = str(exc)
+                await asyncio.sleep(STORAGE_RETRY_S)
+                continue
+            if self.storage_error is not None:
+                log.warning("storage recovered")
+                self.storage_error = None
+            return
+
+    async def _apply(self, rd: Ready) -> None:
+        if rd.snapshot is not None:
+            await self._restore(rd.snapshot)
+        for entry in rd.committed:
+            self.applied = entry.index
+            if entry.kind is EntryKind.NOOP:
+                self._settle(entry.index, entry.term, None)
+                continue
+            result = self.state.apply(entry.index, orjson.loads(entry.data))
+            self._settle(entry.index, entry.term, result)
+            for ev in result.events:
+                change = {"type": ev.kind, "id": ev.id, "task": ev.task, "index": entry.index}
+                self.events.publish(Event("task", change, entry.index))
+        self._release_applied_waiters()
+        for rs in rd.read_states:
+            fut = self._reads.pop(rs.ctx, None)
+            if fut is not None and not fut.done():
+                fut.set_result(rs.index)
+        for ctx in rd.failed_reads:
+            fut = self._reads.pop(ctx, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(NoLeader("leadership changed during the read; retry", retry_after=0.5))
+        if rd.soft_state is not None:
+            self._on_soft_state(rd.soft_state.role, rd.soft_state.leader, rd.soft_state.term)
+
+    def _settle(self, index: int, term: int, result: Any) -> None:
+        waiter = self._proposals.pop(index, None)
+        if waiter is None or waiter.future.done():
+            return
+        if waiter.term == term:
+            waiter.future.set_result(result)
+        else:
+            # Another leader's entry took this index: ours was never committed.
+            waiter.future.set_exception(
+                Unavailable("leadership changed before the write committed; retry it", retry_after=0.5)
+            )
+
+    async def _restore(self, snap: Snapshot) -> None:
+        meta, state = await asyncio.to_thread(decode_snapshot, snap.data, "the snapshot from the leader")
+        self.db.db = state
+        self.state = TaskState(self.db.db)
+        self.applied = self._snapshot_index = meta.index
+        self._snapshot_time = time.monotonic()
+        for index in [i for i in self._proposals if i <= meta.index]:
+            self._proposals.pop(index).future.set_exception(
+                Unavailable("the node was replaced by a snapshot; retry the write", retry_after=0.5)
+            )
+        self.events.complete_after = meta.index
+        self.events.publish(Event("reset", {"reason": "snapshot_installed", "index": meta.index}))
+        log.info("installed a snapshot from the leader at index %d", meta.index)
+
+    def _on_soft_state(self, role: Role, leader: str | None, term: int) -> None:
+        log.info("role %s, term %d, leader %s", role.value, term, leader or "unknown")
+        self.events.publish(
+            Event(
+                "cluster",
+                {
+                    "type": "role",
+                    "node": self.id,
+                    "role": role.value,
+                    "term": term,
+                    "leader": leader,
+                    "leader_url": self.members.get(leader or ""),
+                },
+            )
+        )
+        self._leader_changed.set()
+        self._leader_changed = asyncio.Event()
+
+    def _on_peer_change(self, peer: str, reachable: bool) -> None:
+        log.info("peer %s is %s", peer, "reachable" if reachable else "unreachable")
+        self.events.publish(Event("cluster", {"type": "peer", "node": peer, "reachable": reachable}))
+
+    # ===================================================================================== snapshots
+
+    def _maybe_snapshot(self) -> None:
+        storage = self.config.storage
+        due = self.applied - self._snapshot_index >= storage.snapshot_every or (
+            self.applied > self._snapshot_index
+            and time.monotonic() - self._snapshot_time >= storage.snapshot_interval_s
+        )
+        if due and not self._snapshotting:
+            self._snapshotting = True
+            self._tasks.append(asyncio.create_task(self._take_snapshot()))
+
+    async def _take_snapshot(self) -> None:
+        core = self.core
+        try:
+            index = self.applied
+            meta = SnapshotMeta(index, core.log.term_at(index), core.config)
+            started = time.monotonic()
+            saved = await self.snapshots.save(meta, self.state.snapshot())
+            # Keep some entries so a follower slightly behind catches up from the log, not a snapshot.
+            retain = min(self.config.storage.snapshot_every, 5_000)
+            core.compact(Snapshot(meta, b""), retain=retain)
+            cut = core.log.snapshot_index
+            if cut == max(0, index - retain) and cut > 0:
+                await self._on_disk(self._wal.compact, cut)
+            self._snapshot_index, self._snapshot_time = index, time.monotonic()
+            log.info(
+                "snapshot at index %d: %d bytes in %.0f ms",
+                index,
+                saved.size,
+                (time.monotonic() - started) * 1000,
+            )
+        except (StorageError, OSError) as exc:
+            log.error("snapshot failed: %s", exc)
+        finally:
+            self._snapshotting = False
+            self._tasks = [t for t in self._tasks if not t.done()]
+
+    async def _read_snapshot_bytes(self, meta: SnapshotMeta) -> bytes:
+        return await self.snapshots.read_bytes(meta)
+
+    # ===================================================================================== the API
+
+    @property
+    def role(self) -> Role:
+        return self.core.role
+
+    @property
+    def is_leader(self) -> bool:
+        return self.core.role is Role.LEADER
+
+    @property
+    def leader_id(self) -> str | None:
+        return self.core.leader
+
+    @property
+    def leader_url(self) -> str | None:
+        return self.members.get(self.core.leader or "")
+
+    def receive(self, messages: list[Message]) -> None:
+        """Messages from peers (the internal RPC handler calls this)."""
+        for m in messages:
+            if isinstance(m, AppendEntries | Heartbeat | InstallSnapshot) and m.term >= self.core.term:
+                self.last_leader_contact = time.time()
+            self.core.step(m)
+        self._wake.set()
+
+    async def propose(self, command: dict[str, Any]) -> Any:
+        """Replicate ``command`` and return what applying it gave (a state.Result).
+
+        Raises NotLeader when another node leads (the API forwards or redirects), NoLeader/NoQuorum when
+        none emerges within ``write_wait_ms``, Overloaded, StorageUnavailable, or Unavailable when the
+        outcome is unknown (a retry with the same Idempotency-Key is then always safe).
+        """
+        if self.storage_error is not None:
+            raise StorageUnavailable(
+                f"this node cannot write to its disk ({self.storage_error}); reads still work", retry_after=1
+            )
+        if len(self._proposals) >= MAX_PENDING_WRITES:
+            raise Overloaded("too many writes in flight on this node; retry shortly", retry_after=1)
+        data = orjson.dumps(command)
+        deadline = time.monotonic() + self.config.cluster.write_wait_ms / 1000
+        while True:
+            if self.is_leader and not self._have_quorum():
+                raise self._no_quorum()
+            result = self.core.propose(data)
+            if isinstance(result, Accepted):
+                fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                self._proposals[result.index] = _Proposal(result.term, fut)
+                self._wake.set()
+                try:
+                    return await asyncio.wait_for(asyncio.shield(fut), COMMIT_TIMEOUT_S)
+                except TimeoutError:
+                    raise Unavailable(
+                        "the write was not confirmed in time; its outcome is unknown. Retry it with the same "
+                        "Idempotency-Key to be safe",
+                        retry_after=1,
+                    ) from None
+            if result.reason == NOT_LEADER and result.leader and result.leader != self.id:
+                raise NotLeader(
+                    f"{result.leader} leads the cluster; send writes there", leader=self.leader_url
+                )
+            # No leader yet, or a hand-over in progress: wait for the election instead of failing.
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._no_leader_error()
+            await self._wait_leader_change(remaining)
+
+    async def read_barrier(self, timeout: float | None = None) -> int:
+        """Linearizable read (ReadIndex): returns once this node has applied every write acknowledged
+        before the call. Returns the index it waited for."""
+        timeout = self.config.cluster.write_wait_ms / 1000 if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            ctx = uuid.uuid4().hex
+            refused = self.core.read_index(ctx)
+            if refused is None:
+                fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+                self._reads[ctx] = fut
+                self._wake.set()
+                try:
+                    index = await asyncio.wait_for(fut, max(0.01, deadline - time.monotonic()))
+                except TimeoutError:
+                    self._reads.pop(ctx, None)
+                    raise self._no_leader_error() from None
+                except NoLeader:
+                    if time.monotonic() >= deadline:
+                        raise
+                    continue
+                await self.wait_applied(index, max(0.01, deadline - time.monotonic()))
+                return index
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._no_leader_error()
+            await self._wait_leader_change(remaining)
+
+    async def wait_applied(self, index: int, timeout: float) -> bool:
+        """Wait until this node has applied ``index``; False if it has not within ``timeout``."""
+        if self.applied >= index:
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._applied_waiters, (index, id(fut), fut))
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    def _release_applied_waiters(self) -> None:
+        while self._applied_waiters and self._applied_waiters[0][0] <= self.applied:
+            fut = heapq.heappop(self._applied_waiters)[2]
+            if not fut.done():
+                fut.set_result(None)
+
+    async def _wait_leader_change(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._leader_changed.wait(), timeout)
+
+    def _have_quorum(self) -> bool:
+        return 1 + self.transport.reachable_count() >= self.core.config.quorum()
+
+    def _no_quorum(self) -> NoQuorum:
+        up, total, need = 1 + self.transport.reachable_count(), len(self.members), self.core.config.quorum()
+        return NoQuorum(
+            f"{up} of {total} nodes reachable; {need} needed to accept writes. Reads still work; "
+            "writes resume when enough nodes are back",
+            reachable=up,
+            needed=need,
+            retry_after=1,
+        )
+
+    def _no_leader_error(self) -> NoLeader | NoQuorum:
+        if not self._have_quorum():
+            return self._no_quorum()
+        return NoLeader("no leader has been elected yet; retry shortly", retry_after=0.5)
+
+    async def _on_disk(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking storage work on the node's single disk thread (the WAL is not thread-safe)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._disk, lambda: fn(*args, **kwargs))
+
+    def take_loop_lag(self) -> float:
+        """The worst event-loop lag seen since the last call, in seconds (for /metrics and logs)."""
+        lag, self._loop_lag_max = self._loop_lag_max, 0.0
+        return lag
