@@ -1,0 +1,39 @@
+import aiohttp
+import pytest
+
+from .harness import Client, ProcessCluster
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
+
+
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def make_cluster(tmp_path, request):
+    """Build real-process clusters; every process is killed at the end, by PID, whatever happened.
+    When the test failed, the nodes' logs are printed (a distributed failure is unreadable without)."""
+    made: list[ProcessCluster] = []
+
+    def make(size: int, **kwargs) -> ProcessCluster:
+        cluster = ProcessCluster(tmp_path / f"cluster{len(made)}", size, **kwargs)
+        made.append(cluster)
+        return cluster
+
+    yield make
+    for cluster in made:
+        cluster.close()
+        if request.node.stash.get(_FAILED, False):
+            print(cluster.logs())
+
+
+@pytest.fixture
+async def client():
+    async with aiohttp.ClientSession() as session:
+        yield Client(session)

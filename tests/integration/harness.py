@@ -1,0 +1,229 @@
+"""Real ``todonode`` processes on free loopback ports, each in its own temporary data directory.
+
+Every process started here is remembered by PID and killed in ``close()``, whatever the test did.
+Waiting is always a poll with a deadline (``wait_for``), never a bare sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+
+T = TypeVar("T")
+SECRET = "integration-test-secret"
+
+DEFAULT_TIMINGS = {
+    "tick_ms": 10,
+    "heartbeat_ms": 50,
+    "election_timeout_ms": 300,
+    "leader_settle_ms": 1000,
+    "write_wait_ms": 3000,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class NodeProcess:
+    index: int
+    port: int
+    config: Path
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def id(self) -> str:
+        return f"node{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+@dataclass
+class ProcessCluster:
+    root: Path
+    size: int
+    timings: dict[str, int] = field(default_factory=dict)
+    storage: dict[str, Any] = field(default_factory=dict)
+    api: dict[str, Any] = field(default_factory=dict)
+    nodes: list[NodeProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        ports = sorted(free_port() for _ in range(self.size))
+        urls = [f"http://127.0.0.1:{p}" for p in ports]
+        for i, port in enumerate(ports):
+            config = self.root / f"node{port}.toml"
+            config.write_text(self._config_text(port, urls))
+            self.nodes.append(NodeProcess(i, port, config, self.root / f"node{port}.log"))
+
+    def _config_text(self, port: int, urls: list[str]) -> str:
+        timings = {**DEFAULT_TIMINGS, **self.timings}
+        lines = [
+            "[node]",
+            'host = "127.0.0.1"',
+            f"port = {port}",
+            f'data_dir = "{self.root / f"data{port}"}"',
+            "[cluster]",
+            f"nodes = {urls!r}".replace("'", '"'),
+            *(f"{k} = {v}" for k, v in timings.items()),
+            "[storage]",
+            *(f"{k} = {_toml(v)}" for k, v in self.storage.items()),
+            "[api]",
+            *(f"{k} = {_toml(v)}" for k, v in self.api.items()),
+        ]
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------------------------ processes
+
+    def start(self, i: int) -> NodeProcess:
+        node = self.nodes[i]
+        assert not node.running, f"{node.id} is already running"
+        env = {**os.environ, "TODONODE_SECRET": SECRET, "PYTHONUNBUFFERED": "1"}
+        with open(node.log, "ab") as log:
+            node.proc = subprocess.Popen(
+                [sys.executable, "-m", "todonode.cli", "--config", str(node.config), "--log-level", "debug"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.root,
+            )
+        return node
+
+    def start_all(self) -> None:
+        for i in range(self.size):
+            self.start(i)
+
+    def kill(self, i: int) -> None:
+        """kill -9: no goodbye, no flush."""
+        node = self.nodes[i]
+        if node.running:
+            node.proc.kill()
+            node.proc.wait(timeout=10)
+
+    def terminate(self, i: int, timeout: float = 15) -> int:
+        """SIGTERM and wait for a graceful exit; returns the exit status."""
+        node = self.nodes[i]
+        node.proc.send_signal(signal.SIGTERM)
+        return node.proc.wait(timeout=timeout)
+
+    def pause(self, i: int) -> None:
+        os.kill(self.nodes[i].proc.pid, signal.SIGSTOP)
+
+    def resume(self, i: int) -> None:
+        os.kill(self.nodes[i].proc.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(node.proc.pid, signal.SIGCONT)
+                node.proc.kill()
+                node.proc.wait(timeout=10)
+
+    def logs(self) -> str:
+        out = []
+        for node in self.nodes:
+            if node.log.exists():
+                out.append(f"===== {node.id} =====\n" + node.log.read_text(errors="replace")[-6000:])
+        return "\n".join(out)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+# ----------------------------------------------------------------------------------------- HTTP helpers
+
+
+class Client:
+    """A thin JSON client for tests. Network errors come back as status 0, never as exceptions."""
+
+    def __init__(self, session: aiohttp.ClientSession, timeout: float = 5.0):
+        self.session = session
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, Any, dict[str, str]]:
+        try:
+            async with self.session.request(
+                method,
+                url,
+                json=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout) if timeout else self.timeout,
+            ) as resp:
+                data = await resp.json(content_type=None) if resp.content_length != 0 else None
+                return resp.status, data, dict(resp.headers)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            return 0, {"client_error": repr(exc)}, {}
+
+    async def status(self, node: NodeProcess) -> dict[str, Any] | None:
+        code, body, _ = await self.call("GET", node.url + "/status", timeout=1)
+        return body if code == 200 else None
+
+    async def tasks(self, node: NodeProcess, **query: str) -> list[dict[str, Any]] | None:
+        qs = "&".join(f"{k}={v}" for k, v in query.items())
+        code, body, _ = await self.call("GET", f"{node.url}/tasks?{qs}", timeout=5)
+        return body["tasks"] if code == 200 else None
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T | None]], timeout: float, what: str, interval: float = 0.05
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+async def find_leader(client: Client, cluster: ProcessCluster, timeout: float = 10) -> NodeProcess:
+    """The running node that says it leads, with the highest term, once the others agree on it."""
+
+    async def probe() -> NodeProcess | None:
+        running = [n for n in cluster.nodes if n.running]
+        statuses = await asyncio.gather(*(client.status(n) for n in running))
+        leaders = [(s["term"], n) for n, s in zip(running, statuses, strict=True) if s and s["is_leader"]]
+        if not leaders:
+            return None
+        term, leader = max(leaders, key=lambda t: t[0])
+        agree = sum(1 for s in statuses if s and s["leader"] == leader.url and s["term"] == term)
+        return leader if agree * 2 > cluster.size else None
+
+    return await wait_for(probe, timeout, "a leader the majority agrees on")
