@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick sim lint clean
+.PHONY: help install test test-quick sim lint clean cluster node
+
+CONFIGS := $(sort $(wildcard configs/node*.toml))
 
 help:
-	@echo "make cluster        start the four nodes of configs/ (coming with the cluster runtime)"
+	@echo "make cluster        start the four nodes of configs/ in the foreground (Ctrl-C stops them)"
+	@echo "make node PORT=4001 start one node (e.g. again, after killing it)"
 	@echo "make test           set up .venv and run every test"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
 	@echo "make lint           ruff"
@@ -22,6 +25,18 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The shipped configs read the cluster secret from this file; each checkout makes its own.
+configs/cluster.secret:
+	@$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
+	@chmod 600 $@
+
+cluster: $(STAMP) configs/cluster.secret
+	@$(BIN)/python scripts/cluster.py $(CONFIGS)
+
+node: $(STAMP) configs/cluster.secret
+	@test -n "$(PORT)" || { echo "usage: make node PORT=4001"; exit 2; }
+	@$(BIN)/python scripts/cluster.py configs/node$(PORT).toml
 
 # pytest exits 5 when it collected nothing; make fails on any non-zero status, so that can never pass.
 test: $(STAMP)
