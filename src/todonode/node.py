@@ -227,8 +227,13 @@ class Node:
             self._wake.clear()
             while core.has_ready():
                 rd = core.ready()
-                await self._persist(rd)
-                self.transport.send(rd.messages)
+                if rd.send_before_persisting:
+                    # A leader's appends go out while it writes its own log: the two fsyncs overlap.
+                    self.transport.send(rd.messages)
+                    await self._persist(rd)
+                else:
+                    await self._persist(rd)
+                    self.transport.send(rd.messages)
                 await self._apply(rd)
                 core.advance(rd)
             self._maybe_snapshot()
@@ -242,7 +247,7 @@ class Node:
                     meta = await self.snapshots.install(rd.snapshot.data)
                     await self._on_disk(self._wal.reset, meta.index)
                 if rd.hard_state is not None or rd.entries:
-                    await self._on_disk(self._wal.write, rd.hard_state, list(rd.entries))
+                    await self._on_disk(self._write_wal, rd)
             except (StorageError, OSError) as exc:
                 if self.storage_error is None:
                     log.error("storage: %s; writes refused until it recovers", exc)
@@ -253,6 +258,11 @@ class Node:
                 log.warning("storage recovered")
                 self.storage_error = None
             return
+
+    def _write_wal(self, rd: Ready) -> None:
+        self._wal.append(rd.hard_state, list(rd.entries))
+        if rd.must_sync:
+            self._wal.sync()
 
     async def _apply(self, rd: Ready) -> None:
         if rd.snapshot is not None:

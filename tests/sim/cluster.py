@@ -6,8 +6,8 @@ a crash throws away everything else (the core, the state machine, unsent message
 rebuilds the node from that disk, as a real restart would.
 
 The node runtime here follows the Ready contract of ``todonode.raft.ready``: persist, then send, then
-apply, then advance. Faults can strike between those steps. One planted bug, ``send_before_persist``,
-lets messages leave before the disk write so the checker can be shown to catch it.
+apply, then advance. Faults can strike between those steps. One planted bug, ``bug_send_before_persist``,
+lets every message leave before the disk write so the checker can be shown to catch it.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class SimConfig:
     compact_every: int = 25  # applied entries between local snapshots
     max_entries_per_append: int = 64
     prefer_leader: bool = True
-    send_before_persist: bool = False  # planted runtime bug
+    bug_send_before_persist: bool = False  # planted runtime bug: every message leaves before the disk write
     heal_limit_ms: float = 60_000.0
     downtime_ms: tuple[float, float] = (100.0, 3000.0)
     slow_rate: float = 0.01  # share of messages delayed by up to slow_delay_ms
@@ -194,7 +194,8 @@ class SimNode:
             rd = core.ready()
             if self._crash_here("before_persist"):
                 return
-            if c.cfg.send_before_persist:
+            send_first = rd.send_before_persisting or c.cfg.bug_send_before_persist
+            if send_first:
                 self._send(rd)
                 if self._crash_here("after_send"):
                     return
@@ -203,7 +204,7 @@ class SimNode:
             c.checker.on_term(self.id, core.term)
             if self._crash_here("after_persist"):
                 return
-            if not c.cfg.send_before_persist:
+            if not send_first:
                 self._send(rd)
                 if self._crash_here("after_send"):
                     return

@@ -45,6 +45,6 @@ PLANTED_BUGS: dict[str, tuple[type[RaftNode], dict]] = {
     "vote twice in one term": (VotesTwiceInOneTerm, {}),
     "skip the up-to-date check": (SkipsUpToDateCheck, {}),
     "commit an old-term entry by counting replicas": (CommitsOldTermByCounting, {}),
-    "send a vote before persisting it": (RaftNode, {"send_before_persist": True}),
+    "send a vote before persisting it": (RaftNode, {"bug_send_before_persist": True}),
     "apply an uncommitted entry": (AppliesUncommitted, {}),
 }

@@ -141,6 +141,7 @@ class RaftNode:
         self._handed_hard = hard_state
         self._handed_soft = self._soft_state()
         self._unstable_from = self.log.last_index + 1  # entries below are already durable
+        self._stable_last = self.log.last_index  # the last index known to be on disk (leader's own match)
         self._applied = snap_index  # highest index handed out for applying
         self._pending_snapshot: Snapshot | None = None
         self._msgs: list[Message] = []
@@ -245,6 +246,7 @@ class RaftNode:
         hard = self._hard_state()
         soft = self._soft_state()
         unstable = tuple(self.log.entries(max(self._unstable_from, self.log.first_index)))
+        vote_changed = (hard.term, hard.vote) != (self._handed_hard.term, self._handed_hard.vote)
         rd = Ready(
             hard_state=hard if hard != self._handed_hard else None,
             entries=unstable,
@@ -254,6 +256,8 @@ class RaftNode:
             read_states=tuple(self._read_states),
             failed_reads=tuple(self._failed_reads),
             soft_state=soft if soft != self._handed_soft else None,
+            must_sync=bool(unstable) or self._pending_snapshot is not None or vote_changed,
+            send_before_persisting=self.role is Role.LEADER and not vote_changed,
         )
         self._handed_hard, self._handed_soft = hard, soft
         self._unstable_from = self.log.last_index + 1
@@ -267,6 +271,14 @@ class RaftNode:
     def advance(self, ready: Ready) -> None:
         """The caller has done everything ``ready`` asked (see ready.py)."""
         self._ready_outstanding = False
+        if ready.snapshot is not None:
+            self._stable_last = ready.snapshot.meta.index
+        if ready.entries:
+            self._stable_last = ready.entries[-1].index
+        # Entries truncated since the Ready was taken are gone from the log, durable or not.
+        self._stable_last = min(self._stable_last, self.log.last_index)
+        if self.role is Role.LEADER:
+            self._maybe_commit()  # our own write may have been what a majority was waiting for
 
     def status(self) -> Status:
         peers = tuple(
@@ -556,6 +568,7 @@ class RaftNode:
                     raise AssertionError(f"leader overwrote committed entry {e.index}")  # Log Matching broken
                 self.log.truncate_from(e.index)
                 self._unstable_from = min(self._unstable_from, e.index)
+                self._stable_last = min(self._stable_last, e.index - 1)
             self.log.append(entries[i:])
             break
         return prev_index + len(entries)
@@ -598,7 +611,9 @@ class RaftNode:
             self._commit_to(meta.index)
             match = meta.index
         else:
-            # Thesis §5: the snapshot replaces our whole log.
+            # Thesis §5: the snapshot replaces our whole log. Until it is durable, only what the
+            # previous snapshot covered is known to be on disk.
+            self._stable_last = min(self._stable_last, self.log.snapshot_index)
             self.log.reset(meta.index, meta.term)
             self.snapshot = snap
             self._pending_snapshot = snap
@@ -660,7 +675,9 @@ class RaftNode:
 
     def _maybe_commit(self) -> bool:
         """§5.3/§5.4.2: the highest index stored on a majority is committed — if it is from our term."""
-        matches = sorted([self.log.last_index, *(pr.match for pr in self._progress.values())], reverse=True)
+        # Our own log counts only as far as it is durable: the leader writes it while replicating it.
+        own = min(self._stable_last, self.log.last_index)
+        matches = sorted([own, *(pr.match for pr in self._progress.values())], reverse=True)
         candidate = matches[self.config.quorum() - 1]
         if candidate <= self.commit or not self._may_commit_by_count(candidate):
             return False

@@ -2,12 +2,18 @@
 
 The contract (the same as etcd's ``Ready``): take one ``Ready``, then, in this order,
 
-1. make durable — ``snapshot`` (if any), then ``entries`` and ``hard_state`` — and fsync. An entry at
-   index *i* replaces every stored entry at *i* and above. Nothing below may happen before this
-   step is complete: a vote, a term or an acknowledged entry that leaves the node before it is on
-   disk can be forgotten by a crash, and that is how two leaders share a term or a committed write is
-   lost.
+1. make durable — ``snapshot`` (if any; it replaces the whole stored log), then ``entries`` and
+   ``hard_state`` — and, if ``must_sync``, fsync. An entry at index *i* replaces every stored entry at
+   *i* and above. Nothing below may happen before this step is complete: a vote, a term or an
+   acknowledged entry that leaves the node before it is on disk can be forgotten by a crash, and that
+   is how two leaders share a term or a committed write is lost.
 2. send ``messages`` (in any order, to any peer, concurrently).
+
+   One exception: when ``send_before_persisting`` is set, the messages may leave before (or while)
+   step 1 runs. The core sets it only for a leader whose term and vote are already durable: its
+   appends and heartbeats promise nothing about its own disk, and it counts its own log towards a
+   majority only once ``advance`` reports it durable (thesis §10.2.1). The leader's fsync and the
+   followers' then run in parallel.
 3. restore the state machine from ``snapshot`` if there is one, then apply ``committed`` in order;
    a ``ReadState`` may be served once the applied index reaches its ``index``.
 4. call ``advance(ready)``.
@@ -51,9 +57,10 @@ class Ready:
     # Reads that cannot complete (the leader changed or refused): the caller should retry them.
     failed_reads: tuple[str, ...] = ()
     soft_state: SoftState | None = None
-
-    def must_persist(self) -> bool:
-        return self.hard_state is not None or bool(self.entries) or self.snapshot is not None
+    # Entries, a snapshot, or a new term or vote: these must be fsync'd. A Ready whose only change is
+    # the commit index need not be: a lost commit index is learnt again from the leader.
+    must_sync: bool = False
+    send_before_persisting: bool = False  # see the module docstring, step 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -707,17 +707,22 @@ def test_ready_carries_what_to_persist_with_the_messages_that_depend_on_it():
     assert rd.committed == (Entry(1, 1),)
 
 
-def test_single_node_applies_entries_only_with_or_after_their_persistence():
-    """ready.py: a Ready's committed entries are applied after its entries are persisted; in a
-    single-node cluster an entry commits at once, yet it never shows as committed before it was handed
-    out to persist."""
+def test_a_leader_counts_its_own_entries_only_once_they_are_durable():
+    """Thesis §10.2.1: the leader may write its log in parallel with replicating it, so it counts
+    its own log towards a majority only once advance() says the write is done. In a single-node
+    cluster an entry therefore commits in the Ready after the one that persists it."""
     node = new_node(voters=("n1",))
     campaign_after(node)
     rd = node.ready()
     noop = Entry(1, 1, kind=EntryKind.NOOP)
-    assert (rd.entries, rd.committed) == ((noop,), (noop,))
+    assert (rd.entries, rd.committed) == ((noop,), ())
+    assert rd.must_sync and not rd.send_before_persisting  # its new term and vote are in this Ready
     node.propose(b"a")  # arrives while the caller is still persisting rd
     node.advance(rd)
     rd = take(node)
-    assert (rd.entries, rd.committed) == ((Entry(1, 2, b"a"),), (Entry(1, 2, b"a"),))
+    assert (rd.entries, rd.committed) == ((Entry(1, 2, b"a"),), (noop,))
+    assert rd.send_before_persisting  # term and vote are durable now: appends may leave first
+    rd = take(node)
+    assert (rd.entries, rd.committed) == ((), (Entry(1, 2, b"a"),))
+    assert not rd.must_sync  # only the commit index changed
     assert not node.has_ready()
