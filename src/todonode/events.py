@@ -21,7 +21,7 @@ class Event:
     id: int | None = None  # the log index, for task events
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: subscriptions live in a set
 class Subscription:
     queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(maxsize=10_000))
     overflowed: bool = False
