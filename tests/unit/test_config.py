@@ -160,7 +160,9 @@ def test_member_ids_derive_from_ports_and_self_is_matched_by_host_and_port(tmp_p
 
 
 def test_preference_order_is_by_port_not_list_position(tmp_path: Path) -> None:
-    nodes = '["http://127.0.0.1:4002", "http://127.0.0.1:4000", "http://127.0.0.1:4003", "http://127.0.0.1:4001"]'
+    nodes = (
+        '["http://127.0.0.1:4002", "http://127.0.0.1:4000", "http://127.0.0.1:4003", "http://127.0.0.1:4001"]'
+    )
 
     config = load(tmp_path, cluster={"nodes": nodes})
 
@@ -342,7 +344,7 @@ def test_invalid_toml_reports_line_and_column(tmp_path: Path) -> None:
 
 def test_non_utf8_file(tmp_path: Path) -> None:
     path = tmp_path / "node.toml"
-    path.write_bytes(b"[node]\nhost = \"\xff\"\n")
+    path.write_bytes(b'[node]\nhost = "\xff"\n')
 
     assert config_error(path) == f"{path}: invalid TOML: not UTF-8 (byte 15)"
 
