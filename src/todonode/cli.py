@@ -2,8 +2,8 @@
 
 Problems a user can fix are reported in one line, never a traceback: a bad config exits 2 naming the
 file, key and problem; a port in use or a data directory held by another process exits 1. SIGTERM
-and SIGINT stop the node gracefully: stop accepting, finish in-flight requests, hand leadership over,
-flush, exit 0.
+and SIGINT stop the node gracefully: hand leadership over (a planned restart costs no election
+timeout), stop accepting, finish in-flight requests, close the log, exit 0.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 import orjson
 from aiohttp import web
 
+from .api.keys import NODE
 from .app import create_app
 from .config import Config, ConfigError, load_config
 from .node import StartupError
@@ -134,7 +135,8 @@ async def serve(config: Config) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        log.info("stopping: finishing in-flight requests")
+        log.info("stopping: handing over leadership if leading, then finishing in-flight requests")
+        await runner.app[NODE].hand_over_leadership()
     finally:
         await runner.cleanup()
         sock.close()

@@ -171,11 +171,9 @@ class Node:
             self._tasks.append(asyncio.create_task(coro))
         self._wake.set()
 
-    async def stop(self, *, hand_over: bool = True) -> None:
-        """Stop: hand leadership to a caught-up peer first (so a planned restart costs no election
-        timeout), then stop the loops, flush and close the log, and release the data directory."""
-        if hand_over and self.core is not None and self.core.role is Role.LEADER:
-            await self._hand_over()
+    async def stop(self) -> None:
+        """Stop the loops, close the log (everything acknowledged is already fsync'd) and release the
+        data directory."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -189,17 +187,24 @@ class Node:
         self._disk.shutdown(wait=True)
         self._lock.release()
 
-    async def _hand_over(self) -> None:
+    async def hand_over_leadership(self) -> None:
+        """Before a planned stop: if leading, hand leadership to the most caught-up reachable peer, so
+        the cluster does not wait an election timeout to notice the leader is gone. Call it while the
+        server still accepts requests: the hand-over needs the peers' answers."""
         core = self.core
-        assert core is not None
+        if core is None or core.role is not Role.LEADER:
+            return
         peers = sorted(core.status().peers, key=lambda p: -p.match)
         if not peers or not self.transport.is_reachable(peers[0].node_id):
             return
-        core.transfer_leadership(peers[0].node_id)
+        target = peers[0].node_id
+        core.transfer_leadership(target)
         self._wake.set()
         deadline = time.monotonic() + self.config.cluster.election_timeout_ms / 1000
         while core.role is Role.LEADER and time.monotonic() < deadline:
             await self._wait_leader_change(deadline - time.monotonic())
+        if core.role is not Role.LEADER:
+            log.info("handed leadership to %s before stopping", target)
         # Give the TimeoutNow time to leave before the sockets close.
         await asyncio.sleep(0)
 

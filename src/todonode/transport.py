@@ -72,17 +72,21 @@ class PeerTransport:
         self._read_snapshot = read_snapshot
         self._on_change = on_change
         self._session: aiohttp.ClientSession | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._senders: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # One keep-alive connection per peer is all an ordered pipeline needs.
         self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=2))
-        self._tasks = [asyncio.create_task(self._sender(link)) for link in self.links.values()]
+        # The fan-out: one sender per peer, all running at once; none waits for another.
+        self._senders = asyncio.create_task(self._fan_out())
+
+    async def _fan_out(self) -> None:
+        await asyncio.gather(*(self._sender(link) for link in self.links.values()))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._senders is not None:
+            self._senders.cancel()
+            await asyncio.gather(self._senders, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
 

@@ -68,6 +68,7 @@ class ProcessCluster:
     storage: dict[str, Any] = field(default_factory=dict)
     api: dict[str, Any] = field(default_factory=dict)
     nodes: list[NodeProcess] = field(default_factory=list)
+    python: str = sys.executable  # the interpreter that runs the nodes
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -103,7 +104,7 @@ class ProcessCluster:
         env = {**os.environ, "TODONODE_SECRET": SECRET, "PYTHONUNBUFFERED": "1"}
         with open(node.log, "ab") as log:
             node.proc = subprocess.Popen(
-                [sys.executable, "-m", "todonode.cli", "--config", str(node.config), "--log-level", "debug"],
+                [self.python, "-m", "todonode.cli", "--config", str(node.config), "--log-level", "debug"],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

@@ -282,3 +282,19 @@ async def test_peer_endpoints_refuse_anyone_without_the_cluster_secret(make_clus
             assert code == 401 and body["error"] == "unauthorized"
     status = await client.status(leader)
     assert status["is_leader"] and status["term"] < 99
+
+
+async def test_a_leader_stopped_with_sigterm_hands_over_first(make_cluster, client):
+    cluster = make_cluster(3)
+    cluster.start_all()
+    leader = await find_leader(client, cluster)
+    code, task, _ = await _write(client, leader.url, "before the planned restart")
+    assert code == 201
+    assert cluster.terminate(leader.index) == 0
+    handed = [line for line in leader.log.read_text().splitlines() if "handed leadership to" in line]
+    assert handed, "the leader stopped without handing over"
+    successor = next(
+        n for n in cluster.nodes if n.id == handed[0].rsplit("handed leadership to ", 1)[1].split()[0]
+    )
+    assert (await find_leader(client, cluster)) is successor
+    assert task["id"] in {t["id"] for t in await client.tasks(successor)}
