@@ -12,8 +12,9 @@ Rules that are decisions rather than obvious:
 - ``TODONODE_SECRET`` in the environment, when set, overrides ``cluster.secret`` and ``cluster.secret_file``
   (the file is then not read); set but empty is an error. Secrets and tokens, wherever they come from, are
   stripped of surrounding whitespace. An empty ``api.token`` means no token.
-- Every member's id is ``node<port>``, derived from its URL; ports must therefore differ between members.
-  ``node.id`` is optional and, when given, must equal that derived id.
+- Every member's id is derived from its URL: ``node<port>`` while every member has a port of its own (the
+  usual one-host cluster), ``<host>:<port>`` when members on different hosts share a port. ``node.id`` is
+  optional and, when given, must equal that derived id.
 - This node is the member of ``cluster.nodes`` whose host and port equal ``node.host`` and ``node.port``.
 - ``cluster.heartbeat_ms`` and ``cluster.election_timeout_ms`` must be exact multiples of
   ``cluster.tick_ms`` (nothing is rounded), and the election timeout at least three heartbeats.
@@ -102,7 +103,7 @@ class Config:
     @property
     def members(self) -> dict[str, str]:
         """Every member's id → URL, in cluster.nodes order, this node included."""
-        return {member_id(url): url for url in self.cluster.nodes}
+        return {member: url for url, member in member_ids(self.cluster.nodes).items()}
 
     @property
     def self_url(self) -> str:
@@ -116,15 +117,20 @@ class Config:
     def preference_order(self) -> tuple[str, ...]:
         """Member ids, most preferred leader first: by (port, list position) if ``prefer_lowest_port``,
         else in list order. (Ports are distinct, so the position never actually breaks a tie.)"""
+        ids = member_ids(self.cluster.nodes)
         urls = self.cluster.nodes
         if self.cluster.prefer_lowest_port:
             urls = tuple(sorted(urls, key=lambda url: urlsplit(url).port or 0))  # stable: list position
-        return tuple(member_id(url) for url in urls)
+        return tuple(ids[url] for url in urls)
 
 
-def member_id(url: str) -> str:
-    """The id of the member at ``url``, a normalised URL with a port: ``node<port>``."""
-    return f"node{urlsplit(url).port}"
+def member_ids(nodes: tuple[str, ...]) -> dict[str, str]:
+    """URL -> member id, for normalised URLs with ports: ``node<port>`` when the ports are all different,
+    else ``<host>:<port>`` for every member (a cluster spread over hosts that share one port)."""
+    ports = [urlsplit(url).port for url in nodes]
+    if len(set(ports)) == len(ports):
+        return {url: f"node{port}" for url, port in zip(nodes, ports, strict=True)}
+    return {url: urlsplit(url).netloc for url in nodes}
 
 
 def is_loopback_host(host: str) -> bool:
@@ -268,13 +274,14 @@ def _node_section(path: Path, values: dict[str, Any], nodes: tuple[str, ...]) ->
     if not host.strip("[]"):
         raise ConfigError(path, "node.host", "must not be empty")
     own = _format_url("http", host.strip("[]").lower(), port)
-    if not any(urlsplit(url).netloc == urlsplit(own).netloc for url in nodes):
+    mine = [url for url in nodes if urlsplit(url).netloc == urlsplit(own).netloc]
+    if not mine:
         raise ConfigError(path, "cluster.nodes", f"must include this node, {own} (node.host, node.port)")
-    derived = f"node{port}"
+    derived = member_ids(nodes)[mine[0]]
     if values["id"] not in (None, derived):
-        problem = f"must be {_show(derived)} (ids are node<port>), got {_show(values['id'])}"
+        problem = f"must be {_show(derived)} (ids derive from cluster.nodes), got {_show(values['id'])}"
         raise ConfigError(path, "node.id", problem)
-    data_dir = f"data/{derived}" if values["data_dir"] is None else values["data_dir"]
+    data_dir = f"data/{derived.replace(':', '-')}" if values["data_dir"] is None else values["data_dir"]
     if not data_dir:
         raise ConfigError(path, "node.data_dir", "must not be empty")
     return NodeSection(id=derived, host=host, port=port, data_dir=Path(data_dir).absolute())
@@ -283,13 +290,11 @@ def _node_section(path: Path, values: dict[str, Any], nodes: tuple[str, ...]) ->
 def _cluster_section(
     path: Path, values: dict[str, Any], nodes: tuple[str, ...], env: Mapping[str, str]
 ) -> ClusterSection:
-    seen: dict[str, str] = {}
+    seen: set[str] = set()
     for url in nodes:
-        other = seen.get(member_id(url))
-        if other is not None:
-            problem = f"lists {url} twice" if other == url else f"{other} and {url} share a port"
-            raise ConfigError(path, "cluster.nodes", problem)
-        seen[member_id(url)] = url
+        if urlsplit(url).netloc in seen:
+            raise ConfigError(path, "cluster.nodes", f"lists {url} twice")
+        seen.add(urlsplit(url).netloc)
     tick, heartbeat, election = values["tick_ms"], values["heartbeat_ms"], values["election_timeout_ms"]
     for key in ("heartbeat_ms", "election_timeout_ms"):
         if values[key] % tick:

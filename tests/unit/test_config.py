@@ -280,14 +280,13 @@ def test_error_message_shape(tmp_path: Path) -> None:
             {"cluster": {"nodes": '["http://127.0.0.1:4000", "http://127.0.0.1:4000/"]'}},
             "cluster.nodes: lists http://127.0.0.1:4000 twice",
         ),
-        (
-            {"cluster": {"nodes": '["http://127.0.0.1:4000", "http://10.0.0.9:4000"]'}},
-            "cluster.nodes: http://127.0.0.1:4000 and http://10.0.0.9:4000 share a port",
-        ),
         ({"node": {"port": "4005"}}, "cluster.nodes: must include this node, http://127.0.0.1:4005"),
         ({"node": {"host": '"localhost"'}}, "cluster.nodes: must include this node, http://localhost:4000"),
         ({"cluster": {"nodes": "[]"}}, "cluster.nodes: must include this node"),
-        ({"node": {"id": '"alpha"'}}, 'node.id: must be "node4000" (ids are node<port>), got "alpha"'),
+        (
+            {"node": {"id": '"alpha"'}},
+            'node.id: must be "node4000" (ids derive from cluster.nodes), got "alpha"',
+        ),
         ({"node": {"host": '""'}}, "node.host: must not be empty"),
         ({"node": {"data_dir": '""'}}, "node.data_dir: must not be empty"),
         # secret and token
@@ -372,3 +371,15 @@ def test_non_utf8_file(tmp_path: Path) -> None:
 )
 def test_is_loopback_host(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback
+
+
+def test_members_on_different_hosts_sharing_a_port_are_named_by_host_and_port(tmp_path: Path) -> None:
+    # One address per host, one port for all: the shape of a cluster spread over machines.
+    nodes = '["http://10.0.0.3:4000", "http://10.0.0.1:4000", "http://10.0.0.2:4000"]'
+    config = load(tmp_path, node={"host": '"10.0.0.1"'}, cluster={"nodes": nodes})
+
+    assert config.node.id == "10.0.0.1:4000"
+    assert list(config.members) == ["10.0.0.3:4000", "10.0.0.1:4000", "10.0.0.2:4000"]
+    # Equal ports: preference falls back to the order of the list.
+    assert config.preference_order() == ("10.0.0.3:4000", "10.0.0.1:4000", "10.0.0.2:4000")
+    assert config.node.data_dir.name == "10.0.0.1-4000"
