@@ -23,8 +23,7 @@ from aiohttp import web
 from .api.keys import NODE
 from .app import create_app
 from .config import Config, ConfigError, load_config
-from .node import StartupError
-from .storage import DataDirLocked, SnapshotCorruption, WalCorruption
+from .storage import DataDirLocked, WalCorruption
 
 log = logging.getLogger("todonode")
 SHUTDOWN_TIMEOUT_S = 5.0
@@ -98,10 +97,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"todonode: {exc}", file=sys.stderr)
         return 1
-    except (DataDirLocked, StartupError, WalCorruption, SnapshotCorruption) as exc:
+    except (DataDirLocked, WalCorruption, NodeFailed) as exc:
         print(f"todonode: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+class NodeFailed(Exception):
+    """The node stopped itself after an internal failure (logged with its traceback)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -134,9 +137,15 @@ async def serve(config: Config) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        node = runner.app[NODE]
+        await asyncio.wait(
+            [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())],
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if node.failed.is_set():
+            raise NodeFailed("the node failed and stopped; see the log above")
         log.info("stopping: handing over leadership if leading, then finishing in-flight requests")
-        await runner.app[NODE].hand_over_leadership()
+        await node.hand_over_leadership()
     finally:
         await runner.cleanup()
         sock.close()

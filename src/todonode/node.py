@@ -42,6 +42,7 @@ from .raft import (
     Accepted,
     AppendEntries,
     ClusterConfig,
+    Entry,
     EntryKind,
     Heartbeat,
     InstallSnapshot,
@@ -54,7 +55,15 @@ from .raft import (
     SnapshotMeta,
 )
 from .state import TaskState
-from .storage import DataDirLock, SnapshotStore, StorageError, WriteAheadLog, decode_snapshot
+from .storage import (
+    DataDirLock,
+    Recovered,
+    SnapshotCorruption,
+    SnapshotStore,
+    StorageError,
+    WriteAheadLog,
+    decode_snapshot,
+)
 from .transport import PeerTransport
 
 log = logging.getLogger("todonode.node")
@@ -63,10 +72,6 @@ T = TypeVar("T")
 MAX_PENDING_WRITES = 10_000  # beyond this a node answers 503 overloaded instead of queueing more
 COMMIT_TIMEOUT_S = 10.0  # a proposal not applied by then has an unknown outcome
 STORAGE_RETRY_S = 0.5
-
-
-class StartupError(Exception):
-    """The node cannot start; the message says why and what to do (no traceback needed)."""
 
 
 @dataclass
@@ -107,6 +112,7 @@ class Node:
         self._snapshot_time = time.monotonic()
         self._snapshotting = False
         self._wake = asyncio.Event()
+        self.failed = asyncio.Event()
         self._leader_changed = asyncio.Event()
         self._proposals: dict[int, _Proposal] = {}
         self._reads: dict[str, asyncio.Future[int]] = {}
@@ -119,7 +125,13 @@ class Node:
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock.acquire()
-        loaded = await self.snapshots.load_latest()
+        try:
+            loaded = await self.snapshots.load_latest()
+        except SnapshotCorruption as exc:
+            log.error("%s", exc)
+            for path in await self.snapshots.set_aside():
+                log.error("set aside the damaged snapshot %s", path)
+            loaded = None
         snap: Snapshot | None = None
         if loaded is not None:
             self.db = loaded.db
@@ -134,12 +146,9 @@ class Node:
         )
         for note in recovered.notes:
             log.info("recovery: %s", note)
+        entries, vote_floor = recovered.entries, 0
         if recovered.first_index > self.applied + 1:
-            raise StartupError(
-                f"{self.data_dir}: the write-ahead log starts at entry {recovered.first_index} but the "
-                f"newest valid snapshot ends at {self.applied}; entries in between are missing. Move the "
-                "data directory aside and restart: the node will be caught up from its peers."
-            )
+            entries, vote_floor = await self._start_over(recovered)
         cluster = self.config.cluster
         self.core = RaftNode(
             RaftOptions(
@@ -154,14 +163,15 @@ class Node:
             random.Random(),
             hard_state=recovered.hard_state,
             snapshot=snap,
-            entries=recovered.entries,
+            entries=entries,
+            vote_floor=vote_floor,
         )
         self.events.complete_after = self.applied
         log.info(
             "node %s starting: term %d, log %d..%d, snapshot at %d, %d tasks",
             self.id,
             recovered.hard_state.term,
-            recovered.first_index,
+            self.core.log.first_index,
             self.core.log.last_index,
             self.applied,
             self.state.counts()["total"],
@@ -170,6 +180,26 @@ class Node:
         for coro in (self._run(), self._tick_loop()):
             self._tasks.append(asyncio.create_task(coro))
         self._wake.set()
+
+    async def _start_over(self, recovered: Recovered) -> tuple[list[Entry], int]:
+        """The log no longer joins a valid snapshot (one was damaged or removed): what lies between is
+        lost. Keep the term and vote, drop the log, and let the leader send everything again. Until this
+        node holds as much as it had, it must not vote: it may have acknowledged entries that a leader
+        elected with its vote would lack (see RaftNode's ``vote_floor``)."""
+        had = max(recovered.first_index - 1 + len(recovered.entries), recovered.hard_state.commit)
+        log.error(
+            "%s: the log starts at %d but no valid snapshot reaches it (entries up to %d are missing): "
+            "recovering from peers; this node will not vote until it holds index %d again",
+            self.data_dir,
+            recovered.first_index,
+            recovered.first_index - 1,
+            had,
+        )
+        await self._on_disk(self._wal.reset, 0)
+        self.db.db = {}
+        self.state = TaskState(self.db.db)
+        self.applied = self._snapshot_index = 0
+        return [], had
 
     async def stop(self) -> None:
         """Stop the loops, close the log (everything acknowledged is already fsync'd) and release the
@@ -225,7 +255,18 @@ class Node:
             self._wake.set()
 
     async def _run(self) -> None:
-        """Drain the core's Ready batches in the order the Ready contract demands (raft/ready.py)."""
+        """Drain the core's Ready batches in the order the Ready contract demands (raft/ready.py).
+
+        If this loop ever fails, the node must not go on answering as if it were part of the cluster:
+        ``failed`` is set and the command exits with status 1."""
+        try:
+            await self._drain_readies()
+        except Exception:
+            log.critical("the consensus loop failed; stopping the node", exc_info=True)
+            self.failed.set()
+            raise
+
+    async def _drain_readies(self) -> None:
         core = self.core
         while True:
             await self._wake.wait()

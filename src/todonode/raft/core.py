@@ -102,7 +102,12 @@ class RaftNode:
         hard_state: HardState | None = None,
         snapshot: Snapshot | None = None,
         entries: tuple[Entry, ...] | list[Entry] = (),
+        vote_floor: int = 0,
     ):
+        """Restore a node from what it persisted. ``vote_floor`` is for a node that lost log entries it
+        once held (a damaged disk): it may have acknowledged some of them as part of a majority, so it
+        takes no part in elections — no votes, no campaigns — until its log reaches that index again.
+        Otherwise its vote could elect a leader that lacks a committed entry."""
         if options.node_id not in options.config.voters:
             raise ValueError(f"{options.node_id!r} is not a voter in {options.config.voters}")
         self.id = options.node_id
@@ -114,6 +119,7 @@ class RaftNode:
         snap_index = snapshot.meta.index if snapshot else 0
         snap_term = snapshot.meta.term if snapshot else 0
         self.log = RaftLog(snap_index, snap_term, entries)
+        self._vote_floor = vote_floor
         self.snapshot = snapshot  # the newest snapshot, sent to followers we cannot catch up from the log
 
         self.term = hard_state.term
@@ -308,7 +314,7 @@ class RaftNode:
 
     def _tick_election(self) -> None:
         self._election_elapsed += 1
-        if self._election_elapsed >= self._randomized_timeout:
+        if self._election_elapsed >= self._randomized_timeout and not self._recovering():
             # §5.2: no word from a leader for an election timeout; try to become one.
             self._start_election(pre_vote=self.opts.pre_vote, transfer=False)
 
@@ -440,7 +446,9 @@ class RaftNode:
         return False
 
     def _handle_vote_request(self, m: VoteRequest) -> None:
-        if m.pre_vote:
+        if self._recovering():
+            grant = False
+        elif m.pre_vote:
             # A pre-vote is granted to a later term with a log at least as up to date; it changes nothing.
             grant = m.term > self.term and self._log_is_up_to_date(m.last_log_index, m.last_log_term)
         else:
@@ -475,8 +483,12 @@ class RaftNode:
 
     def _handle_timeout_now(self, m: TimeoutNow) -> None:
         # Thesis §3.10: the leader is handing over to us; campaign at once, without PreVote.
-        if self.role is not Role.LEADER:
+        if self.role is not Role.LEADER and not self._recovering():
             self._start_election(pre_vote=False, transfer=True)
+
+    def _recovering(self) -> bool:
+        """Still short of entries this node held before it lost them (see ``vote_floor``)."""
+        return self.log.last_index < self._vote_floor
 
     # ================================================================================== role changes
 
@@ -594,6 +606,19 @@ class RaftNode:
 
     def _handle_heartbeat(self, m: Heartbeat) -> None:
         self._follow(m.src)
+        if m.commit > self.log.last_index:
+            # The leader only ever sends what it knows we hold: this node has lost entries (its disk
+            # was damaged and it started over). Tell the leader where our log really ends.
+            self._send(
+                AppendResponse(
+                    term=self.term,
+                    src=self.id,
+                    dst=m.src,
+                    success=False,
+                    reject_index=m.commit,
+                    conflict_index=self.log.last_index + 1,
+                )
+            )
         # The leader sends min(our match, its commit), so everything up to it is in our log.
         self._commit_to(min(m.commit, self.log.last_index))
         self._send(HeartbeatResponse(term=self.term, src=self.id, dst=m.src, round=m.round))
@@ -641,7 +666,10 @@ class RaftNode:
         pr = self._progress[m.src]
         self._heard_from(pr)
         if not m.success:
-            pr.reject(m.reject_index, self._next_after_rejection(m))
+            if m.conflict_term == 0 and 0 < m.conflict_index <= pr.match:
+                pr.forget_match(m.conflict_index - 1)  # its log is shorter than it once acknowledged
+            else:
+                pr.reject(m.reject_index, self._next_after_rejection(m))
             return
         if pr.acknowledge(m.match_index):
             pr.waiting_since = self._now

@@ -83,6 +83,13 @@ class Progress:
             self.inflight.popleft()
         return True
 
+    def forget_match(self, index: int) -> None:
+        """The follower lost entries it had acknowledged (a damaged disk): it holds only up to
+        ``index`` now. Lowering ``match`` is safe: commit never moves back, it only advances later."""
+        self.match = min(self.match, index)
+        self.commit_sent = min(self.commit_sent, index)
+        self.become_probe()
+
     def reject(self, rejected: int, hint: int) -> bool:
         """An append whose prev_index was ``rejected`` failed; retry from ``hint``.
 

@@ -104,6 +104,17 @@ class SnapshotStore:
         async with self._lock:
             return await asyncio.to_thread(self._load_latest)
 
+    async def set_aside(self) -> list[Path]:
+        """Rename every snapshot ``*.corrupt``: for a node that found them all damaged and starts over
+        from its peers. The files stay for inspection; nothing loads or deletes them again."""
+        async with self._lock:
+            moved = []
+            for path in self._snapshots():
+                target = path.with_suffix(".corrupt")
+                await asyncio.to_thread(path.rename, target)
+                moved.append(target)
+            return moved
+
     async def read_bytes(self, meta: SnapshotMeta) -> bytes:
         """The exact bytes of the snapshot at ``meta``: the opaque data Raft sends to a follower.
         FileNotFoundError if it has been replaced by two newer ones since."""

@@ -350,7 +350,7 @@ class WriteAheadLog:
 
     def _mark(self, index: int, keep: bool) -> None:
         t = self._tail
-        if index < t.first_index - 1:
+        if keep and index < t.first_index - 1:
             raise ValueError(f"cannot compact to {index}: the log already starts at {t.first_index}")
         last = t.last_index if keep and t.last_index > index else index
         self._put([_compacted_record(index, keep)], replace(t, first_index=index + 1, last_index=last))

@@ -40,10 +40,18 @@ def new_node(
     hard_state: HardState | None = None,
     log: Iterable[Entry] = (),
     snapshot: Snapshot | None = None,
+    vote_floor: int = 0,
     **options,
 ) -> RaftNode:
     opts = RaftOptions(node_id=node_id, config=ClusterConfig(tuple(voters)), **options)
-    return RaftNode(opts, random.Random(seed), hard_state=hard_state, snapshot=snapshot, entries=tuple(log))
+    return RaftNode(
+        opts,
+        random.Random(seed),
+        hard_state=hard_state,
+        snapshot=snapshot,
+        entries=tuple(log),
+        vote_floor=vote_floor,
+    )
 
 
 def take(node: RaftNode) -> Ready:

@@ -726,3 +726,45 @@ def test_a_leader_counts_its_own_entries_only_once_they_are_durable():
     assert (rd.entries, rd.committed) == ((), (Entry(1, 2, b"a"),))
     assert not rd.must_sync  # only the commit index changed
     assert not node.has_ready()
+
+
+# ============================================================================ recovery after data loss
+
+
+def test_a_node_that_lost_entries_does_not_vote_or_campaign_until_it_has_them_again():
+    """PITFALLS 7 and thesis §11.7.1 (disk loss): a node restarted without entries it once held may
+    have acknowledged them as part of a majority. Voting now could elect a leader that lacks a
+    committed entry, so it stays out of elections until its log reaches what it had."""
+    node = new_node(hard_state=HardState(term=3, vote="n3", commit=4), vote_floor=4)
+    for _ in range(100):
+        node.tick()
+    assert node.status().role is Role.FOLLOWER  # never campaigned
+    node.step(vote_request(4, (0, 0)))
+    node.step(vote_request(4, (0, 0), pre_vote=True))
+    assert [m.granted for m in outbox(node) if isinstance(m, VoteResponse)] == [False, False]
+    # The leader of term 4 brings it back up to where it was.
+    node.step(append(4, (0, 0), *(Entry(3, i) for i in range(1, 5)), commit=4))
+    outbox(node)
+    # (a hand-over's campaign, so that the lease of the leader it just heard from does not interfere)
+    node.step(VoteRequest(term=5, src="n3", dst="n1", last_log_index=4, last_log_term=3, transfer=True))
+    assert [m.granted for m in outbox(node) if isinstance(m, VoteResponse)] == [True]
+
+
+def test_a_leader_learns_that_a_follower_lost_its_log_and_sends_it_everything_again():
+    """A follower that restarted without its log answers a heartbeat promising more than it holds
+    with where its log really ends; the leader lowers its match and catches it up from there."""
+    net = Network()
+    leader = net.elect("n1")
+    for data in (b"a", b"b"):
+        leader.propose(data)
+    net.deliver_all()
+    net.tick("n1")
+    net.deliver_all()
+    # n3 loses everything but its term and vote.
+    hard = HardState(term=net["n3"].status().term, vote=None, commit=0)
+    net.nodes["n3"] = new_node("n3", seed=9, hard_state=hard, vote_floor=3)
+    net.stored["n3"].clear()
+    net.tick("n1", times=2)  # heartbeats: n3 says its log is empty
+    net.deliver_all()
+    assert net["n3"].status().last_index == leader.status().last_index
+    assert net["n3"].status().commit == leader.status().commit
