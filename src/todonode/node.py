@@ -44,6 +44,7 @@ from .raft import (
     ClusterConfig,
     Entry,
     EntryKind,
+    HardState,
     Heartbeat,
     InstallSnapshot,
     Message,
@@ -287,6 +288,12 @@ class Node:
     async def _persist(self, rd: Ready) -> None:
         """Make the Ready durable; on a disk error keep retrying, answering writes with 507 meanwhile.
         Nothing of this Ready leaves the node before it is on disk."""
+        if not rd.must_sync:
+            if rd.hard_state is not None:
+                # Only the commit index moved: worth recording, not worth waiting for (a lost commit
+                # index is learnt again from the leader). The disk thread keeps it in order.
+                self._disk.submit(self._record_commit, rd.hard_state)
+            return
         while True:
             try:
                 if rd.snapshot is not None:
@@ -307,8 +314,13 @@ class Node:
 
     def _write_wal(self, rd: Ready) -> None:
         self._wal.append(rd.hard_state, list(rd.entries))
-        if rd.must_sync:
-            self._wal.sync()
+        self._wal.sync()
+
+    def _record_commit(self, hard_state: HardState) -> None:
+        try:
+            self._wal.append(hard_state, [])
+        except (StorageError, OSError) as exc:
+            log.debug("could not record the commit index: %s", exc)
 
     async def _apply(self, rd: Ready) -> None:
         if rd.snapshot is not None:
