@@ -106,7 +106,6 @@ class Node:
         self.db = PickleDB(str(self.data_dir / "state.json"))  # in memory; made durable by snapshots
         self.state = TaskState(self.db.db)
         self.applied = 0  # last log index applied (tasks or no-op)
-        self.started_at = time.time()
         self.last_leader_contact: float | None = None  # wall time, for /status
         self.storage_error: str | None = None
         self._snapshot_index = 0
@@ -119,7 +118,6 @@ class Node:
         self._reads: dict[str, asyncio.Future[int]] = {}
         self._applied_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._loop_lag_max = 0.0
 
     # ========================================================================================= lifecycle
 
@@ -249,9 +247,11 @@ class Node:
             due += interval
             await asyncio.sleep(max(0.0, due - loop.time()))
             lag = loop.time() - due
-            self._loop_lag_max = max(self._loop_lag_max, lag)
             if lag > interval * 10:
-                due = loop.time()  # the loop was blocked: do not make up for it with a burst of ticks
+                # Something blocked the event loop (PITFALLS 13): long enough, and followers would start
+                # elections. Say so, and do not make up for it with a burst of ticks.
+                log.warning("event loop blocked for %.0f ms", lag * 1000)
+                due = loop.time()
             self.core.tick()
             self._wake.set()
 
@@ -575,8 +575,3 @@ class Node:
         """Run blocking storage work on the node's single disk thread (the WAL is not thread-safe)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._disk, lambda: fn(*args, **kwargs))
-
-    def take_loop_lag(self) -> float:
-        """The worst event-loop lag seen since the last call, in seconds (for /metrics and logs)."""
-        lag, self._loop_lag_max = self._loop_lag_max, 0.0
-        return lag
