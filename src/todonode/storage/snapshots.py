@@ -50,11 +50,28 @@ class LoadedSnapshot:
     size: int  # bytes of the file
 
 
+_CHUNK = 2_000  # entries of a large dict encoded per orjson call
+
+
 def encode_snapshot(meta: SnapshotMeta, state: dict[str, Any]) -> bytes:
-    """The file contents for ``state`` at ``meta``. Pure, but slow for a large state: call in a thread."""
+    """The file contents for ``state`` at ``meta``. Pure, but slow for a large state: call in a thread.
+
+    Large dicts are encoded a chunk at a time: orjson holds the GIL for a whole call, so one call over
+    100,000 tasks would stall the event loop (and its heartbeats) for hundreds of milliseconds even
+    from a worker thread. Between chunks the loop gets its turn."""
     if RAFT_KEY in state:
         raise ValueError(f"the state machine may not use the reserved key {RAFT_KEY!r}")
-    return orjson.dumps({**state, RAFT_KEY: snapshot_meta_to_wire(meta)})
+    full = {**state, RAFT_KEY: snapshot_meta_to_wire(meta)}
+    members = [orjson.dumps(key) + b":" + _encode_value(value) for key, value in full.items()]
+    return b"{" + b",".join(members) + b"}"
+
+
+def _encode_value(value: Any) -> bytes:
+    if not isinstance(value, dict) or len(value) <= _CHUNK:
+        return orjson.dumps(value)
+    items = list(value.items())
+    chunks = (orjson.dumps(dict(items[i : i + _CHUNK]))[1:-1] for i in range(0, len(items), _CHUNK))
+    return b"{" + b",".join(chunks) + b"}"
 
 
 def decode_snapshot(data: bytes, source: str = "snapshot") -> tuple[SnapshotMeta, dict[str, Any]]:

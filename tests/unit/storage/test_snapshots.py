@@ -241,3 +241,15 @@ async def test_invalid_snapshot_bytes_are_refused_and_not_stored(tmp_path: Path,
 
 def test_decode_gives_the_meta_and_the_state_without_the_reserved_key() -> None:
     assert decode_snapshot(encode_snapshot(meta(3), state(3))) == (meta(3), state(3))
+
+
+def test_a_large_state_encoded_in_chunks_decodes_to_the_same_state_in_the_same_order():
+    # Encoding goes a chunk at a time so a big state never holds the GIL in one long call.
+    from todonode.storage.snapshots import _CHUNK
+
+    tasks = {f"id{i}": {"id": f"id{i}", "title": f"task {i}", "seq": i} for i in range(2 * _CHUNK + 7)}
+    state = {"tasks": tasks, "idempotency": {}, "meta": {"applied_index": 9}}
+    meta = SnapshotMeta(9, 2, ClusterConfig(("n1",)))
+    decoded_meta, decoded = decode_snapshot(encode_snapshot(meta, state))
+    assert decoded_meta == meta and decoded == state
+    assert list(decoded["tasks"]) == list(tasks)  # creation order survives
