@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick sim lint clean cluster node
+.PHONY: help install test test-quick sim lint clean cluster node bench chaos fuzz
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -15,6 +15,9 @@ help:
 	@echo "make node PORT=4001 start one node (e.g. again, after killing it)"
 	@echo "make test           set up .venv and run every test"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
+	@echo "make bench          measure a local cluster against SPEC §7 (and etcd, if installed)"
+	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
+	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
 	@echo "make lint           ruff"
 
 $(STAMP): pyproject.toml
@@ -48,6 +51,31 @@ test-quick: $(STAMP)
 # make sim SEEDS=20000 runs many schedules; make sim SEED=123 TRACE=1 replays one with every event printed.
 sim: $(STAMP)
 	$(BIN)/python -m tests.sim --steps $(STEPS) $(if $(SEED),--seed $(SEED),--seeds $(SEEDS)) $(if $(TRACE),--trace)
+
+# make chaos MINUTES=30 SEED=7 runs the fault suite against a real cluster for that long (PROFILE=netns,
+# loopback or auto); it prints a live progress line, then the summary table; the files stay in test-artifacts/.
+MINUTES ?= 10
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos --minutes $(MINUTES) --seed $(or $(SEED),1) --profile $(or $(PROFILE),auto)
+
+# make bench [QUICK=1] [RUNS=3] [ETCD=0]: a fresh local four-node cluster (and a four-member etcd cluster
+# when etcd is installed: apt-get install -y etcd-server) through every workload; prints the table and
+# writes bench/results/latest.json and the chart. QUICK=1: tiny sizes, under a minute. ETCD=0: skip etcd.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS)) \
+		$(if $(filter 0,$(ETCD)),--no-etcd)
+
+# make fuzz [EXAMPLES=200] [SEED=N]: tests/fuzz (a one-node cluster, then a follower of three nodes) with
+# many more generated requests per operation than the quick run in make test.
+fuzz: $(STAMP)
+	TODONODE_FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(if $(SEED),TODONODE_FUZZ_SEED=$(SEED)) \
+		$(BIN)/python -m pytest -q --timeout 7200 tests/fuzz
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import cluster, dashboard, events, internal, tasks
+from .api import cluster, cors, dashboard, events, internal, metrics, openapi, tasks
+from .api.cors import cors_middleware
 from .api.errors import error_middleware
 from .api.keys import CONFIG, NODE
 from .config import Config
@@ -16,7 +17,9 @@ from .node import Node
 
 def create_app(config: Config, node: Node | None = None) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware],
+        # cors_middleware answers preflights before routing can refuse them; cors.setup stamps the
+        # CORS headers on every response, errors and the /events stream included.
+        middlewares=[error_middleware, cors_middleware],
         # Peers send batches of entries and snapshots: the body limit for clients is enforced per
         # route (api/body.py); this is the hard ceiling for everything.
         client_max_size=max(config.api.max_body_bytes, 256 * 1024 * 1024),
@@ -24,8 +27,11 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
     app[CONFIG] = config
     app[NODE] = node or Node(config)
     app.cleanup_ctx.append(_node_lifetime)
-    for module in (tasks, cluster, events, internal, dashboard):
+    cors.setup(app)
+    for module in (tasks, cluster, events, internal, dashboard, openapi):
         module.add_routes(app)
+    if config.api.metrics:
+        metrics.add_routes(app)
     return app
 
 

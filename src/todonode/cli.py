@@ -1,9 +1,17 @@
-"""The ``todonode`` command: ``todonode --config configs/node4000.toml`` runs one node.
+"""The ``todonode`` command.
+
+* ``todonode --config configs/node4000.toml`` (or ``todonode run --config ...``) runs one node.
+* ``todonode tasks list|add|done|edit|rm|clear-completed`` and ``todonode cluster status|transfer-leader``
+  talk to a running cluster (``client.py``).
 
 Problems a user can fix are reported in one line, never a traceback: a bad config exits 2 naming the
 file, key and problem; a port in use or a data directory held by another process exits 1. SIGTERM
 and SIGINT stop the node gracefully: hand leadership over (a planned restart costs no election
 timeout), stop accepting, finish in-flight requests, close the log, exit 0.
+
+The log is one line per event, as text or as JSON lines (``--log-format json``). It never holds a request
+body or a secret: aiohttp's report of a malformed request, which quotes the offending bytes (a header
+could be the Authorization one), becomes one line naming the problem.
 """
 
 from __future__ import annotations
@@ -18,12 +26,12 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 import orjson
-from aiohttp import web
 
-from .api.keys import NODE
-from .app import create_app
+from . import client
 from .config import Config, ConfigError, load_config
-from .storage import DataDirLocked, WalCorruption
+
+# The server's modules (aiohttp, the app, storage) are imported only to run a node: the client commands
+# start in a fraction of the time without them.
 
 log = logging.getLogger("todonode")
 SHUTDOWN_TIMEOUT_S = 5.0
@@ -62,23 +70,75 @@ def setup_logging(level: str, fmt: str, node_id: str) -> None:
         handler.setFormatter(
             logging.Formatter(f"%(asctime)s %(levelname)-7s {node_id} %(name)s: %(message)s")
         )
+    handler.addFilter(_summarize_malformed_requests)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
+def _summarize_malformed_requests(record: logging.LogRecord) -> bool:
+    """aiohttp logs a request it cannot parse as an error with a traceback quoting the bad bytes: a
+    client's mistake (or a fuzzer's), and the bytes may hold a secret. Keep one line with the reason."""
+    if record.name != "aiohttp.server" or not record.exc_info:
+        return True
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    exc = record.exc_info[1]
+    if isinstance(exc, HttpProcessingError):
+        reason = str(exc.message).split(":", 1)[0].splitlines()[0] if exc.message else "unreadable"
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else "a client"
+        record.msg = "refused a malformed HTTP request from %s (%d: %s)"
+        record.args = (remote, exc.code, reason)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+    return True
+
+
+COMMANDS = ("run", "tasks", "cluster")
+_LOG_LEVELS = ["debug", "info", "warning", "error"]
+
+
+def _node_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--config", "-c", required=required, help="the node's TOML config file")
+    parser.add_argument("--log-level", default="info", choices=_LOG_LEVELS)
+    parser.add_argument("--log-format", default="text", choices=["text", "json"], help="json: JSON lines")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="todonode", description="Run one node of a todonode cluster.")
-    parser.add_argument("--config", "-c", required=True, help="the node's TOML config file")
-    parser.add_argument("--version", action="version", version=f"todonode {package_version()}")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--log-format", default="text", choices=["text", "json"])
-    return parser.parse_args(argv)
+    """``todonode [run] --config FILE`` runs a node (the form without ``run`` is the original one);
+    ``todonode tasks ...`` and ``todonode cluster ...`` are the client."""
+    argv = sys.argv[1:] if argv is None else argv
+    version = f"todonode {package_version()}"
+    if argv and argv[0] in COMMANDS:
+        parser = argparse.ArgumentParser(prog="todonode", description="A replicated todo list.")
+        parser.add_argument("--version", action="version", version=version)
+        commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+        _node_options(commands.add_parser("run", help="run one node"), required=True)
+        client.add_commands(commands)
+        return parser.parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="todonode",
+        description="Run one node of a todonode cluster.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="other commands (add --help to any of them):\n"
+        "  todonode run --config FILE                  the same as above\n"
+        "  todonode tasks list|add|done|edit|rm|clear-completed\n"
+        "  todonode cluster status|transfer-leader NODE",
+    )
+    parser.add_argument("--version", action="version", version=version)
+    _node_options(parser, required=True)
+    args = parser.parse_args(argv)
+    args.command = "run"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command != "run":
+        return client.run(args)
+    from .storage import DataDirLocked, WalCorruption
+
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -124,6 +184,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(config: Config) -> None:
+    from aiohttp import web
+
+    from .api.keys import NODE
+    from .app import create_app
+
     sock = bind(config.node.host, config.node.port)
     runner = web.AppRunner(create_app(config), handle_signals=False, access_log=None)
     try:

@@ -35,6 +35,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 SECRET_ENV = "TODONODE_SECRET"
+# Secrets a node refuses when it listens beyond loopback (an empty secret is refused everywhere).
+WEAK_SECRETS = frozenset({"change-me"})
 
 
 class ConfigError(Exception):
@@ -90,6 +92,7 @@ class ApiSection:
     cors_origins: tuple[str, ...]  # never empty: defaults to the cluster's node origins
     token: str | None = field(repr=False)  # None: writes need no client token
     protect_reads: bool  # reads need the token too
+    metrics: bool = True  # serve GET /metrics and measure for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +211,7 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "token": _Key(str, None),
         "token_file": _Key(str, None),
         "protect_reads": _Key(bool, False),
+        "metrics": _Key(bool, True),
     },
 }
 
@@ -227,13 +231,21 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
             raise ConfigError(path, name, f"must be a table [{name}], got {_show(value)}")
     node, cluster, storage, api = (_section(path, name, raw.get(name, {})) for name in _SCHEMA)
     nodes = tuple(_parse_url(path, "cluster.nodes", url, need_port=True) for url in cluster["nodes"])
-    return Config(
+    config = Config(
         path=path,
         node=_node_section(path, node, nodes),
         cluster=_cluster_section(path, cluster, nodes, env),
         storage=StorageSection(**storage),
         api=_api_section(path, api, nodes),
     )
+    if not is_loopback_host(config.node.host) and config.cluster.secret in WEAK_SECRETS:
+        problem = (
+            f"is the example secret, and node.host {config.node.host!r} is reachable from other machines: "
+            "anyone could join the cluster. Set a secret of your own (e.g. a file made with "
+            "`openssl rand -hex 32`, as secret_file, or TODONODE_SECRET)"
+        )
+        raise ConfigError(path, "cluster.secret", problem)
+    return config
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

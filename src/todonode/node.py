@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import heapq
 import logging
 import random
@@ -37,6 +38,7 @@ from pickledb import PickleDB
 from .config import Config
 from .errors import NoLeader, NoQuorum, NotLeader, Overloaded, StorageUnavailable, Unavailable
 from .events import Event, EventHub
+from .observer import NodeObserver
 from .raft import (
     NOT_LEADER,
     Accepted,
@@ -88,13 +90,16 @@ class Node:
         self.members = config.members  # id -> URL
         self.data_dir = Path(config.node.data_dir)
         self.events = EventHub()
+        self.observer = NodeObserver()  # metrics.py replaces it to measure
         self.transport = transport or PeerTransport(
             self_id=self.id,
             members=self.members,
             secret=config.cluster.secret,
             timeout_s=config.cluster.election_timeout_ms / 1000,
             probe_interval_s=config.cluster.heartbeat_ms / 1000,
-            reachable_window_s=config.cluster.election_timeout_ms / 1000,
+            # Two election timeouts: a peer slowed by a busy machine is not a peer gone, and the core's
+            # CheckQuorum, not this, decides when a leader has really lost its majority.
+            reachable_window_s=2 * config.cluster.election_timeout_ms / 1000,
             read_snapshot=self._read_snapshot_bytes,
             on_change=self._on_peer_change,
         )
@@ -118,6 +123,7 @@ class Node:
         self._reads: dict[str, asyncio.Future[int]] = {}
         self._applied_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._soft_state: tuple[Role, str | None, int] | None = None  # as last reported by the core
 
     # ========================================================================================= lifecycle
 
@@ -166,6 +172,9 @@ class Node:
             vote_floor=vote_floor,
         )
         self.events.complete_after = self.applied
+        # PITFALLS 16: the loaded state is long-lived; keep the collector from scanning it again and
+        # again (full collections over 100,000 tasks stall the loop for long enough to miss heartbeats).
+        gc.freeze()
         log.info(
             "node %s starting: term %d, log %d..%d, snapshot at %d, %d tasks",
             self.id,
@@ -236,6 +245,19 @@ class Node:
             log.info("handed leadership to %s before stopping", target)
         # Give the TimeoutNow time to leave before the sockets close.
         await asyncio.sleep(0)
+
+    async def transfer_leadership(self, target: str) -> str | None:
+        """On the leader: hand leadership to ``target`` (thesis §3.10) and wait, at most two election
+        timeouts, until some leader is known again. Returns the leader then (None: none yet)."""
+        core = self.core
+        if core.role is Role.LEADER and target != self.id:
+            log.info("handing leadership to %s, as asked", target)
+            core.transfer_leadership(target)
+            self._wake.set()
+            deadline = time.monotonic() + 2 * self.config.cluster.election_timeout_ms / 1000
+            while (core.role is Role.LEADER or core.leader is None) and time.monotonic() < deadline:
+                await self._wait_leader_change(deadline - time.monotonic())
+        return core.leader
 
     # ====================================================================================== the loops
 
@@ -314,7 +336,9 @@ class Node:
 
     def _write_wal(self, rd: Ready) -> None:
         self._wal.append(rd.hard_state, list(rd.entries))
+        started = time.perf_counter()
         self._wal.sync()
+        self.observer.fsync(time.perf_counter() - started)
 
     def _record_commit(self, hard_state: HardState) -> None:
         try:
@@ -374,7 +398,14 @@ class Node:
         log.info("installed a snapshot from the leader at index %d", meta.index)
 
     def _on_soft_state(self, role: Role, leader: str | None, term: int) -> None:
-        log.info("role %s, term %d, leader %s", role.value, term, leader or "unknown")
+        before = self._soft_state or (Role.FOLLOWER, None, 0)
+        self._soft_state = (role, leader, term)
+        votes = (self.core.votes_granted, len(self.members))
+        # "role R, term T, leader L" first: tools read it (tests/chaos/history.py); then what happened.
+        event = role_change_message(before, self._soft_state, votes)
+        log.info("role %s, term %d, leader %s: %s", role.value, term, leader or "unknown", event)
+        if leader != before[1]:
+            self.observer.leader_changed(leader, term)
         self.events.publish(
             Event(
                 "cluster",
@@ -421,12 +452,9 @@ class Node:
             if cut == max(0, index - retain) and cut > 0:
                 await self._on_disk(self._wal.compact, cut)
             self._snapshot_index, self._snapshot_time = index, time.monotonic()
-            log.info(
-                "snapshot at index %d: %d bytes in %.0f ms",
-                index,
-                saved.size,
-                (time.monotonic() - started) * 1000,
-            )
+            took = time.monotonic() - started
+            self.observer.snapshot(took, saved.size)
+            log.info("snapshot at index %d: %d bytes in %.0f ms", index, saved.size, took * 1000)
         except (StorageError, OSError) as exc:
             log.error("snapshot failed: %s", exc)
         finally:
@@ -575,3 +603,25 @@ class Node:
         """Run blocking storage work on the node's single disk thread (the WAL is not thread-safe)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._disk, lambda: fn(*args, **kwargs))
+
+
+def role_change_message(
+    before: tuple[Role, str | None, int], after: tuple[Role, str | None, int], votes: tuple[int, int]
+) -> str:
+    """What a change of role, leader or term means, for the log: an election started, won or lost (with
+    the votes, granted of members, of this node's latest campaign), a step down, a new leader."""
+    (was, _, _), (role, leader, term) = before, after
+    granted, members = votes
+    campaigning = (Role.PRE_CANDIDATE, Role.CANDIDATE)
+    if role is Role.LEADER and was is not Role.LEADER:
+        return f"election won with {granted} of {members} votes"
+    if role is Role.CANDIDATE and (was is not Role.CANDIDATE or before[2] != term):
+        return "election started: campaigning"
+    if role is Role.PRE_CANDIDATE and was is not Role.PRE_CANDIDATE:
+        return f"election started: no leader heard from, asking for pre-votes for term {term + 1}"
+    if was in campaigning and role is Role.FOLLOWER:
+        stage = "pre-vote" if was is Role.PRE_CANDIDATE else "election"
+        return f"{stage} lost with {granted} of {members} votes"
+    if was is Role.LEADER and role is not Role.LEADER:
+        return "stepped down"
+    return "new leader" if leader else "no leader known"

@@ -6,7 +6,7 @@ The rules this module lives by:
   timestamp ``at``, idempotency expiry) comes from the command, decided by the leader before the command
   entered the log (PITFALLS 8). Replicas that apply the same log hold byte-identical state.
 * Commands are plain JSON-ready dicts, since they travel through the log as orjson. The HTTP layer checks
-  a request with the ``validate_*`` functions, then builds the command with a ``*_command`` function.
+  a request against its types (``api/models.py``), then builds the command with a ``*_command`` function.
 * ``apply`` never raises because of what a command contains. A committed entry sits in every replica's
   log: if it made ``apply`` raise, every replica would crash on it, and again on every restart. A malformed
   or unknown (say, newer) command yields a 400 ``invalid_command`` result and changes nothing.
@@ -31,16 +31,12 @@ from typing import Any, Literal
 
 import orjson
 
-MAX_TITLE_CHARS = 500
-MAX_BATCH_ITEMS = 1000
-MAX_IDEMPOTENCY_KEY_CHARS = 255
 IDEMPOTENCY_MAX_KEYS = 10_000
 IDEMPOTENCY_MAX_AGE_S = 24 * 3600
 
 Task = dict[str, Any]
 Command = dict[str, Any]
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _AT_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 _STRONG_ETAG = re.compile(r'"(\d{1,18})"')
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,15 +83,13 @@ def _not_found(task_id: str) -> Result:
 
 
 # ------------------------------------------------------------------------------ validation (before proposing)
+# Request bodies, query parameters and most headers are checked against the API's types (api/models.py);
+# what is left here belongs to the state's own notions, like the ETag.
 
 
 class ValidationError(ValueError):
-    """A request to refuse before anything is proposed; ``to_body()`` is its API error.
-
-    ``status`` follows one rule: 400 when the value is missing or not the kind of thing the field holds
-    (not an object, a string or a bool; an unreadable header), 422 when it is the right kind of value but
-    not an allowed one (title empty, too long or with control characters; batch size; key length).
-    """
+    """A request to refuse before anything is proposed; ``to_body()`` is its API error. ``status`` is 400
+    when the value cannot be read as the kind of thing it names, 422 when it can but is not allowed."""
 
     def __init__(self, field: str, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -105,80 +99,6 @@ class ValidationError(ValueError):
 
     def to_body(self) -> dict[str, Any]:
         return {"error": "validation_error", "message": self.message, "field": self.field}
-
-
-def validate_title(value: Any, *, max_chars: int = MAX_TITLE_CHARS, field: str = "title") -> str:
-    """Return ``value`` trimmed of surrounding whitespace: 1..max_chars characters, no control characters."""
-    if not isinstance(value, str):
-        raise ValidationError(field, f"{field} is required and must be a string")
-    title = value.strip()
-    if not 1 <= len(title) <= max_chars:
-        raise ValidationError(field, f"{field} must be 1 to {max_chars} characters after trimming", 422)
-    if _CONTROL_CHARS.search(title):
-        raise ValidationError(field, f"{field} must not contain control characters such as newlines", 422)
-    return title
-
-
-def _require_object(body: Any) -> Mapping[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationError("body", "the request body must be a JSON object")
-    return body
-
-
-def _require_bool(value: Any, field: str) -> bool:
-    if type(value) is not bool:  # 0, 1 and "true" are refused: JSON has real booleans
-        raise ValidationError(field, f"{field} is required and must be true or false")
-    return value
-
-
-def validate_create_body(body: Any, *, max_title_chars: int = MAX_TITLE_CHARS) -> str:
-    """The title of a ``POST /tasks`` body ``{"title": ...}``."""
-    return validate_title(_require_object(body).get("title"), max_chars=max_title_chars)
-
-
-def validate_batch_body(
-    body: Any, *, max_items: int = MAX_BATCH_ITEMS, max_title_chars: int = MAX_TITLE_CHARS
-) -> list[str]:
-    """The titles of a ``POST /tasks/batch`` body ``{"tasks": [{"title": ...}, ...]}``; one bad item refuses
-    the whole batch."""
-    items = _require_object(body).get("tasks")
-    if not isinstance(items, list):
-        raise ValidationError("tasks", 'tasks is required and must be a list of {"title": ...} objects')
-    if not 1 <= len(items) <= max_items:
-        raise ValidationError("tasks", f"a batch holds 1 to {max_items} tasks, not {len(items)}", 422)
-    titles = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise ValidationError(f"tasks[{i}]", "each task must be a JSON object")
-        titles.append(validate_title(item.get("title"), max_chars=max_title_chars, field=f"tasks[{i}].title"))
-    return titles
-
-
-def validate_update_body(body: Any, *, max_title_chars: int = MAX_TITLE_CHARS) -> dict[str, Any]:
-    """The changes of a ``PUT``/``PATCH /tasks/{id}`` body: ``title`` and/or ``completed``, at least one."""
-    fields = _require_object(body)
-    changes: dict[str, Any] = {}
-    if "title" in fields:
-        changes["title"] = validate_title(fields["title"], max_chars=max_title_chars)
-    if "completed" in fields:
-        changes["completed"] = _require_bool(fields["completed"], "completed")
-    if not changes:
-        raise ValidationError("body", "send at least one of title and completed")
-    return changes
-
-
-def validate_set_all_body(body: Any) -> bool:
-    """The ``completed`` of a ``PATCH /tasks`` body ``{"completed": true|false}``."""
-    return _require_bool(_require_object(body).get("completed"), "completed")
-
-
-def validate_idempotency_key(value: str) -> str:
-    """An ``Idempotency-Key`` header: 1..255 characters, no control characters."""
-    if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY_CHARS or _CONTROL_CHARS.search(value):
-        raise ValidationError(
-            "Idempotency-Key", f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable characters", 422
-        )
-    return value
 
 
 def etag(task: Task) -> str:
@@ -260,7 +180,7 @@ def update_command(
     if_version: int | None = None,
     idempotency: Idempotency | None = None,
 ) -> Command:
-    """``changes`` as returned by ``validate_update_body``; ``if_version`` from ``parse_if_match``."""
+    """``changes``: ``title`` and/or ``completed``, checked; ``if_version`` from ``parse_if_match``."""
     version = {} if if_version is None else {"if_version": if_version}
     return _command("update", at, idempotency, id=task_id, **changes, **version)
 

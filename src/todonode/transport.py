@@ -71,6 +71,7 @@ class PeerTransport:
         self._window = reachable_window_s
         self._read_snapshot = read_snapshot
         self._on_change = on_change
+        self.on_rtt: Callable[[str, float], None] | None = None  # (peer, seconds), for metrics.py
         self._session: aiohttp.ClientSession | None = None
         self._senders: asyncio.Task[None] | None = None
 
@@ -169,6 +170,8 @@ class PeerTransport:
         link.refused = False
         link.last_ok = time.monotonic()
         link.rtt_ms = (link.last_ok - started) * 1000
+        if self.on_rtt is not None:
+            self.on_rtt(link.peer, link.last_ok - started)
         self._report(link)
         return True
 

@@ -383,3 +383,25 @@ def test_members_on_different_hosts_sharing_a_port_are_named_by_host_and_port(tm
     # Equal ports: preference falls back to the order of the list.
     assert config.preference_order() == ("10.0.0.3:4000", "10.0.0.1:4000", "10.0.0.2:4000")
     assert config.node.data_dir.name == "10.0.0.1-4000"
+
+
+# --- refusing to listen beyond loopback with the example secret ---
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.1", "node1.example"])
+@pytest.mark.parametrize("secret", ['"change-me"', '" change-me\\n"'])
+def test_the_example_secret_is_refused_beyond_loopback(tmp_path: Path, host: str, secret: str) -> None:
+    nodes = f'["http://{host}:4000", "http://10.0.0.2:4000"]'
+    text = config_text(node={"host": f'"{host}"'}, cluster={"nodes": nodes, "secret": secret})
+    path = write(tmp_path, text)
+    message = config_error(path)
+    assert "cluster.secret: is the example secret" in message and host in message
+
+
+def test_the_example_secret_may_stay_on_loopback_and_env_overrides_it(tmp_path: Path) -> None:
+    assert load(tmp_path, cluster={"secret": '"change-me"'}).cluster.secret == "change-me"
+    nodes = '["http://0.0.0.0:4000"]'
+    overrides = {"node": {"host": '"0.0.0.0"'}, "cluster": {"nodes": nodes, "secret": '"change-me"'}}
+    assert load(tmp_path, {SECRET_ENV: "a-real-one"}, **overrides).node.host == "0.0.0.0"
+    with pytest.raises(ConfigError):
+        load(tmp_path, {SECRET_ENV: "change-me"}, **overrides)

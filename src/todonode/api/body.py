@@ -1,7 +1,7 @@
 """Reading a request's JSON body: the media type, the size limit, UTF-8 and JSON, in that order.
 
 This module owns the four body errors a client can get (415, 413, and 400 ``invalid_json`` for an empty
-or unreadable body) and nothing else: what the JSON must contain is checked by ``state.validate_*``.
+or unreadable body) and nothing else: what the JSON must contain is checked by its type (``models.py``).
 
 The size limit is enforced while reading, never after: a declared ``Content-Length`` over the limit is
 refused before a byte is read, and a body without one (chunked) is read only up to one byte past the

@@ -1,9 +1,10 @@
 """Where the cluster stands: ``/status``, ``/health``, ``/ready``, ``/heartbeat`` and
-``/cluster/status``.
+``/cluster/status``; and one administrative action, ``POST /cluster/transfer-leader``.
 
 Only the leader knows how far each follower has replicated, so a follower answers
 ``/cluster/status`` by asking the leader (briefly) and falls back to its own partial view — which it
-says it is — when the leader cannot be reached.
+says it is — when the leader cannot be reached. Likewise only the leader can hand its leadership over:
+a follower forwards ``transfer-leader`` to it, as it forwards writes.
 """
 
 from __future__ import annotations
@@ -15,12 +16,18 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from ..errors import ApiError, NoLeader, NotFound
 from ..node import Node
 from ..raft import Role
+from . import models
+from .access import require_admin
+from .body import read_json
 from .errors import json_response
 from .keys import CONFIG, NODE
+from .tasks import FORWARDED_BY_HEADER, FORWARDER
 
 LEADER_QUERY_TIMEOUT_S = 0.3
+TRANSFER_SLACK_S = 2.0  # on top of the leader's own wait for the hand-over
 
 
 def add_routes(app: web.Application) -> None:
@@ -29,6 +36,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ready", ready)
     app.router.add_get("/heartbeat", heartbeat)
     app.router.add_get("/cluster/status", cluster_status)
+    app.router.add_post("/cluster/transfer-leader", transfer_leader)
 
 
 def _iso(ts: float | None) -> str | None:
@@ -90,8 +98,17 @@ async def ready(request: web.Request) -> web.Response:
         problems.append(f"applied {node.applied} of {node.core.commit} committed entries")
     if node.storage_error:
         problems.append(f"storage: {node.storage_error}")
-    body = {"ready": not problems, "node_id": node.id, "leader": node.leader_url, "problems": problems}
-    return json_response(body, 503 if problems else 200)
+    body: dict[str, Any] = {
+        "ready": not problems,
+        "node_id": node.id,
+        "leader": node.leader_url,
+        "problems": problems,
+    }
+    if not problems:
+        return json_response(body)
+    # An error like any other, plus the fields above.
+    body.update(error="not_ready", message="this node is not ready: " + "; ".join(problems))
+    return json_response(body, 503, {"Retry-After": "1"})
 
 
 def leader_view(node: Node) -> dict[str, Any]:
@@ -161,3 +178,65 @@ async def _ask_leader(node: Node, secret: str) -> dict[str, Any] | None:
     except (aiohttp.ClientError, TimeoutError, ValueError):
         pass
     return None
+
+
+class TransferFailed(ApiError):
+    status, code = 409, "transfer_failed"
+
+
+async def transfer_leader(request: web.Request) -> web.Response:
+    """``{"node": id}``: make that member the leader. Needs the cluster secret or the client token."""
+    require_admin(request)
+    node = request.app[NODE]
+    api = request.app[CONFIG].api
+    body = await read_json(request, api.max_body_bytes)
+    target = models.request_types(api.max_title_chars, api.max_batch).transfer_target(body.value)
+    if target not in node.members:
+        known = ", ".join(node.members)
+        raise NotFound(f"no member {target!r} in this cluster; its members are {known}", node=target)
+    if not node.is_leader:
+        return await _forward_to_leader(request, node, body.raw)
+    was = node.id
+    leader = await node.transfer_leadership(target)
+    if leader != target:
+        raise TransferFailed(
+            f"{target} did not take over within two election timeouts (leader now: {leader or 'none'}); "
+            "check that it is running, reachable and caught up (GET /cluster/status), then retry",
+            leader=leader,
+        )
+    answer: dict[str, Any] = {
+        "status": "already_leader" if target == was else "transferred",
+        "leader": target,
+        "term": node.core.term,
+    }
+    preferred = node.config.preference_order()[0]
+    if node.config.cluster.prefer_lowest_port and target != preferred:
+        answer["note"] = (
+            f"cluster.prefer_lowest_port is on: leadership returns to {preferred} once it has stayed "
+            "caught up for cluster.leader_settle_ms"
+        )
+    return json_response(answer)
+
+
+async def _forward_to_leader(request: web.Request, node: Node, raw: bytes) -> web.Response:
+    if node.leader_url is None or FORWARDED_BY_HEADER in request.headers:
+        raise NoLeader("no leader is known to hand over from; retry shortly", retry_after=1)
+    cluster = node.config.cluster
+    headers = {"Content-Type": "application/json", FORWARDED_BY_HEADER: node.id}
+    if "Authorization" in request.headers:
+        headers["Authorization"] = request.headers["Authorization"]
+    timeout = aiohttp.ClientTimeout(total=2 * cluster.election_timeout_ms / 1000 + TRANSFER_SLACK_S)
+    session = request.app[FORWARDER].session
+    try:
+        async with session.post(
+            node.leader_url + "/cluster/transfer-leader", data=raw, headers=headers, timeout=timeout
+        ) as resp:
+            answer = await resp.read()
+            relayed = {"Content-Type": resp.headers.get("Content-Type", "application/json")}
+            relayed[FORWARDED_BY_HEADER] = node.id
+            return web.Response(body=answer, status=resp.status, headers=relayed)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise NoLeader(
+            f"the leader {node.leader_url} did not answer ({exc.__class__.__name__}); retry shortly",
+            retry_after=1,
+        ) from None

@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from ..events import Event
+from .access import require_client_token
 from .cluster import node_status
 from .keys import NODE
 
@@ -38,6 +39,7 @@ def _last_event_id(request: web.Request) -> int | None:
 
 
 async def stream_events(request: web.Request) -> web.StreamResponse:
+    require_client_token(request, write=False)  # task data: protected with api.protect_reads
     node = request.app[NODE]
     sub, backlog = node.events.subscribe(_last_event_id(request))
     response = web.StreamResponse(

@@ -21,7 +21,6 @@ list newest first and serves as the pagination cursor.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import re
 import time
 import uuid
@@ -37,19 +36,21 @@ from yarl import URL
 
 from .. import state
 from ..config import ApiSection
-from ..errors import ApiError, NoLeader, NotFound, NotLeader, Unauthorized, Unavailable, Validation
+from ..errors import ApiError, NoLeader, NotFound, NotLeader, Unavailable, Validation
 from ..node import Node
 from ..state import Command, Idempotency, Result
+from . import models
+from .access import require_client_token
 from .body import read_json
 from .errors import APPLIED_HEADER, NODE_HEADER, json_response
 from .keys import CONFIG, NODE
+from .metrics import METRICS
 
 LEADER_HEADER = "X-Todonode-Leader"
 FORWARDED_BY_HEADER = "X-Todonode-Forwarded-By"
 REPLAYED_HEADER = "Idempotent-Replayed"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
-MAX_PAGE = 1000
 RETRY_PAUSE_S = 0.05  # between attempts while a failed-over leader is being replaced
 FORWARD_SLACK_S = 3.0  # on top of write_wait_ms, which the leader may spend waiting for an election
 
@@ -122,10 +123,8 @@ class ReadOptions:
 
     @classmethod
     def parse(cls, request: web.Request) -> ReadOptions:
-        consistency = request.query.get("consistency", "local")
-        if consistency not in ("local", "strong"):
-            raise Validation("consistency must be local or strong", field="consistency")
-        return cls(consistency == "strong", _query_int(request, "min_index", low=0))
+        consistency = models.CONSISTENCY.parse(request.query)
+        return cls(consistency == "strong", models.MIN_INDEX.parse(request.query))
 
     async def catch_up(self, node: Node) -> None:
         """Wait until this node's state is as current as asked; 503 when it cannot be within the bound."""
@@ -143,10 +142,10 @@ class ReadOptions:
 
 
 async def list_tasks(request: web.Request) -> web.Response:
-    _require_token(request, write=False)
-    completed = _query_bool(request, "completed")
-    limit = _query_int(request, "limit", low=1, high=MAX_PAGE)
-    cursor = _query_int(request, "cursor", low=1)
+    require_client_token(request, write=False)
+    completed = models.COMPLETED.parse(request.query)
+    limit = models.LIMIT.parse(request.query)
+    cursor = models.CURSOR.parse(request.query)
     options = ReadOptions.parse(request)
     node = request.app[NODE]
     await options.catch_up(node)
@@ -158,7 +157,7 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 
 async def get_task(request: web.Request) -> web.Response:
-    _require_token(request, write=False)
+    require_client_token(request, write=False)
     options = ReadOptions.parse(request)
     node = request.app[NODE]
     await options.catch_up(node)
@@ -173,9 +172,9 @@ async def get_task(request: web.Request) -> web.Response:
 
 
 async def create_task(request: web.Request) -> web.Response:
-    api = _require_token(request, write=True)
+    api = require_client_token(request, write=True)
     body = await read_json(request, api.max_body_bytes)
-    title = _validated(state.validate_create_body, body.value, max_title_chars=api.max_title_chars)
+    title = _request_types(api).create_title(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.create_command(title, task_id=_new_id(), at=at, idempotency=idempotency)
@@ -184,11 +183,9 @@ async def create_task(request: web.Request) -> web.Response:
 
 
 async def create_batch(request: web.Request) -> web.Response:
-    api = _require_token(request, write=True)
+    api = require_client_token(request, write=True)
     body = await read_json(request, api.max_body_bytes)
-    titles = _validated(
-        state.validate_batch_body, body.value, max_items=api.max_batch, max_title_chars=api.max_title_chars
-    )
+    titles = _request_types(api).batch_titles(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         ids = [_new_id() for _ in titles]
@@ -199,10 +196,10 @@ async def create_batch(request: web.Request) -> web.Response:
 
 async def update_task(request: web.Request) -> web.Response:
     """PUT and PATCH alike: a partial update of ``title`` and/or ``completed``."""
-    api = _require_token(request, write=True)
+    api = require_client_token(request, write=True)
     task_id = request.match_info["id"]
     body = await read_json(request, api.max_body_bytes)
-    changes = _validated(state.validate_update_body, body.value, max_title_chars=api.max_title_chars)
+    changes = _request_types(api).update_changes(body.value)
     if_version = _if_version(request)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
@@ -212,7 +209,7 @@ async def update_task(request: web.Request) -> web.Response:
 
 
 async def delete_task(request: web.Request) -> web.Response:
-    _require_token(request, write=True)
+    require_client_token(request, write=True)
     task_id = request.match_info["id"]
     if_version = _if_version(request)
 
@@ -225,8 +222,9 @@ async def delete_task(request: web.Request) -> web.Response:
 async def delete_many(request: web.Request) -> web.Response:
     """``?completed=true`` clears the completed tasks, ``?all=true`` deletes every task. A bare
     ``DELETE /tasks`` is refused: deleting everything must be asked for by name."""
-    _require_token(request, write=True)
-    completed, everything = _query_bool(request, "completed"), _query_bool(request, "all")
+    require_client_token(request, write=True)
+    completed = models.DELETE_COMPLETED.parse(request.query)
+    everything = models.DELETE_ALL.parse(request.query)
     if completed is not None and everything is not None:
         raise Validation("send either completed=true or all=true, not both", field="all")
     if everything is False or completed is False:
@@ -248,9 +246,9 @@ async def delete_many(request: web.Request) -> web.Response:
 
 
 async def set_all_completed(request: web.Request) -> web.Response:
-    api = _require_token(request, write=True)
+    api = require_client_token(request, write=True)
     body = await read_json(request, api.max_body_bytes)
-    completed = _validated(state.validate_set_all_body, body.value)
+    completed = _request_types(api).set_all_completed(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.set_all_completed_command(completed, at=at, idempotency=idempotency)
@@ -279,16 +277,19 @@ async def _write(
     waits for the new leader rather than failing), but never when a repeat could apply the write twice.
     """
     node = request.app[NODE]
-    redirect = _query_bool(request, "redirect") or not _api(request).forward_writes
+    started = time.perf_counter()
+    redirect = models.REDIRECT.parse(request.query) or not _api(request).forward_writes
     idempotency = _idempotency(request, raw)
     if idempotency is not None:
         known = node.state.lookup_idempotent(idempotency.key, idempotency.fingerprint)
         if known is not None:
+            _measure(request, None, replayed=known.replayed)
             return _result_response(known, node.leader_id, single_task)
     deadline = time.monotonic() + node.config.cluster.write_wait_ms / 1000
     while True:
         try:
             result = await node.propose(build(_now(), idempotency))
+            _measure(request, time.perf_counter() - started, replayed=result.replayed)
             return _result_response(result, node.id, single_task)
         except NotLeader as exc:
             if redirect:
@@ -296,7 +297,9 @@ async def _write(
             if FORWARDED_BY_HEADER in request.headers:
                 raise  # a forwarded request is never forwarded again: no loops between nodes
             try:
-                return await _forward(request, raw, exc.leader, deadline)
+                response = await _forward(request, raw, exc.leader, deadline)
+                _measure(request, time.perf_counter() - started, forwarded=True)
+                return response
             except _NotApplied as failure:
                 last_error: ApiError = NoLeader(
                     f"the leader cannot be reached ({failure}) and no other has taken over yet; retry "
@@ -319,6 +322,19 @@ async def _write(
         if time.monotonic() >= deadline:
             raise last_error
         await asyncio.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - time.monotonic())))
+
+
+def _measure(
+    request: web.Request, seconds: float | None, *, forwarded: bool = False, replayed: bool = False
+) -> None:
+    """Report a write to the node's metrics, when it has them (a forwarded replay counts on the leader)."""
+    metrics = request.app.get(METRICS)
+    if metrics is None:
+        return
+    if seconds is not None:
+        metrics.write(seconds, forwarded=forwarded)
+    if replayed:
+        metrics.idempotent_replays.inc()
 
 
 def _result_response(result: Result, leader_id: str | None, single_task: bool) -> web.Response:
@@ -412,16 +428,8 @@ def _api(request: web.Request) -> ApiSection:
     return request.app[CONFIG].api
 
 
-def _require_token(request: web.Request, *, write: bool) -> ApiSection:
-    """The optional client token (``api.token``): needed for writes, and for reads with ``protect_reads``."""
-    api = _api(request)
-    if api.token is None or not (write or api.protect_reads):
-        return api
-    # Header bytes that are not UTF-8 arrive as surrogate escapes; they must compare, not crash.
-    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
-    if not hmac.compare_digest(given, f"Bearer {api.token}".encode()):
-        raise Unauthorized("this node needs the client token: send the header Authorization: Bearer <token>")
-    return api
+def _request_types(api: ApiSection) -> models.RequestTypes:
+    return models.request_types(api.max_title_chars, api.max_batch)
 
 
 def _validated(validate: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -437,39 +445,13 @@ def _if_version(request: web.Request) -> int | None:
 
 
 def _idempotency(request: web.Request, raw: bytes) -> Idempotency | None:
-    key = request.headers.get(IDEMPOTENCY_HEADER)
+    # Printable ASCII only: the key travels in the log as JSON text, and header bytes that are not UTF-8
+    # arrive as surrogate escapes, which JSON cannot carry. Every key generator makes ASCII anyway.
+    key = models.IDEMPOTENCY_KEY.parse(request.headers)
     if key is None:
         return None
-    key = _validated(state.validate_idempotency_key, key)
-    if not key.isascii():
-        # The key travels in the log as JSON text, and header bytes that are not UTF-8 would arrive as
-        # surrogate escapes, which JSON cannot carry: plain ASCII, as every key generator makes, is safe.
-        raise Validation("Idempotency-Key must be ASCII, e.g. a UUID", field=IDEMPOTENCY_HEADER, status=422)
     # The raw path and query as sent: ?all=true and ?completed=true are different requests.
     return Idempotency(key, state.fingerprint(request.method, request.raw_path, raw))
-
-
-def _query_bool(request: web.Request, name: str) -> bool | None:
-    value = request.query.get(name)
-    if value is None:
-        return None
-    if value not in ("true", "false"):
-        raise Validation(f"{name} must be true or false", field=name)
-    return value == "true"
-
-
-def _query_int(request: web.Request, name: str, *, low: int, high: int | None = None) -> int | None:
-    """A whole-number query parameter: 400 when it is not one, 422 when it is out of range."""
-    value = request.query.get(name)
-    if value is None:
-        return None
-    if not _DIGITS.fullmatch(value):
-        raise Validation(f"{name} must be a whole number", field=name)
-    number = int(value)
-    if number < low or (high is not None and number > high):
-        bounds = f"{low} to {high}" if high is not None else f"at least {low}"
-        raise Validation(f"{name} must be {bounds}", field=name, status=422)
-    return number
 
 
 def _encodable(value: str) -> bool:

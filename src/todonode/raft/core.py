@@ -286,6 +286,11 @@ class RaftNode:
         if self.role is Role.LEADER:
             self._maybe_commit()  # our own write may have been what a majority was waiting for
 
+    @property
+    def votes_granted(self) -> int:
+        """Votes granted in this node's latest campaign (pre-vote or vote), its own included."""
+        return sum(self._votes.values())
+
     def status(self) -> Status:
         peers = tuple(
             PeerStatus(

@@ -1,0 +1,464 @@
+"""The HTTP API's types: what a request must hold and what a response holds.
+
+This module is the one source of truth for the shape of the API. The handlers validate request bodies
+by converting them to the request types below (msgspec), headers and query parameters through the
+``Param`` objects below, and ``api/openapi.py`` generates ``GET /openapi.json`` from the very same
+objects, so the published schema and the validation cannot drift apart.
+
+The rules it lives by:
+
+* Pure: no I/O and no aiohttp. A refused value raises ``errors.Validation`` (400 when the value is
+  missing or not the kind of thing the field holds, 422 when it is the right kind but not an allowed
+  value), naming the field as the client wrote it (``title``, ``tasks[1].title``, ``body``).
+* The limits a node's config sets (title length, batch size) are part of the types, so the request types
+  are built per limits (``request_types``) and the schema a node publishes states its own limits.
+* The title rule "1 to N characters after trimming surrounding whitespace, no control characters" is one
+  regular expression (``title_pattern``): the wire value matches it exactly when its trimmed value obeys
+  the rule, so the schema describes what the client sends, not what the server keeps.
+* Response types describe the JSON the handlers and the state machine produce; the tests and the
+  schemathesis run check every response against them.
+"""
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from ..errors import Validation
+
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+MAX_PAGE = 1000
+_MAX_DIGITS = 18  # whole-number query parameters: at most 18 digits, so they always fit in 64 bits
+
+# Exactly the characters Python's str.isspace() accepts (and str.strip() removes), spelled out so that
+# the pattern means the same in Python and in ECMA-262, the dialect JSON Schema names.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+CONTROL = r"\x00-\x1f\x7f"
+
+
+def title_pattern(max_chars: int) -> str:
+    """The regular expression a raw title matches iff, trimmed of surrounding whitespace, it has 1 to
+    ``max_chars`` characters and no control characters. Anchored with ``^...$``: a final newline that
+    Python's ``$`` would tolerate is whitespace anyway."""
+    edge = f"[^{CONTROL}{WHITESPACE}]"  # the first and the last character that survive trimming
+    inner = f"[^{CONTROL}]"
+    kept = edge if max_chars == 1 else f"{edge}(?:{inner}{{0,{max_chars - 2}}}{edge})?"
+    return f"^[{WHITESPACE}]*{kept}[{WHITESPACE}]*$"
+
+
+def title_type(max_chars: int) -> Any:
+    return Annotated[
+        str,
+        Meta(
+            pattern=title_pattern(max_chars),
+            description=f"1 to {max_chars} characters once surrounding whitespace is trimmed (the "
+            "server stores it trimmed); no control characters such as newlines",
+            examples=["Buy milk"],
+        ),
+    ]
+
+
+# ================================================================================== request bodies
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTypes:
+    """The request body types of one node, with its limits, and the checks that use them."""
+
+    max_title_chars: int
+    max_batch: int
+    TaskCreate: type[Struct]
+    TaskBatch: type[Struct]
+    TaskUpdate: Any  # Annotated: the struct plus "at least one field" for the schema
+    SetAllCompleted: type[Struct]
+    TransferLeader: type[Struct]
+
+    def create_title(self, body: Any) -> str:
+        """The trimmed title of a ``POST /tasks`` body ``{"title": ...}``."""
+        return self._convert(body, self.TaskCreate).title.strip()
+
+    def batch_titles(self, body: Any) -> list[str]:
+        """The trimmed titles of a ``POST /tasks/batch`` body; one bad item refuses the whole batch."""
+        return [item.title.strip() for item in self._convert(body, self.TaskBatch).tasks]
+
+    def update_changes(self, body: Any) -> dict[str, Any]:
+        """The changes of a ``PUT``/``PATCH /tasks/{id}`` body: ``title`` and/or ``completed``."""
+        update = self._convert(body, self.TaskUpdate)
+        changes: dict[str, Any] = {}
+        if update.title is not UNSET:
+            changes["title"] = update.title.strip()
+        if update.completed is not UNSET:
+            changes["completed"] = update.completed
+        if not changes:
+            raise Validation("send at least one of title and completed", field="body")
+        return changes
+
+    def set_all_completed(self, body: Any) -> bool:
+        """The ``completed`` of a ``PATCH /tasks`` body ``{"completed": true|false}``."""
+        return self._convert(body, self.SetAllCompleted).completed
+
+    def transfer_target(self, body: Any) -> str:
+        """The ``node`` of a ``POST /cluster/transfer-leader`` body."""
+        return self._convert(body, self.TransferLeader).node
+
+    def _convert(self, body: Any, kind: Any) -> Any:
+        try:
+            return msgspec.convert(body, kind)  # strict: 1 is not true and "5" is not 5
+        except msgspec.ValidationError as exc:
+            raise self._explain(str(exc), body) from None
+
+    def _explain(self, problem: str, body: Any) -> Validation:
+        """msgspec's description of a refused value, as the API's validation_error."""
+        match = _AT.fullmatch(problem)
+        what, path = (match["what"], match["path"]) if match else (problem, "")
+        field = path.lstrip(".")
+        missing = _MISSING.fullmatch(what)
+        if missing:
+            field = f"{field}.{missing['name']}".lstrip(".")
+        wrong_kind = missing is not None or (what.startswith("Expected `") and "`, got `" in what)
+        leaf = re.sub(r"\[\d+\]$", "[]", field.rsplit(".", 1)[-1]) if field else "body"
+        field = field or "body"
+        if wrong_kind:
+            message = _KIND_MESSAGES.get(leaf, "{field} has the wrong type")
+            return Validation(message.format(field=field), field=field)
+        return Validation(self._why_not_allowed(leaf, field, body), field=field, status=422)
+
+    def _why_not_allowed(self, leaf: str, field: str, body: Any) -> str:
+        value = _value_at(body, field)
+        if leaf == "title" and isinstance(value, str):
+            if not 1 <= len(value.strip()) <= self.max_title_chars:
+                return f"{field} must be 1 to {self.max_title_chars} characters after trimming"
+            return f"{field} must not contain control characters such as newlines"
+        if leaf == "tasks" and isinstance(value, list):
+            return f"a batch holds 1 to {self.max_batch} tasks, not {len(value)}"
+        return f"{field} is not an allowed value; GET /openapi.json describes it"
+
+
+_AT = re.compile(r"(?P<what>.*?) - at `\$(?P<path>[^`]*)`", re.DOTALL)
+_MISSING = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
+_KIND_MESSAGES = {
+    "body": "the request body must be a JSON object",
+    "title": "{field} is required and must be a string",
+    "completed": "{field} is required and must be true or false",
+    "tasks": 'tasks is required and must be a list of {{"title": ...}} objects',
+    "tasks[]": "each task must be a JSON object",
+    "node": '{field} is required and must be a node id, e.g. "node4001"',
+}
+
+
+def _value_at(body: Any, field: str) -> Any:
+    """The value at ``field`` (``tasks[1].title``) in ``body``, or None."""
+    value = body
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            value = value[index] if isinstance(value, list) and index < len(value) else None
+        else:
+            value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+@functools.cache
+def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
+    """The request types for these limits (built once per distinct pair of limits)."""
+    # Classes made here see the limits; annotations are evaluated now (no postponed annotations here).
+    Title = title_type(max_title_chars)
+
+    class TaskCreate(Struct, frozen=True):
+        """A new task. Other fields are ignored."""
+
+        title: Title
+
+    class TaskBatch(Struct, frozen=True):
+        """Tasks to create in one log entry: all or nothing."""
+
+        tasks: Annotated[list[TaskCreate], Meta(min_length=1, max_length=max_batch)]
+
+    class TaskUpdate(Struct, frozen=True):
+        """A partial update: at least one of ``title`` and ``completed``. Other fields are ignored."""
+
+        title: Title | UnsetType = UNSET
+        completed: bool | UnsetType = UNSET
+
+    class SetAllCompleted(Struct, frozen=True):
+        """Mark every task completed, or every task active, in one log entry."""
+
+        completed: bool
+
+    class TransferLeader(Struct, frozen=True):
+        """The member that should lead, by id (as in ``GET /cluster/status``)."""
+
+        node: Annotated[str, Meta(min_length=1, max_length=255, examples=["node4001"])]
+
+    at_least_one = Meta(extra_json_schema={"anyOf": [{"required": ["title"]}, {"required": ["completed"]}]})
+    return RequestTypes(
+        max_title_chars=max_title_chars,
+        max_batch=max_batch,
+        TaskCreate=TaskCreate,
+        TaskBatch=TaskBatch,
+        TaskUpdate=Annotated[TaskUpdate, at_least_one],
+        SetAllCompleted=SetAllCompleted,
+        TransferLeader=TransferLeader,
+    )
+
+
+# ======================================================================== headers and query parameters
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A query parameter or request header: its schema and the check that applies it.
+
+    ``kind`` is ``bool`` (``true``/``false``; ``values`` may say only one is useful), ``int`` (whole number
+    in ``low..high``), ``enum`` (one of ``values``), or ``str`` (``pattern``, ``min_length``..``max_length``).
+    400 when the value is not of the kind, 422 when it is but out of range (a string that breaks its rule
+    is 422 too).
+    """
+
+    name: str
+    where: Literal["query", "header"]
+    kind: Literal["bool", "int", "enum", "str"]
+    description: str
+    low: int = 0
+    high: int = 10**_MAX_DIGITS - 1
+    values: tuple[str, ...] = ()
+    pattern: str | None = None  # what the whole value must match (the schema anchors it)
+    min_length: int = 0
+    max_length: int | None = None
+    problem: str = ""  # the message when a str value breaks its rule
+
+    def schema(self) -> dict[str, Any]:
+        if self.kind == "bool":
+            return {"type": "string", "enum": list(self.values or ("true", "false"))}
+        if self.kind == "enum":
+            return {"type": "string", "enum": list(self.values)}
+        if self.kind == "int":
+            return {"type": "integer", "minimum": self.low, "maximum": self.high}
+        schema: dict[str, Any] = {"type": "string", "minLength": self.min_length}
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        if self.pattern is not None:
+            schema["pattern"] = f"^(?:{self.pattern})$"
+        return schema
+
+    def parse(self, source: Mapping[str, str]) -> Any:
+        """The parameter's value in ``source`` (the query or the headers), None when absent."""
+        value = source.get(self.name)
+        if value is None:
+            return None
+        if self.kind == "bool":
+            if value not in ("true", "false"):
+                raise Validation(f"{self.name} must be true or false", field=self.name)
+            return value == "true"
+        if self.kind == "enum":
+            if value not in self.values:
+                raise Validation(f"{self.name} must be {' or '.join(self.values)}", field=self.name)
+            return value
+        if self.kind == "int":
+            if not _DIGITS.fullmatch(value):
+                raise Validation(f"{self.name} must be a whole number", field=self.name)
+            number = int(value)
+            if not self.low <= number <= self.high:
+                high = "" if self.high == 10**_MAX_DIGITS - 1 else str(self.high)
+                bounds = f"{self.low} to {high}" if high else f"at least {self.low}"
+                raise Validation(f"{self.name} must be {bounds}", field=self.name, status=422)
+            return number
+        too_long = self.max_length is not None and len(value) > self.max_length
+        mismatch = self.pattern is not None and re.fullmatch(self.pattern, value) is None
+        if len(value) < self.min_length or too_long or mismatch:
+            raise Validation(self.problem, field=self.name, status=422)
+        return value
+
+
+_DIGITS = re.compile(rf"[0-9]{{1,{_MAX_DIGITS}}}")
+
+COMPLETED = Param("completed", "query", "bool", "only tasks with this completed value")
+CONSISTENCY = Param(
+    "consistency",
+    "query",
+    "enum",
+    "local (default): this node's applied state; strong: linearizable, confirmed with the leader",
+    values=("local", "strong"),
+)
+MIN_INDEX = Param("min_index", "query", "int", "wait (bounded) until this node has applied this log index")
+LIMIT = Param("limit", "query", "int", "page size", low=1, high=MAX_PAGE)
+CURSOR = Param("cursor", "query", "int", "the next_cursor of the previous page", low=1)
+REDIRECT = Param(
+    "redirect",
+    "query",
+    "bool",
+    "true: a follower answers 421 not_leader with the leader's URL instead of forwarding the write",
+)
+# DELETE /tasks needs exactly one of these two, set to true: deleting everything is asked for by name.
+DELETE_COMPLETED = Param(
+    "completed", "query", "bool", "true: delete the completed tasks (send this or all=true)", values=("true",)
+)
+DELETE_ALL = Param(
+    "all", "query", "bool", "true: delete every task (send this or completed=true)", values=("true",)
+)
+LOCAL = Param("local", "query", "str", "present: answer from this node's own view, without asking the leader")
+IDEMPOTENCY_KEY = Param(
+    "Idempotency-Key",
+    "header",
+    "str",
+    "any unique string (e.g. a UUID): a retry with the same key, to any node, replays the first response",
+    # Printable ASCII; HTTP drops blanks around a header value, so the first and last are not blank.
+    pattern=r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?",
+    min_length=1,
+    max_length=MAX_IDEMPOTENCY_KEY_CHARS,
+    problem=f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters (no "
+    "blank at either end), e.g. a UUID",
+)
+IF_MATCH = Param(
+    "If-Match",
+    "header",
+    "str",
+    'the ETag of the task as last read, e.g. "3": the write fails with 412 if the task changed since',
+    # What state.parse_if_match reads: "*" or one strong ETag of ours, surrounding blanks allowed.
+    pattern=r'[ \t]*(?:\*|"[0-9]{1,18}")[ \t]*',
+)
+LAST_EVENT_ID = Param("Last-Event-ID", "header", "str", "resume the stream after this event id")
+
+READ_PARAMS = (CONSISTENCY, MIN_INDEX)
+
+
+# ====================================================================================== responses
+
+
+class Task(Struct):
+    id: Annotated[str, Meta(description="server-made UUID")]
+    title: str
+    completed: bool
+    created_at: Annotated[str, Meta(description="ISO 8601 UTC with milliseconds")]
+    updated_at: str
+    version: Annotated[int, Meta(ge=1, description="1 on creation, +1 per change; the ETag")]
+    seq: Annotated[int, Meta(ge=1, description="creation order: the list is newest first by seq")]
+
+
+class TaskList(Struct):
+    tasks: list[Task]
+    next_cursor: Annotated[
+        int | UnsetType | None, Meta(description="present when paging; null on the last page")
+    ] = UNSET
+
+
+class TaskBatchCreated(Struct):
+    tasks: list[Task]
+
+
+class TaskDeleted(Struct):
+    status: Literal["deleted"]
+    id: str
+
+
+class Deleted(Struct):
+    deleted: Annotated[int, Meta(ge=0)]
+
+
+class Updated(Struct):
+    updated: Annotated[int, Meta(ge=0)]
+
+
+class Error(Struct):
+    """Every error: a machine-readable code, a message saying what to do, and fields that help."""
+
+    error: Annotated[str, Meta(examples=["validation_error"])]
+    message: str
+    field: str | UnsetType = UNSET
+    leader: str | UnsetType | None = UNSET
+    retry_after: float | UnsetType = UNSET
+
+
+NodeRole = Literal["follower", "pre_candidate", "candidate", "leader"]
+
+
+class Status(Struct):
+    node_id: str
+    url: str
+    port: int
+    role: NodeRole
+    is_leader: bool
+    leader: str | None
+    leader_id: str | None
+    term: int
+    commit_index: int
+    applied_index: int
+    last_index: int
+    last_heartbeat: str | None
+    reachable_peers: int
+    storage_error: str | None
+
+
+class Health(Struct):
+    status: Literal["ok"]
+    port: int
+    is_leader: bool
+
+
+class Ready(Struct):
+    ready: bool
+    node_id: str
+    leader: str | None
+    problems: list[str]
+    error: Literal["not_ready"] | UnsetType = UNSET  # with 503, like every error
+    message: str | UnsetType = UNSET
+
+
+class Heartbeat(Struct):
+    status: Literal["alive"]
+    node_id: str
+    is_leader: bool
+    leader: str | None
+    term: int
+
+
+class ClusterNode(Struct):
+    id: str
+    url: str
+    role: Literal["follower", "pre_candidate", "candidate", "leader", "down"]
+    reachable: bool
+    match_index: int | None
+    lag: int | None
+    last_contact_ms: int | None
+    applied_index: Annotated[int | UnsetType, Meta(description="on the answering node's own row")] = UNSET
+
+
+class ClusterStatus(Struct):
+    leader: str | None
+    leader_id: str | None
+    followers: list[str]
+    term: int
+    commit_index: int
+    nodes: list[ClusterNode]
+    view: Literal["leader", "partial"]
+    current_node: str
+    current_node_id: str
+    is_leader: bool
+
+
+class TransferStarted(Struct):
+    status: Literal["transferred", "already_leader"]
+    leader: str
+    term: int
+    note: str | UnsetType = UNSET
+
+
+RESPONSE_TYPES: tuple[type[Struct], ...] = (
+    Task,
+    TaskList,
+    TaskBatchCreated,
+    TaskDeleted,
+    Deleted,
+    Updated,
+    Error,
+    Status,
+    Health,
+    Ready,
+    Heartbeat,
+    ClusterStatus,
+    TransferStarted,
+)

@@ -1,0 +1,361 @@
+"""The ``todonode tasks …`` and ``todonode cluster …`` commands: the HTTP API from a terminal.
+
+A small synchronous client (the standard library's urllib; nothing to start, nothing to clean up). It
+talks to the node given by ``--url`` (or ``TODONODE_URL``), or to the nodes of a config file given by
+``--config``: then, when one is down, it tries the next. Every failure is one line on stderr that says
+what happened and what to do, and the exit status is 1 (2 for a bad command line or config).
+
+Writes carry an ``Idempotency-Key``, so the client may retry them (connection lost, 503 with
+``Retry-After``) without ever applying one twice. Tasks may be named by a unique prefix of their id, as
+``tasks list`` shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import SECRET_ENV, ConfigError, load_config
+
+URL_ENV = "TODONODE_URL"
+TOKEN_ENV = "TODONODE_TOKEN"
+DEFAULT_URL = "http://127.0.0.1:4000"
+SHORT_ID = 8
+RETRIES = 3
+
+
+class ClientError(Exception):
+    """A failure to report in one line (``str()``), exit status 1."""
+
+
+class UsageError(ClientError):
+    """A bad command line or config, exit status 2."""
+
+
+@dataclass
+class Client:
+    urls: list[str]  # the node to ask first, then the others to try when it is down
+    token: str | None = None  # the client token, sent as a bearer token
+    secret: str | None = field(default=None, repr=False)  # the cluster secret, for administration
+    timeout: float = 10.0
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, admin: bool = False, retry: bool = False
+    ) -> Any:
+        """The JSON answer of ``method path``, or ClientError. A GET, or a write with ``retry`` (it gets
+        an Idempotency-Key for that), is tried again after a lost connection or a 503 that says when."""
+        retry = retry or method == "GET"
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        credential = (self.token or self.secret) if admin else self.token
+        if credential:
+            headers["Authorization"] = f"Bearer {credential}"
+        if retry and method != "GET":
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        attempts = RETRIES if retry else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._send_to_any(method, path, data, headers)
+            except _Retryable as exc:
+                if attempt == attempts:
+                    raise ClientError(str(exc)) from None
+                time.sleep(exc.pause)
+        raise AssertionError("unreachable")
+
+    def _send_to_any(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Any:
+        refused: list[str] = []
+        for url in self.urls:
+            try:
+                return self._send(url, method, path, data, headers)
+            except _Unreachable as exc:
+                refused.append(f"{url} ({exc})")
+        tried = "; ".join(refused)
+        hint = (
+            "is the node running? Start one with `todonode --config <file>`, or name another with --url"
+            if len(self.urls) == 1
+            else "are the nodes running? Start them with `make cluster`"
+        )
+        raise ClientError(f"cannot reach {tried}: {hint}")
+
+    def _send(self, url: str, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Any:
+        request = urllib.request.Request(url + path, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            raise _http_error(url, exc) from None
+        except urllib.error.URLError as exc:
+            raise _Unreachable(_reason(exc.reason)) from None
+        except TimeoutError:
+            raise _Unreachable(f"no answer within {self.timeout:g} s") from None
+        except (ConnectionError, OSError) as exc:
+            raise _Retryable(f"{url}: the connection failed ({_reason(exc)})", pause=0.5) from None
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            raise ClientError(f"{url}{path} did not answer JSON; is it a todonode node?") from None
+
+
+class _Unreachable(Exception):
+    """Nothing answered at that URL: the next node may."""
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, pause: float):
+        super().__init__(message)
+        self.pause = pause
+
+
+def _reason(reason: Any) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, socket.gaierror):
+        return "unknown host"
+    return str(getattr(reason, "strerror", None) or reason)
+
+
+def _http_error(url: str, exc: urllib.error.HTTPError) -> Exception:
+    try:
+        body = json.loads(exc.read() or b"null")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "message" not in body:
+        return ClientError(f"{url} answered HTTP {exc.code} {exc.reason}")
+    code = body.get("error", "error")
+    message = f"{body['message']} ({code}, HTTP {exc.code} from {url})"
+    if exc.code == 503 and code in ("no_leader", "unavailable", "overloaded"):
+        retry_after = exc.headers.get("Retry-After", "1")
+        return _Retryable(message, pause=min(5.0, float(retry_after) if retry_after.isdigit() else 1.0))
+    if code == "unauthorized":
+        message += f"; pass --config with the node's config, or --token / {TOKEN_ENV}"
+    return ClientError(message)
+
+
+# ================================================================================== the commands
+
+
+def add_commands(subparsers: Any) -> None:
+    """``tasks`` and ``cluster`` with their subcommands, on the ``todonode`` parser's subparsers."""
+    common = argparse.ArgumentParser(add_help=False)
+    target = common.add_argument_group("which node")
+    target.add_argument("--url", help=f"a node's URL (default: ${URL_ENV} or {DEFAULT_URL})")
+    target.add_argument("--config", "-c", help="a node's config file: its URL, token and secret")
+    target.add_argument("--token", help=f"the client token, if the nodes need one (default: ${TOKEN_ENV})")
+    target.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
+    target.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+    tasks = subparsers.add_parser("tasks", help="list and change tasks").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    listing = tasks.add_parser("list", parents=[common], help="the tasks, newest first")
+    shown = listing.add_mutually_exclusive_group()
+    shown.add_argument("--active", action="store_true", help="only tasks not completed")
+    shown.add_argument("--completed", action="store_true", help="only completed tasks")
+    listing.set_defaults(run=_list)
+    add = tasks.add_parser("add", parents=[common], help="add tasks: each argument is one title")
+    add.add_argument("titles", nargs="+", metavar="TITLE")
+    add.set_defaults(run=_add)
+    done = tasks.add_parser("done", parents=[common], help="mark a task completed")
+    done.add_argument("id", help="the task's id, or a unique prefix of it")
+    done.add_argument("--undo", action="store_true", help="mark it active again")
+    done.set_defaults(run=_done)
+    edit = tasks.add_parser("edit", parents=[common], help="change a task's title")
+    edit.add_argument("id", help="the task's id, or a unique prefix of it")
+    edit.add_argument("title")
+    edit.set_defaults(run=_edit)
+    remove = tasks.add_parser("rm", parents=[common], help="delete a task")
+    remove.add_argument("id", help="the task's id, or a unique prefix of it")
+    remove.set_defaults(run=_remove)
+    clear = tasks.add_parser("clear-completed", parents=[common], help="delete every completed task")
+    clear.set_defaults(run=_clear_completed)
+
+    cluster = subparsers.add_parser("cluster", help="the nodes and the leadership").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    status = cluster.add_parser("status", parents=[common], help="a table of the nodes")
+    status.set_defaults(run=_cluster_status)
+    transfer = cluster.add_parser(
+        "transfer-leader", parents=[common], help="make NODE the leader (needs the secret or token)"
+    )
+    transfer.add_argument("node", metavar="NODE", help="the node's id (node4001) or URL")
+    transfer.set_defaults(run=_transfer_leader)
+
+
+def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
+    """Run a parsed ``tasks``/``cluster`` command; errors are one line on stderr."""
+    try:
+        client = _client(args)
+        args.run(client, args, out)
+    except UsageError as exc:
+        print(f"todonode: {exc}", file=sys.stderr)
+        return 2
+    except ClientError as exc:
+        print(f"todonode: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _client(args: argparse.Namespace) -> Client:
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    secret = os.environ.get(SECRET_ENV) or None
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
+        first = args.url.rstrip("/") if args.url else config.self_url
+        urls = [first, *(url for url in config.cluster.nodes if url != first)]
+        return Client(urls, token or config.api.token, secret or config.cluster.secret, args.timeout)
+    url = (args.url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--url must be a node's URL like {DEFAULT_URL}, got {url!r}")
+    return Client([url], token, secret, args.timeout)
+
+
+def _print_json(out: Callable[[str], None], value: Any) -> None:
+    out(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _task_line(task: dict[str, Any]) -> str:
+    mark = "[x]" if task["completed"] else "[ ]"
+    return f"{task['id'][:SHORT_ID]}  {mark} {task['title']}"
+
+
+def _list(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    query = "?completed=true" if args.completed else "?completed=false" if args.active else ""
+    tasks = client.call("GET", "/tasks" + query)["tasks"]
+    if args.json:
+        _print_json(out, tasks)
+        return
+    for task in tasks:
+        out(_task_line(task))
+    done = sum(task["completed"] for task in tasks)
+    out(f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}, {done} completed" if tasks else "no tasks")
+
+
+def _add(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    if len(args.titles) == 1:
+        created = [client.call("POST", "/tasks", {"title": args.titles[0]}, retry=True)]
+    else:
+        body = {"tasks": [{"title": title} for title in args.titles]}
+        created = client.call("POST", "/tasks/batch", body, retry=True)["tasks"]
+    if args.json:
+        _print_json(out, created)
+        return
+    for task in created:
+        out("added " + _task_line(task))
+
+
+def _resolve(client: Client, given: str) -> str:
+    """The full id of the task whose id is ``given`` or starts with it (at least 4 characters)."""
+    tasks = client.call("GET", "/tasks")["tasks"]
+    if any(task["id"] == given for task in tasks):
+        return given
+    matches = [task["id"] for task in tasks if len(given) >= 4 and task["id"].startswith(given)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ClientError(f"no task with an id starting {given!r}; `todonode tasks list` shows them")
+    raise ClientError(f"{len(matches)} tasks have ids starting {given!r}; give more of the id")
+
+
+def _change(client: Client, args: argparse.Namespace, out: Callable[[str], None], body: Any) -> None:
+    task = client.call("PATCH", f"/tasks/{_quote(_resolve(client, args.id))}", body, retry=True)
+    _print_json(out, task) if args.json else out(_task_line(task))
+
+
+def _done(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    _change(client, args, out, {"completed": not args.undo})
+
+
+def _edit(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    _change(client, args, out, {"title": args.title})
+
+
+def _remove(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    task_id = _resolve(client, args.id)
+    answer = client.call("DELETE", f"/tasks/{_quote(task_id)}", retry=True)
+    _print_json(out, answer) if args.json else out(f"deleted {task_id}")
+
+
+def _clear_completed(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    answer = client.call("DELETE", "/tasks?completed=true", retry=True)
+    n = answer["deleted"]
+    _print_json(out, answer) if args.json else out(f"deleted {n} completed task{'s' if n != 1 else ''}")
+
+
+def _cluster_status(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    status = client.call("GET", "/cluster/status")
+    if args.json:
+        _print_json(out, status)
+        return
+    leader = status.get("leader_id") or "none"
+    view = "" if status.get("view") == "leader" else " (this node's partial view: the leader did not answer)"
+    out(f"leader {leader}, term {status['term']}, commit index {status['commit_index']}{view}")
+    rows = [("NODE", "URL", "ROLE", "REACHABLE", "MATCH", "LAG", "LAST CONTACT")]
+    for node in status["nodes"]:
+        contact = node.get("last_contact_ms")
+        rows.append(
+            (
+                node["id"] + (" *" if node["id"] == status.get("current_node_id") else ""),
+                node["url"],
+                node["role"],
+                "yes" if node["reachable"] else "no",
+                _cell(node.get("match_index")),
+                _cell(node.get("lag")),
+                "-" if contact is None else f"{contact} ms",
+            )
+        )
+    for line in _table(rows):
+        out(line)
+    out("* the node that answered")
+
+
+def _transfer_leader(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
+    target = args.node
+    if "://" in target:  # a URL: its member id comes from the cluster's own table
+        nodes = client.call("GET", "/cluster/status")["nodes"]
+        ids = [node["id"] for node in nodes if node["url"] == target.rstrip("/")]
+        if not ids:
+            raise ClientError(f"{target} is not a member; `todonode cluster status` lists them")
+        target = ids[0]
+    answer = client.call("POST", "/cluster/transfer-leader", {"node": target}, admin=True)
+    if args.json:
+        _print_json(out, answer)
+        return
+    verb = "already leads" if answer["status"] == "already_leader" else "leads now"
+    out(f"{answer['leader']} {verb} (term {answer['term']})")
+    if answer.get("note"):
+        out(f"note: {answer['note']}")
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def _quote(task_id: str) -> str:
+    return urllib.parse.quote(task_id, safe="")

@@ -1,0 +1,19 @@
+"""What the node runtime reports as it runs, for whoever watches (``metrics.py``).
+
+The runtime calls these hooks at the moments worth measuring; this base class does nothing, so a node
+without metrics pays one method call per event. Hooks are called on the event loop, except ``fsync``,
+which the disk thread calls. A hook must be quick and must never raise.
+"""
+
+from __future__ import annotations
+
+
+class NodeObserver:
+    def fsync(self, seconds: float) -> None:
+        """The write-ahead log was fsync'd; it took ``seconds``."""
+
+    def snapshot(self, seconds: float, size: int) -> None:
+        """A snapshot of ``size`` bytes was saved in ``seconds``."""
+
+    def leader_changed(self, leader: str | None, term: int) -> None:
+        """This node learnt of another leader (or of none) in ``term``."""
