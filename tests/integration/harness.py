@@ -46,14 +46,16 @@ class NodeProcess:
     config: Path
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    host: str = "127.0.0.1"
+    member_id: str | None = None  # set when ids are not "node<port>" (members on hosts sharing a port)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def id(self) -> str:
-        return f"node{self.port}"
+        return self.member_id or f"node{self.port}"
 
     @property
     def running(self) -> bool:
@@ -69,6 +71,8 @@ class ProcessCluster:
     api: dict[str, Any] = field(default_factory=dict)
     nodes: list[NodeProcess] = field(default_factory=list)
     python: str = sys.executable  # the interpreter that runs the nodes
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the nodes, e.g. PYTHONPATH
+    log_level: str = "debug"
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -79,13 +83,15 @@ class ProcessCluster:
             config.write_text(self._config_text(port, urls))
             self.nodes.append(NodeProcess(i, port, config, self.root / f"node{port}.log"))
 
-    def _config_text(self, port: int, urls: list[str]) -> str:
+    def _config_text(
+        self, port: int, urls: list[str], host: str = "127.0.0.1", data_dir: Path | None = None
+    ) -> str:
         timings = {**DEFAULT_TIMINGS, **self.timings}
         lines = [
             "[node]",
-            'host = "127.0.0.1"',
+            f'host = "{host}"',
             f"port = {port}",
-            f'data_dir = "{self.root / f"data{port}"}"',
+            f'data_dir = "{data_dir or self.root / f"data{port}"}"',
             "[cluster]",
             f"nodes = {urls!r}".replace("'", '"'),
             *(f"{k} = {v}" for k, v in timings.items()),
@@ -101,16 +107,22 @@ class ProcessCluster:
     def start(self, i: int) -> NodeProcess:
         node = self.nodes[i]
         assert not node.running, f"{node.id} is already running"
-        env = {**os.environ, "TODONODE_SECRET": SECRET, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "TODONODE_SECRET": SECRET, "PYTHONUNBUFFERED": "1", **self.env}
         with open(node.log, "ab") as log:
             node.proc = subprocess.Popen(
-                [self.python, "-m", "todonode.cli", "--config", str(node.config), "--log-level", "debug"],
+                self.command(node),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.root,
             )
         return node
+
+    def command(self, node: NodeProcess) -> list[str]:
+        """The command line that runs ``node`` (a subclass may wrap it, e.g. in ``ip netns exec``; the
+        wrapper must exec the interpreter, so that the PID is the node's own)."""
+        config = str(node.config)
+        return [self.python, "-m", "todonode.cli", "--config", config, "--log-level", self.log_level]
 
     def start_all(self) -> None:
         for i in range(self.size):
