@@ -1,0 +1,102 @@
+"""``python -m bench [--quick] [--runs N] [--no-etcd] [--out DIR]`` — what ``make bench`` runs.
+
+Starts a fresh local four-node todonode cluster (and, when etcd is installed, a four-member etcd
+cluster) in temporary directories on free loopback ports, runs every workload against it, stops
+everything, prints one table (figure, todonode, etcd, ratio, target, pass/fail) and writes
+``latest.json``, a chart (``latest.png``, or ``latest.svg`` without matplotlib) and every member's
+log (``logs/``) to ``--out`` (default ``bench/results/``). Figures are as measured, with whatever
+else the machine is doing: compare medians of several runs (``--runs 3``) on a quiet machine.
+
+Exit status: 0 when every workload ran (whatever the figures), 1 when one failed, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .chart import write_chart
+from .etcd_target import INSTALL_HINT, etcd_version, find_etcd
+from .figures import FULL, QUICK
+from .progress import Progress
+from .report import format_table, summarize
+from .runner import run_once
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, under a minute: checks it runs")
+    parser.add_argument("--runs", type=int, default=1, help="run everything N times and report medians")
+    parser.add_argument("--no-etcd", action="store_true", help="skip the etcd comparison even if installed")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and the chart go")
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN: unmeasured values become null."""
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+async def _main(args: argparse.Namespace) -> int:
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)  # so every cluster is still killed by PID
+
+    profile = QUICK if args.quick else FULL
+    progress = Progress(enabled=not args.quiet)
+    binary = None if args.no_etcd else find_etcd()
+    etcd = {"binary": binary, "version": etcd_version(binary)} if binary else None
+    if etcd is None and not args.no_etcd:
+        progress.note(f"etcd not found, measuring todonode alone ({INSTALL_HINT})")
+    started = time.monotonic()
+    runs = []
+    for n in range(args.runs):
+        if args.runs > 1:
+            progress.note(f"run {n + 1} of {args.runs}")
+        runs.append(await run_once(profile, binary, progress, logs=args.out / "logs"))
+    progress.finish()
+    summary = summarize(runs, profile, etcd, time.monotonic() - started, etcd_skipped=args.no_etcd)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    chart = write_chart(summary["chart_data"], args.out)
+    summary["chart"] = chart.name
+    path = args.out / "latest.json"
+    path.write_text(json.dumps(_clean(summary), indent=2, ensure_ascii=False) + "\n")
+
+    print(format_table(summary))
+    print(f"\nresults: {path}\nchart:   {chart}\nlogs:    {args.out / 'logs'}/ (every member's, last run)")
+    print(f"took {summary['seconds']:.0f} s")
+    return 1 if summary["failures"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return asyncio.run(_main(args))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("\ninterrupted: every process started was killed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""One benchmark run: the todonode clusters, then (when etcd is installed) the etcd cluster.
+
+Everything lives in one temporary directory that is removed at the end; every process is killed by
+PID when its cluster is done, also when a workload fails or the run is interrupted. A failed
+workload is recorded (with the tail of every member's log) and the run goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import workloads as w
+from .client import HttpJson, new_session
+from .etcd_target import EtcdTarget
+from .figures import Profile
+from .progress import Progress
+from .targets import Target
+from .todonode_target import TodonodeTarget
+
+Workload = Callable[[w.Context], Awaitable[None]]
+
+# One cluster for these, in this order (each leaves the cluster healthy for the next; failover goes last,
+# as its last kill would otherwise cost a wait for leadership to move back to the preferred node)...
+TODONODE_MAIN: tuple[Workload, ...] = (w.throughput, w.visibility, w.catch_up, w.elections, w.failover)
+# ...and a fresh one for the figures at scale, so memory held from earlier load does not count.
+TODONODE_SCALE: tuple[Workload, ...] = (w.scale,)
+ETCD: tuple[Workload, ...] = (w.throughput, w.visibility, w.failover)
+
+
+async def run_once(
+    profile: Profile, etcd_binary: str | None, progress: Progress, logs: Path | None = None
+) -> dict[str, Any]:
+    """One run; every member's log is copied to ``logs``/<cluster>/ at the end (when given)."""
+    run: dict[str, Any] = {
+        "todonode": {},
+        "etcd": None,
+        "extras": {"todonode": {}, "etcd": {}},
+        "failures": [],
+        "notes": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="todonode-bench-") as tmp:
+        root = Path(tmp)
+        async with new_session() as session:
+            http = HttpJson(session)
+            clusters: list[tuple[Target, Sequence[Workload]]] = [
+                (TodonodeTarget(root / "todonode", http), TODONODE_MAIN),
+                (TodonodeTarget(root / "todonode-scale", http), TODONODE_SCALE),
+            ]
+            if etcd_binary is not None:
+                run["etcd"] = {}
+                clusters.append((EtcdTarget(root / "etcd", http, etcd_binary), ETCD))
+            for target, workloads in clusters:
+                try:
+                    await _on_cluster(target, workloads, profile, progress, run)
+                finally:
+                    if logs is not None:
+                        _keep_logs(target, logs / target.root.name)
+    return run
+
+
+async def _on_cluster(
+    target: Target, workloads: Sequence[Workload], profile: Profile, progress: Progress, run: dict[str, Any]
+) -> None:
+    ctx = w.Context(target, profile, progress, figures=run[target.name], extras=run["extras"][target.name])
+    try:
+        ctx.stage(f"starting {target.size} members")
+        target.start_all()
+        try:
+            await target.wait_settled(timeout=60)
+        except Exception as exc:
+            _failed(run, target, "start", exc, progress)
+            return
+        for workload in workloads:
+            try:
+                await workload(ctx)
+            except Exception as exc:
+                _failed(run, target, workload.__name__, exc, progress)
+    finally:
+        target.close()
+        for note in getattr(target, "notes", []):
+            run["notes"].append(f"{target.name}: {note}")
+
+
+def _failed(run: dict[str, Any], target: Target, what: str, exc: BaseException, progress: Progress) -> None:
+    message = f"{exc.__class__.__name__}: {exc}"
+    progress.note(f"{target.name}: {what} failed: {message}")
+    run["failures"].append(
+        {"target": target.name, "workload": what, "error": message[:1000], "logs": target.log_tails()}
+    )
+
+
+def _keep_logs(target: Target, into: Path) -> None:
+    shutil.rmtree(into, ignore_errors=True)
+    into.mkdir(parents=True, exist_ok=True)
+    for member in target.members:
+        if member.log.exists():
+            shutil.copy(member.log, into / member.log.name)
