@@ -1,9 +1,9 @@
+"""Fixtures for every suite that runs real processes: integration, chaos, fuzz, e2e."""
+
 import aiohttp
 import pytest
 
 from tests.integration.harness import Client, ProcessCluster
-
-_FAILED = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -14,10 +14,13 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
 def make_cluster(tmp_path, request):
-    """Real-process clusters on loopback; every process is killed by PID at the end, and the nodes'
-    logs are printed when the test failed."""
+    """Build real-process clusters; every process is killed at the end, by PID, whatever happened.
+    When the test failed, the nodes' logs are printed (a distributed failure is unreadable without)."""
     made: list[ProcessCluster] = []
 
     def make(size: int, **kwargs) -> ProcessCluster:
