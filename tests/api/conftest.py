@@ -4,7 +4,6 @@ free loopback port, with timings fast enough that it elects itself in a fraction
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,23 +18,11 @@ from todonode.app import create_app
 from todonode.config import Config, load_config
 from todonode.node import Node
 
+from ..integration.harness import free_port, toml_value
+
 SECRET = "test-secret"
 TIMINGS = {"tick_ms": 10, "heartbeat_ms": 50, "election_timeout_ms": 150, "write_wait_ms": 2000}
 LEADER_DEADLINE_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
 
 
 def write_config(
@@ -56,7 +43,7 @@ def write_config(
         lines.append(f"[{name}]")
         if name == "cluster":
             lines.append(f'nodes = ["{url}"]')
-        lines.extend(f"{key} = {_toml(value)}" for key, value in keys.items())
+        lines.extend(f"{key} = {toml_value(value)}" for key, value in keys.items())
     path = root / "node.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

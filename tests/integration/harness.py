@@ -96,9 +96,9 @@ class ProcessCluster:
             f"nodes = {urls!r}".replace("'", '"'),
             *(f"{k} = {v}" for k, v in timings.items()),
             "[storage]",
-            *(f"{k} = {_toml(v)}" for k, v in self.storage.items()),
+            *(f"{k} = {toml_value(v)}" for k, v in self.storage.items()),
             "[api]",
-            *(f"{k} = {_toml(v)}" for k, v in self.api.items()),
+            *(f"{k} = {toml_value(v)}" for k, v in self.api.items()),
         ]
         return "\n".join(lines) + "\n"
 
@@ -163,7 +163,7 @@ class ProcessCluster:
         return "\n".join(out)
 
 
-def _toml(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
