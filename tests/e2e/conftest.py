@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import statistics
 import time
@@ -260,7 +261,8 @@ def screenshot(page: Any, name: str, docs_name: str | None = None, full_page: bo
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
-    if docs_name:
+    # The README's pictures change only on purpose: UPDATE_DOCS_SCREENSHOTS=1 make test.
+    if docs_name and os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
         DOCS.mkdir(exist_ok=True)
         shutil.copyfile(path, DOCS / docs_name)
     return path
