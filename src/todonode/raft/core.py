@@ -626,7 +626,8 @@ class RaftNode:
             )
         # The leader sends min(our match, its commit), so everything up to it is in our log.
         self._commit_to(min(m.commit, self.log.last_index))
-        self._send(HeartbeatResponse(term=self.term, src=self.id, dst=m.src, round=m.round))
+        if not m.is_commit_notice:
+            self._send(HeartbeatResponse(term=self.term, src=self.id, dst=m.src, round=m.round))
 
     def _handle_snapshot(self, m: InstallSnapshot) -> None:
         self._follow(m.src)
@@ -743,7 +744,7 @@ class RaftNode:
                 # The follower holds entries it does not yet know are committed, and no append is
                 # going to tell it: say so now rather than at the next heartbeat, so a write shows on
                 # every node within a round trip of being acknowledged.
-                self._send_heartbeat(peer, pr, self._round)
+                self._send_heartbeat(peer, pr, 0)
 
     def _send_append(self, peer: str, pr: Progress) -> bool:
         """Send one append (or the snapshot, if the entries it needs are compacted). Returns False

@@ -130,11 +130,16 @@ class AppendResponse(Message):
 @dataclass(frozen=True, slots=True)
 class Heartbeat(Message):
     """Leader liveness. ``commit`` never exceeds what the follower is known to hold; ``round`` lets
-    ReadIndex learn that a majority still follows this leader."""
+    ReadIndex learn that a majority still follows this leader. Round 0 only tells the commit index and
+    is not answered: it follows every write, and answers would double the messages a write costs."""
 
     kind: ClassVar[str] = "heartbeat"
     commit: int = 0
     round: int = 0
+
+    @property
+    def is_commit_notice(self) -> bool:
+        return self.round == 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -378,6 +378,29 @@ def test_follower_commit_is_min_of_leader_commit_and_last_new_entry():
     assert node.status().commit == 3
 
 
+def test_commit_is_told_at_once_in_a_notice_that_is_not_answered():
+    """Not in the paper: a follower learns the commit index from the next append or heartbeat. Here the
+    leader tells it as soon as it commits, in a round-0 heartbeat; answering those would double the
+    messages every write costs, so followers answer only real heartbeat rounds."""
+    net = Network()
+    leader = net.elect("n1")
+    leader.propose(b"a")
+    appends = outbox(leader)
+    for follower in ("n2", "n3"):
+        net.nodes[follower].step(next(m for m in appends if m.dst == follower))
+        leader.step(next(m for m in outbox(net.nodes[follower]) if isinstance(m, AppendResponse)))
+    assert leader.status().commit == 2
+    notices = outbox(leader)
+    assert sorted((m.dst, m.commit, m.round) for m in notices) == [("n2", 2, 0), ("n3", 2, 0)]
+    assert all(isinstance(m, Heartbeat) and m.is_commit_notice for m in notices)
+    follower = net.nodes["n2"]
+    follower.step(notices[0] if notices[0].dst == "n2" else notices[1])
+    assert follower.status().commit == 2
+    assert outbox(follower) == []
+    follower.step(Heartbeat(term=1, src="n1", dst="n2", commit=2, round=7))
+    assert outbox(follower) == [HeartbeatResponse(term=1, src="n2", dst="n1", round=7)]
+
+
 def test_leader_only_commits_log_from_current_term():
     """§5.4.2 (Figure 8): "Raft never commits log entries from previous terms by counting replicas.
     Only log entries from the leader's current term are committed by counting replicas." """
