@@ -13,6 +13,7 @@ from .api.errors import error_middleware
 from .api.keys import CONFIG, NODE
 from .config import Config
 from .node import Node
+from .transport import MAX_BATCH_BYTES
 
 
 def create_app(config: Config, node: Node | None = None) -> web.Application:
@@ -22,7 +23,7 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
         middlewares=[error_middleware, cors_middleware],
         # Peers send batches of entries and snapshots: the body limit for clients is enforced per
         # route (api/body.py); this is the hard ceiling for everything.
-        client_max_size=max(config.api.max_body_bytes, 256 * 1024 * 1024),
+        client_max_size=max(config.api.max_body_bytes, MAX_BATCH_BYTES),
     )
     app[CONFIG] = config
     app[NODE] = node or Node(config)

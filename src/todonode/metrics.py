@@ -53,7 +53,7 @@ class Metrics(NodeObserver):
         )
         self.replication_rtt = Histogram(
             "todonode_replication_rtt_seconds",
-            "Round trip of one batch of Raft messages to a peer and its answer",
+            "From sending entries to a peer until it acknowledges them, its fsync included",
             ["peer"],
             buckets=_FAST,
             registry=registry,

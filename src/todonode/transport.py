@@ -1,16 +1,22 @@
-"""Peer RPC, client side: the core's messages as JSON over HTTP, one ordered pipeline per peer.
+"""Peer RPC: the core's messages as JSON over one long-lived WebSocket per peer and direction.
+
+Each node opens a stream to every peer (``GET /internal/raft/stream``, with the cluster secret) and
+sends all its messages for that peer down it; what peers send to it arrives on the streams they
+opened (``api/internal.py`` hands those messages to ``received``). A frame is one batch of messages.
+A stream costs one HTTP request when it opens; after that a batch costs one frame, about a third of
+the CPU an HTTP request and its response would, and a write needs several batches on every peer.
 
 Each peer has its own queue and sender coroutine, so a slow or dead peer never delays the others
-(PITFALLS 14). A sender takes everything queued for its peer and posts it as one batch, waits for the
-answer, then sends the next batch: messages to one peer stay in order, and batches grow by themselves
-under load. A request that fails or times out is dropped, not retried: Raft re-sends what matters,
-and a stale retry would only add noise. Every request carries the cluster secret.
+(PITFALLS 14). A sender takes everything queued for its peer and sends it as one frame, so batches
+grow by themselves under load, and TCP keeps them in order. A batch whose stream breaks is dropped,
+not retried: Raft re-sends what matters, and a stale retry would only add noise. A send that does not
+finish within the peer timeout, or a ping without a pong, breaks the stream; the sender reconnects.
 
-A link that has carried nothing for a probe interval sends an empty batch. Followers otherwise never
-talk to each other, and every node needs to know how many peers it can reach: to say "2 of 4 nodes
+A link that has carried nothing for a probe interval sends an empty batch, so that every peer hears
+from every node it can reach: a node must know how many peers it can reach to say "2 of 4 nodes
 reachable; 3 needed" instead of "no leader", and to show the cluster on the dashboard. A peer counts
-as reachable while a request to it succeeded within the last ``reachable_window_s`` and its port has
-not refused a connection since: one slow answer under load does not make a node look gone.
+as reachable while something from it arrived within the last ``reachable_window_s`` and the stream
+to it is not failing: one slow frame under load does not make a node look gone.
 """
 
 from __future__ import annotations
@@ -25,14 +31,26 @@ from dataclasses import dataclass, field, replace
 import aiohttp
 import orjson
 
-from .raft import InstallSnapshot, Message, Snapshot, SnapshotMeta, to_wire
+from .raft import (
+    AppendEntries,
+    AppendResponse,
+    Heartbeat,
+    InstallSnapshot,
+    Message,
+    Snapshot,
+    SnapshotMeta,
+    to_wire,
+)
 
 log = logging.getLogger("todonode.transport")
 
-RAFT_PATH = "/internal/raft"
+RAFT_PATH = "/internal/raft"  # one batch per POST: for tools, and the original /replicate
+STREAM_PATH = "/internal/raft/stream"
 MAX_QUEUED = 4096  # messages waiting for one peer; beyond that the oldest go (Raft re-sends)
 MAX_BATCH = 512
+MAX_BATCH_BYTES = 256 * 1024 * 1024  # a snapshot travels whole, in one batch
 SNAPSHOT_TIMEOUT_S = 60.0
+NOTICE_LINGER_S = 0.002  # see _linger; part of how soon followers show a write (SPEC §7: p99 ≤ 5 ms)
 RETRY_PAUSE_S = 0.02  # after a failure, so a refused connection does not become a busy loop
 
 
@@ -43,9 +61,9 @@ class PeerLink:
     queue: deque[Message] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     reachable: bool = False  # as last reported through on_change
-    refused: bool = False  # the last attempt found nothing listening: the peer is down
-    last_ok: float | None = None  # monotonic time of the last successful request
-    rtt_ms: float = 0.0
+    failing: bool = False  # the stream to the peer could not be opened or broke, and is not back yet
+    last_heard: float | None = None  # monotonic time something last arrived from the peer
+    timing: tuple[int, float] | None = None  # (last index, sent at) of the append being timed
     sent: int = 0
     failed: int = 0
 
@@ -65,8 +83,8 @@ class PeerTransport:
     ):
         self.self_id = self_id
         self.links = {peer: PeerLink(peer, url) for peer, url in members.items() if peer != self_id}
-        self._headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._headers = {"Authorization": f"Bearer {secret}"}
+        self._timeout_s = timeout_s
         self._probe_interval = probe_interval_s
         self._window = reachable_window_s
         self._read_snapshot = read_snapshot
@@ -76,8 +94,8 @@ class PeerTransport:
         self._senders: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # One keep-alive connection per peer is all an ordered pipeline needs.
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=2))
+        # Per peer: the stream, plus room for the status queries the API makes of the leader.
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=4))
         # The fan-out: one sender per peer, all running at once; none waits for another.
         self._senders = asyncio.create_task(self._fan_out())
 
@@ -93,9 +111,11 @@ class PeerTransport:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The node's client session, shared with the API for forwarding writes."""
+        """The node's client session for peers, also used by the API to ask the leader for status."""
         assert self._session is not None
         return self._session
+
+    # ======================================================================================== outgoing
 
     def send(self, messages: tuple[Message, ...] | list[Message]) -> None:
         for m in messages:
@@ -107,13 +127,120 @@ class PeerTransport:
             link.queue.append(m)
             link.ready.set()
 
+    async def _sender(self, link: PeerLink) -> None:
+        while True:
+            try:
+                async with self.session.ws_connect(
+                    f"{link.url}{STREAM_PATH}?from={self.self_id}",
+                    headers=self._headers,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=self._timeout_s),
+                    # A ping every two timeouts; no pong within one closes the stream (a half-dead
+                    # connection would otherwise swallow frames until TCP gives up, minutes later).
+                    heartbeat=2 * self._timeout_s,
+                    autoclose=True,
+                ) as ws:
+                    if link.failing:
+                        log.info("stream to %s open again", link.peer)
+                    link.failing = False
+                    self._report(link)
+                    await self._stream(link, ws)
+            except (aiohttp.ClientError, TimeoutError, OSError, ConnectionError) as exc:
+                link.failed += 1
+                if not link.failing:
+                    log.debug("stream to %s failed: %s", link.peer, exc)
+                link.failing = True
+                self._report(link)
+            await asyncio.sleep(RETRY_PAUSE_S)
+
+    async def _stream(self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse) -> None:
+        # Nothing but pongs and a close ever come back; reading them is what notices the close.
+        reader = asyncio.create_task(self._read_until_closed(ws))
+        try:
+            while not ws.closed:
+                try:
+                    async with asyncio.timeout(self._probe_interval):
+                        await link.ready.wait()
+                except TimeoutError:
+                    await self._send_frame(link, ws, [])  # nothing to say for a while: "still here"
+                    self._report(link)  # a peer that went silent now counts as unreachable
+                    continue
+                link.ready.clear()
+                if all(isinstance(m, Heartbeat) and m.is_commit_notice for m in link.queue):
+                    await self._linger(link)
+                while link.queue:
+                    batch = [link.queue.popleft() for _ in range(min(MAX_BATCH, len(link.queue)))]
+                    await self._send_frame(link, ws, batch)
+        finally:
+            reader.cancel()
+        raise ConnectionError(f"the stream closed: {ws.exception() or ws.close_code}")
+
+    @staticmethod
+    async def _linger(link: PeerLink) -> None:
+        """A commit notice alone waits a moment for company. Under load the next write's append, which
+        carries the commit index as well, follows within a millisecond: one frame then does for both,
+        and every node handles one batch instead of two. Alone, it leaves after NOTICE_LINGER_S."""
+        try:
+            async with asyncio.timeout(NOTICE_LINGER_S):
+                await link.ready.wait()
+        except TimeoutError:
+            pass
+        link.ready.clear()
+
+    @staticmethod
+    async def _read_until_closed(ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for _ in ws:
+            pass
+
+    async def _send_frame(
+        self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse, batch: list[Message]
+    ) -> None:
+        timeout = self._timeout_s
+        wire = []
+        for m in batch:
+            if isinstance(m, InstallSnapshot) and m.snapshot is not None and not m.snapshot.data:
+                # The core sends snapshots by reference; the bytes come from disk only now.
+                m = replace(m, snapshot=Snapshot(m.snapshot.meta, await self._read_snapshot(m.snapshot.meta)))
+                timeout = SNAPSHOT_TIMEOUT_S
+            elif isinstance(m, AppendEntries) and m.entries and link.timing is None:
+                link.timing = (m.entries[-1].index, time.monotonic())
+            wire.append(to_wire(m))
+        async with asyncio.timeout(timeout):
+            await ws.send_bytes(orjson.dumps({"messages": wire}))
+        link.sent += len(batch)
+
+    # ======================================================================================== incoming
+
+    def received(self, peer: str, messages: list[Message]) -> None:
+        """A frame from ``peer`` arrived on its stream to this node (api/internal.py)."""
+        link = self.links.get(peer)
+        if link is None:
+            return
+        now = time.monotonic()
+        link.last_heard = now
+        if link.timing is not None:
+            index, sent_at = link.timing
+            for m in messages:
+                if isinstance(m, AppendResponse) and m.success and m.match_index >= index:
+                    link.timing = None
+                    if self.on_rtt is not None:
+                        self.on_rtt(peer, now - sent_at)
+                    break
+            else:
+                if now - sent_at > self._window:
+                    link.timing = None  # that append was lost; time another
+        self._report(link)
+
+    # ==================================================================================== reachability
+
     def is_reachable(self, peer: str) -> bool:
         link = self.links.get(peer)
         return link is not None and self._reachable(link)
 
     def _reachable(self, link: PeerLink) -> bool:
         return (
-            not link.refused and link.last_ok is not None and time.monotonic() - link.last_ok < self._window
+            not link.failing
+            and link.last_heard is not None
+            and time.monotonic() - link.last_heard < self._window
         )
 
     def reachable_count(self) -> int:
@@ -121,59 +248,9 @@ class PeerTransport:
 
     def last_contact_ms(self, peer: str) -> float | None:
         link = self.links.get(peer)
-        if link is None or link.last_ok is None:
+        if link is None or link.last_heard is None:
             return None
-        return (time.monotonic() - link.last_ok) * 1000
-
-    async def _sender(self, link: PeerLink) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(link.ready.wait(), self._probe_interval)
-            except TimeoutError:
-                await self._post(link, [])  # nothing to say for a while: check the peer is there
-                continue
-            link.ready.clear()
-            while link.queue:
-                batch = [link.queue.popleft() for _ in range(min(MAX_BATCH, len(link.queue)))]
-                ok = await self._post(link, batch)
-                if not ok:
-                    await asyncio.sleep(RETRY_PAUSE_S)
-
-    async def _post(self, link: PeerLink, batch: list[Message]) -> bool:
-        started = time.monotonic()
-        timeout = self._timeout
-        try:
-            wire = []
-            for m in batch:
-                if isinstance(m, InstallSnapshot) and m.snapshot is not None and not m.snapshot.data:
-                    m = replace(
-                        m, snapshot=Snapshot(m.snapshot.meta, await self._read_snapshot(m.snapshot.meta))
-                    )
-                    timeout = aiohttp.ClientTimeout(total=SNAPSHOT_TIMEOUT_S)
-                wire.append(to_wire(m))
-            body = orjson.dumps({"messages": wire})
-            async with self.session.post(
-                link.url + RAFT_PATH, data=body, headers=self._headers, timeout=timeout
-            ) as resp:
-                if resp.status >= 300:
-                    text = (await resp.text())[:200]
-                    raise aiohttp.ClientResponseError(
-                        resp.request_info, resp.history, status=resp.status, message=text
-                    )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            link.failed += 1
-            link.refused = isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError)
-            log.debug("request to peer %s failed: %s", link.peer, exc)
-            self._report(link)
-            return False
-        link.sent += len(batch)
-        link.refused = False
-        link.last_ok = time.monotonic()
-        link.rtt_ms = (link.last_ok - started) * 1000
-        if self.on_rtt is not None:
-            self.on_rtt(link.peer, link.last_ok - started)
-        self._report(link)
-        return True
+        return (time.monotonic() - link.last_heard) * 1000
 
     def _report(self, link: PeerLink) -> None:
         reachable = self._reachable(link)

@@ -14,7 +14,12 @@ from .conftest import SECRET
 
 JSON = {"Content-Type": "application/json"}
 # Served by the app but deliberately not described: peer RPC and the dashboard's files.
-UNDESCRIBED = {("POST", "/internal/raft"), ("POST", "/replicate"), ("GET", "/static")}
+UNDESCRIBED = {
+    ("POST", "/internal/raft"),
+    ("GET", "/internal/raft/stream"),
+    ("POST", "/replicate"),
+    ("GET", "/static"),
+}
 
 
 async def schema_of(client) -> dict[str, Any]:

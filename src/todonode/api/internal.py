@@ -1,24 +1,35 @@
-"""Peer RPC, server side: ``POST /internal/raft`` takes a batch of Raft messages from a peer.
+"""Peer RPC, server side: the streams peers open to this node, and single batches by POST.
 
-Only cluster members may speak here: every request must carry the cluster secret as a bearer token,
-compared in constant time. ``POST /replicate`` — the original system's replication hook, through which
-anyone could once rewrite the data — is the same authenticated endpoint and nothing else.
+``GET /internal/raft/stream?from=<id>`` is a WebSocket on which a peer sends this node every batch of
+Raft messages it has for it (see transport.py). ``POST /internal/raft`` steps one batch and is what
+tools use; ``POST /replicate`` — the original system's replication hook, through which anyone could
+once rewrite the data — is that same endpoint and nothing else. Only cluster members may speak here:
+every request must carry the cluster secret as a bearer token, compared in constant time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import logging
 
 import orjson
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..errors import InvalidJson, Unauthorized
-from ..raft import WireError, from_wire
-from ..transport import RAFT_PATH
+from ..errors import InvalidJson, Unauthorized, Validation
+from ..raft import Message, WireError, from_wire
+from ..transport import MAX_BATCH_BYTES, RAFT_PATH, STREAM_PATH
 from .keys import CONFIG, NODE
+
+log = logging.getLogger("todonode.api.internal")
+
+STREAMS = web.AppKey("raft_streams", set)
 
 
 def add_routes(app: web.Application) -> None:
+    app[STREAMS] = set()
+    app.on_shutdown.append(_close_streams)
+    app.router.add_get(STREAM_PATH, receive_stream)
     app.router.add_post(RAFT_PATH, receive_messages)
     app.router.add_post("/replicate", receive_messages)
 
@@ -31,12 +42,51 @@ def require_secret(request: web.Request) -> None:
         raise Unauthorized("This endpoint is for cluster members only; it needs the cluster secret.")
 
 
-async def receive_messages(request: web.Request) -> web.Response:
-    require_secret(request)
+def _decode(raw: bytes | str) -> list[Message]:
+    """A batch, as a POST body or a stream frame: ``{"messages": [...]}``."""
     try:
-        raw = orjson.loads(await request.read())
-        messages = [from_wire(m) for m in raw["messages"]]
+        return [from_wire(m) for m in orjson.loads(raw)["messages"]]
     except (orjson.JSONDecodeError, WireError, KeyError, TypeError) as exc:
         raise InvalidJson(f"not a batch of Raft messages: {exc}") from exc
-    request.app[NODE].receive(messages)
+
+
+async def receive_messages(request: web.Request) -> web.Response:
+    require_secret(request)
+    request.app[NODE].receive(_decode(await request.read()))
     return web.Response(status=204)
+
+
+async def receive_stream(request: web.Request) -> web.WebSocketResponse:
+    require_secret(request)
+    node = request.app[NODE]
+    peer = request.query.get("from", "")
+    if peer == node.id or peer not in node.members:
+        raise Validation(f"from must name another member of the cluster, not {peer[:64]!r}", field="from")
+    # Snapshots travel as one frame, so a frame may be as large as the largest request body.
+    ws = web.WebSocketResponse(max_msg_size=MAX_BATCH_BYTES)
+    await ws.prepare(request)
+    streams = request.app[STREAMS]
+    streams.add(ws)
+    try:
+        async for frame in ws:
+            if frame.type is not WSMsgType.BINARY:
+                await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames only")
+                break
+            try:
+                messages = _decode(frame.data)
+            except InvalidJson as exc:
+                log.warning("closing the stream from %s: %s", peer, exc.message)
+                await ws.close(code=WSCloseCode.INVALID_TEXT, message=b"not a batch of Raft messages")
+                break
+            node.transport.received(peer, messages)
+            node.receive(messages)
+    finally:
+        streams.discard(ws)
+    return ws
+
+
+async def _close_streams(app: web.Application) -> None:
+    """A stopping node closes the streams peers opened to it, or the server would wait for them."""
+    for ws in list(app[STREAMS]):
+        with contextlib.suppress(Exception):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"node stopping")
