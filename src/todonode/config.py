@@ -19,6 +19,8 @@ Rules that are decisions rather than obvious:
 - ``cluster.heartbeat_ms`` and ``cluster.election_timeout_ms`` must be exact multiples of
   ``cluster.tick_ms`` (nothing is rounded), and the election timeout at least three heartbeats.
 - An empty ``api.cors_origins`` (the default) means the cluster's own node origins; ``"*"`` allows any.
+- ``node.event_loop`` is ``"auto"`` (uvloop where it is installed, which it is wherever pip installs
+  todonode but Windows), ``"uvloop"`` (an error if it is not installed) or ``"asyncio"``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from urllib.parse import urlsplit
 SECRET_ENV = "TODONODE_SECRET"
 # Secrets a node refuses when it listens beyond loopback (an empty secret is refused everywhere).
 WEAK_SECRETS = frozenset({"change-me"})
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
 
 
 class ConfigError(Exception):
@@ -53,6 +56,7 @@ class NodeSection:
     host: str  # the address the node binds to, and the host part of its URL in cluster.nodes
     port: int
     data_dir: Path  # absolute
+    event_loop: str = "auto"  # "auto", "uvloop" or "asyncio"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +188,7 @@ _SCHEMA: dict[str, dict[str, _Key]] = {
         "host": _Key(str, "127.0.0.1"),
         "port": _Key(int, _REQUIRED, 1, 65535),
         "data_dir": _Key(str, None),  # None: data/node<port>
+        "event_loop": _Key(str, "auto"),
     },
     "cluster": {
         "nodes": _Key(list),
@@ -296,7 +301,16 @@ def _node_section(path: Path, values: dict[str, Any], nodes: tuple[str, ...]) ->
     data_dir = f"data/{derived.replace(':', '-')}" if values["data_dir"] is None else values["data_dir"]
     if not data_dir:
         raise ConfigError(path, "node.data_dir", "must not be empty")
-    return NodeSection(id=derived, host=host, port=port, data_dir=Path(data_dir).absolute())
+    if values["event_loop"] not in EVENT_LOOPS:
+        problem = f"must be one of {', '.join(map(_show, EVENT_LOOPS))}, got {_show(values['event_loop'])}"
+        raise ConfigError(path, "node.event_loop", problem)
+    return NodeSection(
+        id=derived,
+        host=host,
+        port=port,
+        data_dir=Path(data_dir).absolute(),
+        event_loop=values["event_loop"],
+    )
 
 
 def _cluster_section(

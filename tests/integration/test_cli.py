@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .harness import SECRET, Client, NodeProcess, ProcessCluster, find_leader, wait_for
 
 TIMINGS = {"write_wait_ms": 1000, "leader_settle_ms": 60_000}  # no hand-back to the lowest port
@@ -157,3 +159,37 @@ async def test_a_node_refuses_to_listen_beyond_loopback_with_the_example_secret(
     )
     line = one_line_error(await run("--config", str(config)), 2)
     assert str(config) in line and "cluster.secret" in line and "0.0.0.0" in line
+
+
+@pytest.mark.parametrize("choice", ["auto", "asyncio"])
+async def test_a_node_runs_on_the_event_loop_its_config_names(tmp_path: Path, client: Client, choice: str):
+    cluster = ProcessCluster(tmp_path / choice, 1, log_level="info")
+    (node,) = cluster.nodes
+    text = node.config.read_text()
+    node.config.write_text(text.replace("[node]\n", f'[node]\nevent_loop = "{choice}"\n', 1))
+    try:
+        cluster.start_all()
+        await wait_for(lambda: client.status(node), 20, f"the node on the {choice} event loop")
+        assert (await run("tasks", "add", "on any loop", "--url", node.url)).returncode == 0
+        expected = "uvloop" if choice == "auto" else "asyncio"  # uvloop is a dependency on Linux
+        assert f"event loop {expected})" in node.log.read_text()
+    finally:
+        cluster.close()
+
+
+async def test_asking_for_uvloop_where_it_is_missing_is_a_config_error(tmp_path: Path):
+    config = tmp_path / "uv.toml"
+    config.write_text(
+        '[node]\nport = 4000\nevent_loop = "uvloop"\n'
+        '[cluster]\nnodes = ["http://127.0.0.1:4000"]\nsecret = "s3cret"\n'
+    )
+    hide_uvloop = "import sys; sys.modules['uvloop'] = None; from todonode.cli import main; sys.exit(main())"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", hide_uvloop, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = one_line_error(result, 2)
+    assert "node.event_loop" in line and "uvloop is not installed" in line

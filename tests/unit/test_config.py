@@ -105,7 +105,12 @@ def test_defaults_fill_every_key_left_out(tmp_path: Path) -> None:
 
     assert config.path == tmp_path / "node.toml"
     assert config.node == dataclasses.replace(
-        config.node, id="node4000", host="127.0.0.1", port=4000, data_dir=Path.cwd() / "data/node4000"
+        config.node,
+        id="node4000",
+        host="127.0.0.1",
+        port=4000,
+        data_dir=Path.cwd() / "data/node4000",
+        event_loop="auto",
     )
     cluster = config.cluster
     assert (cluster.heartbeat_ms, cluster.election_timeout_ms, cluster.tick_ms) == (100, 500, 10)
@@ -289,6 +294,10 @@ def test_error_message_shape(tmp_path: Path) -> None:
         ),
         ({"node": {"host": '""'}}, "node.host: must not be empty"),
         ({"node": {"data_dir": '""'}}, "node.data_dir: must not be empty"),
+        (
+            {"node": {"event_loop": '"trio"'}},
+            'node.event_loop: must be one of "auto", "uvloop", "asyncio", got "trio"',
+        ),
         # secret and token
         ({"cluster": {"secret": None}}, "cluster.secret: is required: set secret, secret_file or TODONODE"),
         ({"cluster": {"secret": '"  "'}}, "cluster.secret: must not be empty"),
