@@ -1,0 +1,256 @@
+"""The peer streams: ``GET /internal/raft/stream`` on the serving side, ``PeerTransport`` on the sending
+side. The serving side is the real app of a node; the sending side talks to a stand-in peer that
+records every frame it gets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+import pytest
+from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from todonode.api.keys import NODE
+from todonode.app import create_app
+from todonode.raft import (
+    AppendEntries,
+    ClusterConfig,
+    Entry,
+    EntryKind,
+    Heartbeat,
+    InstallSnapshot,
+    Message,
+    Snapshot,
+    SnapshotMeta,
+    from_wire,
+    to_wire,
+)
+from todonode.transport import NOTICE_LINGER_S, STREAM_PATH, PeerTransport
+
+from ..integration.harness import free_port
+from .conftest import SECRET, load, write_config
+
+AUTH = {"Authorization": f"Bearer {SECRET}"}
+
+
+def frame(*messages: Message) -> bytes:
+    return orjson.dumps({"messages": [to_wire(m) for m in messages]})
+
+
+# ------------------------------------------------------------------------------------ serving side
+
+
+async def test_the_stream_needs_the_secret_and_a_member_to_come_from(client, node):
+    resp = await client.get(STREAM_PATH + "?from=node1")
+    assert resp.status == 401 and (await resp.json())["error"] == "unauthorized"
+    for sender in ("", node.id, "node1"):
+        resp = await client.get(f"{STREAM_PATH}?from={sender}", headers=AUTH)
+        body = await resp.json()
+        assert resp.status == 400 and body["error"] == "validation_error" and body["field"] == "from"
+
+
+@asynccontextmanager
+async def follower_of_a_silent_peer(tmp_path) -> AsyncIterator[tuple[TestClient, str]]:
+    """A node whose only peer is never started: the test speaks for that peer."""
+    peer = f"http://127.0.0.1:{free_port()}"
+    path = write_config(tmp_path, cluster={"election_timeout_ms": 5000})
+    text = path.read_text()
+    own = text.split('nodes = ["', 1)[1].split('"', 1)[0]
+    path.write_text(text.replace(f'nodes = ["{own}"]', f'nodes = ["{own}", "{peer}"]'))
+    config = load(path)
+    peer_id = next(member for member in config.members if member != config.node.id)
+    async with TestClient(TestServer(create_app(config), host="127.0.0.1", port=config.node.port)) as client:
+        yield client, peer_id
+
+
+async def test_frames_on_the_stream_are_stepped_in_order(tmp_path):
+    async with follower_of_a_silent_peer(tmp_path) as (client, peer):
+        node = client.app[NODE]
+        ws = await client.ws_connect(f"{STREAM_PATH}?from={peer}", headers=AUTH)
+        entries = (Entry(4, 1, kind=EntryKind.NOOP),)
+        await ws.send_bytes(frame(AppendEntries(term=4, src=peer, dst=node.id, entries=entries)))
+        await ws.send_bytes(frame(Heartbeat(term=4, src=peer, dst=node.id, commit=1, round=1)))
+        deadline = time.monotonic() + 5
+        while node.core.commit < 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert (node.core.term, node.leader_id, node.core.commit) == (4, peer, 1)
+        assert node.transport.last_contact_ms(peer) is not None
+        await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        ("a text frame", WSCloseCode.UNSUPPORTED_DATA),
+        (b'{"messages": [{"kind": "append", "term": 99}]}', WSCloseCode.INVALID_TEXT),
+        (b"[1, 2", WSCloseCode.INVALID_TEXT),
+    ],
+)
+async def test_a_frame_that_is_not_a_batch_closes_the_stream_and_changes_nothing(tmp_path, data, code):
+    async with follower_of_a_silent_peer(tmp_path) as (client, peer):
+        node = client.app[NODE]
+        ws = await client.ws_connect(f"{STREAM_PATH}?from={peer}", headers=AUTH)
+        await (ws.send_str(data) if isinstance(data, str) else ws.send_bytes(data))
+        closing = await ws.receive(timeout=5)
+        assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED) and ws.close_code == code
+        assert node.core.term == 0 and node.leader_id is None
+
+
+# ------------------------------------------------------------------------------------ sending side
+
+
+class StandInPeer:
+    """An aiohttp server that accepts the stream and records each frame with the time it arrived."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[float, list[Message]]] = []
+        self.arrived = asyncio.Event()
+        self.open: list[web.WebSocketResponse] = []
+        self.app = web.Application()
+        self.app.router.add_get(STREAM_PATH, self._stream)
+
+    async def _stream(self, request: web.Request) -> web.WebSocketResponse:
+        assert request.headers["Authorization"] == f"Bearer {SECRET}"
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.open.append(ws)
+        async for msg in ws:
+            batch = [from_wire(m) for m in orjson.loads(msg.data)["messages"]]
+            self.frames.append((time.monotonic(), batch))
+            self.arrived.set()
+        return ws
+
+    def messages(self) -> list[Message]:
+        return [m for _, batch in self.frames for m in batch]
+
+    async def wait_for(self, count: int, timeout: float = 5) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.messages()) < count:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), max(0.01, deadline - time.monotonic()))
+
+
+@asynccontextmanager
+async def transport_to(peer: StandInPeer, **overrides) -> AsyncIterator[PeerTransport]:
+    server = TestServer(peer.app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+
+    async def no_snapshot(meta: SnapshotMeta) -> bytes:
+        return b"snapshot bytes"
+
+    options = {"timeout_s": 1.0, "probe_interval_s": 10.0, "reachable_window_s": 1.0, **overrides}
+    transport = PeerTransport(
+        self_id="n1",
+        members={"n1": "http://127.0.0.1:1", "n2": str(server.make_url("")).rstrip("/")},
+        secret=SECRET,
+        read_snapshot=no_snapshot,
+        **options,
+    )
+    await transport.start()
+    try:
+        yield transport
+    finally:
+        await transport.stop()
+        await server.close()
+
+
+def beat(commit: int, round_: int = 1) -> Heartbeat:
+    return Heartbeat(term=1, src="n1", dst="n2", commit=commit, round=round_)
+
+
+async def test_messages_for_a_peer_arrive_in_order_and_batch_up_while_one_is_sent():
+    peer = StandInPeer()
+    async with transport_to(peer) as transport:
+        transport.send([beat(0)])
+        await peer.wait_for(1)
+        transport.send([beat(n) for n in range(1, 201)])
+        await peer.wait_for(201)
+    assert [m.commit for m in peer.messages()] == list(range(201))
+    assert len(peer.frames) < 201  # batched: the queue drains into one frame per send
+
+
+async def test_a_lone_commit_notice_waits_for_the_next_append_and_shares_its_frame():
+    peer = StandInPeer()
+    async with transport_to(peer) as transport:
+        transport.send([beat(0)])
+        await peer.wait_for(1)
+        transport.send([beat(1, round_=0)])
+        transport.send([AppendEntries(term=1, src="n1", dst="n2", prev_index=1, prev_term=1, commit=1)])
+        await peer.wait_for(3)
+        assert [type(m).__name__ for m in peer.frames[-1][1]] == ["Heartbeat", "AppendEntries"]
+        sent = time.monotonic()
+        transport.send([beat(2, round_=0)])
+        await peer.wait_for(4)
+        waited = peer.frames[-1][0] - sent
+        assert waited >= NOTICE_LINGER_S * 0.9  # alone, it still goes, after the linger
+
+
+async def test_a_snapshot_is_read_from_disk_only_when_it_is_sent():
+    peer = StandInPeer()
+    async with transport_to(peer) as transport:
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        transport.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
+        await peer.wait_for(1)
+    (sent,) = peer.messages()
+    assert isinstance(sent, InstallSnapshot) and sent.snapshot.data == b"snapshot bytes"
+
+
+async def test_a_broken_stream_is_opened_again_and_later_messages_arrive():
+    peer = StandInPeer()
+    async with transport_to(peer) as transport:
+        transport.send([beat(1)])
+        await peer.wait_for(1)
+        await peer.open[0].close(code=WSCloseCode.GOING_AWAY)
+        deadline = time.monotonic() + 5
+        while len(peer.open) < 2 and time.monotonic() < deadline:
+            transport.send([beat(2)])  # the first of these may go down the closing stream and be lost
+            await asyncio.sleep(0.05)
+        assert len(peer.open) == 2
+        transport.send([beat(3)])
+        deadline = time.monotonic() + 5
+        while peer.messages()[-1].commit != 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert peer.messages()[-1].commit == 3
+
+
+async def test_a_peer_is_reachable_only_while_it_is_heard_from_and_its_stream_works():
+    peer = StandInPeer()
+    async with transport_to(peer, reachable_window_s=0.3) as transport:
+        assert not transport.is_reachable("n2")  # nothing heard yet
+        transport.received("n2", [])
+        assert transport.is_reachable("n2") and transport.reachable_count() == 1
+        deadline = time.monotonic() + 5
+        while transport.is_reachable("n2") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert not transport.is_reachable("n2")  # silent for longer than the window
+
+
+async def test_a_peer_whose_port_refuses_is_unreachable_even_if_heard_from_lately():
+    async def no_snapshot(meta: SnapshotMeta) -> bytes:
+        return b""
+
+    changes: list[tuple[str, bool]] = []
+    transport = PeerTransport(
+        self_id="n1",
+        members={"n1": "http://127.0.0.1:1", "n2": f"http://127.0.0.1:{free_port()}"},
+        secret=SECRET,
+        timeout_s=1.0,
+        probe_interval_s=0.05,
+        reachable_window_s=10.0,
+        read_snapshot=no_snapshot,
+        on_change=lambda peer, up: changes.append((peer, up)),
+    )
+    await transport.start()
+    try:
+        transport.received("n2", [])
+        deadline = time.monotonic() + 5
+        while transport.links["n2"].failed == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not transport.is_reachable("n2")
+        assert changes[-1] == ("n2", False)
+    finally:
+        await transport.stop()
