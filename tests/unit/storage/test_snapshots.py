@@ -6,6 +6,7 @@ import logging
 import os
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from pickledb import PickleDB
 from todonode.raft.messages import ClusterConfig, SnapshotMeta
 from todonode.storage import SnapshotCorruption, SnapshotStore, decode_snapshot, encode_snapshot
 from todonode.storage import snapshots as snapshots_module
+from todonode.storage.snapshots import _CHUNK
 
 CONFIG = ClusterConfig(voters=("http://127.0.0.1:4000", "http://127.0.0.1:4001"))
 
@@ -80,7 +82,7 @@ async def test_encoding_and_fsync_run_off_the_event_loop(
     threads: list[str] = []
     real_encode, real_fsync = snapshots_module.encode_snapshot, os.fsync
 
-    def encode(*args: Any) -> bytes:
+    def encode(*args: Any) -> Iterator[bytes]:
         threads.append(threading.current_thread().name)
         return real_encode(*args)
 
@@ -240,16 +242,15 @@ async def test_invalid_snapshot_bytes_are_refused_and_not_stored(tmp_path: Path,
 
 
 def test_decode_gives_the_meta_and_the_state_without_the_reserved_key() -> None:
-    assert decode_snapshot(encode_snapshot(meta(3), state(3))) == (meta(3), state(3))
+    assert decode_snapshot(b"".join(encode_snapshot(meta(3), state(3)))) == (meta(3), state(3))
 
 
-def test_a_large_state_encoded_in_chunks_decodes_to_the_same_state_in_the_same_order():
+@pytest.mark.parametrize("count", [0, 1, _CHUNK, _CHUNK + 1, 2 * _CHUNK, 2 * _CHUNK + 7])
+def test_a_large_state_encoded_in_chunks_decodes_to_the_same_state_in_the_same_order(count: int):
     # Encoding goes a chunk at a time so a big state never holds the GIL in one long call.
-    from todonode.storage.snapshots import _CHUNK
-
-    tasks = {f"id{i}": {"id": f"id{i}", "title": f"task {i}", "seq": i} for i in range(2 * _CHUNK + 7)}
+    tasks = {f"id{i}": {"id": f"id{i}", "title": f"task {i}", "seq": i} for i in range(count)}
     state = {"tasks": tasks, "idempotency": {}, "meta": {"applied_index": 9}}
     meta = SnapshotMeta(9, 2, ClusterConfig(("n1",)))
-    decoded_meta, decoded = decode_snapshot(encode_snapshot(meta, state))
+    decoded_meta, decoded = decode_snapshot(b"".join(encode_snapshot(meta, state)))
     assert decoded_meta == meta and decoded == state
     assert list(decoded["tasks"]) == list(tasks)  # creation order survives
