@@ -9,14 +9,15 @@ the CPU an HTTP request and its response would, and a write needs several batche
 Each peer has its own queue and sender coroutine, so a slow or dead peer never delays the others
 (PITFALLS 14). A sender takes everything queued for its peer and sends it as one frame, so batches
 grow by themselves under load, and TCP keeps them in order. A batch whose stream breaks is dropped,
-not retried: Raft re-sends what matters, and a stale retry would only add noise. A send that does not
-finish within the peer timeout, or a ping without a pong, breaks the stream; the sender reconnects.
+not retried: Raft re-sends what matters, and a stale retry would only add noise. A ping without a pong
+(or a snapshot not sent within SNAPSHOT_TIMEOUT_S) breaks the stream; the sender reconnects.
 
-A link that has carried nothing for a probe interval sends an empty batch, so that every peer hears
-from every node it can reach: a node must know how many peers it can reach to say "2 of 4 nodes
-reachable; 3 needed" instead of "no leader", and to show the cluster on the dashboard. A peer counts
-as reachable while something from it arrived within the last ``reachable_window_s`` and the stream
-to it is not failing: one slow frame under load does not make a node look gone.
+A link that has carried nothing for a probe interval sends an empty batch (``poll``, on every tick of
+the node's clock), so that every peer hears from every node it can reach: a node must know how many
+peers it can reach to say "2 of 4 nodes reachable; 3 needed" instead of "no leader", and to show the
+cluster on the dashboard. A peer counts as reachable while something from it arrived within the last
+``reachable_window_s`` and the stream to it is not failing: one slow frame under load does not make a
+node look gone.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ MAX_QUEUED = 4096  # messages waiting for one peer; beyond that the oldest go (R
 MAX_BATCH = 512
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # a snapshot travels whole, in one batch
 SNAPSHOT_TIMEOUT_S = 60.0
-NOTICE_LINGER_S = 0.002  # see _linger; part of how soon followers show a write (SPEC §7: p99 ≤ 5 ms)
+NOTICE_LINGER_S = 0.001  # see _linger; part of how soon followers show a write (SPEC §7: p99 ≤ 5 ms)
 RETRY_PAUSE_S = 0.02  # after a failure, so a refused connection does not become a busy loop
 
 
@@ -63,6 +64,7 @@ class PeerLink:
     reachable: bool = False  # as last reported through on_change
     failing: bool = False  # the stream to the peer could not be opened or broke, and is not back yet
     last_heard: float | None = None  # monotonic time something last arrived from the peer
+    last_sent: float = 0.0  # monotonic time the last frame went to the peer (or a probe was asked for)
     timing: tuple[int, float] | None = None  # (last index, sent at) of the append being timed
     sent: int = 0
     failed: int = 0
@@ -157,14 +159,11 @@ class PeerTransport:
         reader = asyncio.create_task(self._read_until_closed(ws))
         try:
             while not ws.closed:
-                try:
-                    async with asyncio.timeout(self._probe_interval):
-                        await link.ready.wait()
-                except TimeoutError:
-                    await self._send_frame(link, ws, [])  # nothing to say for a while: "still here"
-                    self._report(link)  # a peer that went silent now counts as unreachable
-                    continue
+                await link.ready.wait()
                 link.ready.clear()
+                if not link.queue:
+                    await self._send_frame(link, ws, [])  # poll() found the link idle: "still here"
+                    continue
                 if all(isinstance(m, Heartbeat) and m.is_commit_notice for m in link.queue):
                     await self._linger(link)
                 while link.queue:
@@ -194,19 +193,36 @@ class PeerTransport:
     async def _send_frame(
         self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse, batch: list[Message]
     ) -> None:
-        timeout = self._timeout_s
+        snapshot = False
         wire = []
         for m in batch:
             if isinstance(m, InstallSnapshot) and m.snapshot is not None and not m.snapshot.data:
                 # The core sends snapshots by reference; the bytes come from disk only now.
                 m = replace(m, snapshot=Snapshot(m.snapshot.meta, await self._read_snapshot(m.snapshot.meta)))
-                timeout = SNAPSHOT_TIMEOUT_S
+                snapshot = True
             elif isinstance(m, AppendEntries) and m.entries and link.timing is None:
                 link.timing = (m.entries[-1].index, time.monotonic())
             wire.append(to_wire(m))
-        async with asyncio.timeout(timeout):
-            await ws.send_bytes(orjson.dumps({"messages": wire}))
+        frame = orjson.dumps({"messages": wire})
+        link.last_sent = time.monotonic()
+        if snapshot:
+            async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
+                await ws.send_bytes(frame)
+        else:
+            # No timer per frame: a peer that stops reading stops answering pings too, and the
+            # stream's heartbeat then breaks it.
+            await ws.send_bytes(frame)
         link.sent += len(batch)
+
+    def poll(self) -> None:
+        """On every tick (node.py): a link that has sent nothing for a probe interval sends an empty
+        batch, and a peer that fell silent is reported unreachable."""
+        now = time.monotonic()
+        for link in self.links.values():
+            if now - link.last_sent >= self._probe_interval:
+                link.last_sent = now
+                link.ready.set()
+            self._report(link)
 
     # ======================================================================================== incoming
 

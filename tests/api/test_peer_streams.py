@@ -254,3 +254,19 @@ async def test_a_peer_whose_port_refuses_is_unreachable_even_if_heard_from_latel
         assert changes[-1] == ("n2", False)
     finally:
         await transport.stop()
+
+
+async def test_poll_probes_a_link_only_once_it_has_been_idle_for_a_probe_interval():
+    peer = StandInPeer()
+    async with transport_to(peer, probe_interval_s=0.2) as transport:
+        transport.send([beat(1)])
+        await peer.wait_for(1)
+        transport.poll()  # just sent: no probe
+        await asyncio.sleep(0.05)
+        assert len(peer.frames) == 1
+        await asyncio.sleep(0.2)
+        transport.poll()
+        deadline = time.monotonic() + 5
+        while len(peer.frames) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert peer.frames[-1][1] == []  # an empty batch: "still here"
