@@ -8,6 +8,7 @@ import platform
 import statistics
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from .etcd_target import INSTALL_HINT
@@ -63,6 +64,9 @@ def summarize(
         "machine": {
             "host": platform.node(),
             "cpus": os.cpu_count(),
+            "cpu_model": _proc_field("/proc/cpuinfo", "model name"),
+            "memory": _proc_field("/proc/meminfo", "MemTotal"),
+            "kernel": platform.release(),
             "python": platform.python_version(),
             "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         },
@@ -171,6 +175,7 @@ def format_table(summary: dict[str, Any]) -> str:
         out += f"\nNo etcd comparison in this run. To get it: {INSTALL_HINT}; then `make bench` again."
     else:
         out += f"\netcd {summary['etcd']['version']} ({summary['etcd']['binary']}), its default timings."
+    out += "\n" + describe_machine(summary["machine"])
     for note in footnotes:
         out += f"\n* {note}"
     for note in summary["notes"]:
@@ -180,7 +185,31 @@ def format_table(summary: dict[str, Any]) -> str:
     return out
 
 
+def describe_machine(machine: dict[str, Any]) -> str:
+    """One line: what the figures were measured on, and how busy it was."""
+    load = machine.get("load_average")
+    busy = f"load average {load[0]:.2f} as the run ended" if load else "load unknown"
+    cpu = machine.get("cpu_model") or "unknown CPU"
+    memory = machine.get("memory") or "unknown memory"
+    return (
+        f"machine: {machine['cpus']} CPUs ({cpu}), {memory}, Linux {machine.get('kernel', '?')}, "
+        f"Python {machine['python']}; every node, etcd member and client on it; {busy}."
+    )
+
+
 def _profile(summary: dict[str, Any]) -> Profile:
     p = dict(summary["profile"])
     p["writes"] = {int(k): v for k, v in p["writes"].items()}
     return Profile(**p)
+
+
+def _proc_field(path: str, name: str) -> str | None:
+    """The first ``name: value`` line of a /proc file (Linux), for describing the machine."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == name:
+                return value.strip()
+    except OSError:
+        pass
+    return None
