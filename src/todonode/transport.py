@@ -96,8 +96,13 @@ class PeerTransport:
         self._senders: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        # Per peer: the stream, plus room for the status queries the API makes of the leader.
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=4))
+        self._session = aiohttp.ClientSession(
+            # Per peer: the stream, plus room for the status queries the API makes of the leader.
+            connector=aiohttp.TCPConnector(limit_per_host=4),
+            # Opening a stream to a peer behind a partition must give up as fast as a request would,
+            # or the stream stays down for the kernel's SYN retries (up to a minute) after it heals.
+            timeout=aiohttp.ClientTimeout(total=None, connect=self._timeout_s),
+        )
         # The fan-out: one sender per peer, all running at once; none waits for another.
         self._senders = asyncio.create_task(self._fan_out())
 

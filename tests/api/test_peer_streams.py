@@ -270,3 +270,43 @@ async def test_poll_probes_a_link_only_once_it_has_been_idle_for_a_probe_interva
         while len(peer.frames) < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         assert peer.frames[-1][1] == []  # an empty batch: "still here"
+
+
+async def test_opening_a_stream_to_a_peer_that_never_answers_gives_up_within_the_timeout():
+    # A listener whose accept queue is full drops further SYNs, as a peer behind a partition does.
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+
+    async def no_snapshot(meta: SnapshotMeta) -> bytes:
+        return b""
+
+    transport = PeerTransport(
+        self_id="n1",
+        members={"n1": "http://127.0.0.1:1", "n2": f"http://127.0.0.1:{port}"},
+        secret=SECRET,
+        timeout_s=0.3,
+        probe_interval_s=10.0,
+        reachable_window_s=1.0,
+        read_snapshot=no_snapshot,
+    )
+    await transport.start()
+    try:
+        started = time.monotonic()
+        while transport.links["n2"].failed == 0 and time.monotonic() - started < 10:
+            await asyncio.sleep(0.01)
+        assert transport.links["n2"].failed >= 1
+        assert time.monotonic() - started < 3  # the kernel alone would keep retrying the SYN for longer
+    finally:
+        await transport.stop()
+        for s in (listener, *fillers):
+            s.close()
