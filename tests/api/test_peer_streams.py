@@ -31,7 +31,7 @@ from todonode.raft import (
 )
 from todonode.transport import NOTICE_LINGER_S, STREAM_PATH, PeerTransport
 
-from ..integration.harness import free_port
+from ..integration.harness import free_port, free_ports
 from .conftest import SECRET, load, write_config
 
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -56,10 +56,10 @@ async def test_the_stream_needs_the_secret_and_a_member_to_come_from(client, nod
 @asynccontextmanager
 async def follower_of_a_silent_peer(tmp_path) -> AsyncIterator[tuple[TestClient, str]]:
     """A node whose only peer is never started: the test speaks for that peer."""
-    peer = f"http://127.0.0.1:{free_port()}"
     path = write_config(tmp_path, cluster={"election_timeout_ms": 5000})
     text = path.read_text()
     own = text.split('nodes = ["', 1)[1].split('"', 1)[0]
+    peer = next(url for url in (f"http://127.0.0.1:{p}" for p in free_ports(2)) if url != own)
     path.write_text(text.replace(f'nodes = ["{own}"]', f'nodes = ["{own}", "{peer}"]'))
     config = load(path)
     peer_id = next(member for member in config.members if member != config.node.id)

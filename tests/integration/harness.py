@@ -39,6 +39,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports, ascending. Held open together while chosen: one
+    ``free_port()`` after another may hand back the port just closed."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return sorted(s.getsockname()[1] for s in sockets)
+    finally:
+        for s in sockets:
+            s.close()
+
+
 @dataclass
 class NodeProcess:
     index: int
@@ -76,7 +89,7 @@ class ProcessCluster:
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        ports = sorted(free_port() for _ in range(self.size))
+        ports = free_ports(self.size)
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for i, port in enumerate(ports):
             config = self.root / f"node{port}.toml"
