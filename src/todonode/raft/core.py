@@ -234,15 +234,18 @@ class RaftNode:
         if self._ready_outstanding:
             return False
         self._flush_sends()
+        # Compared field by field: the runtime asks several times per write, and building the two
+        # states to compare them cost more than everything else here.
+        hard, soft = self._handed_hard, self._handed_soft
         return bool(
-            self._hard_state() != self._handed_hard
-            or self._unstable_from <= self.log.last_index
-            or self._pending_snapshot
+            self._unstable_from <= self.log.last_index
             or self._msgs
             or self._applied < self.commit
+            or (self.term, self.vote, self.commit) != (hard.term, hard.vote, hard.commit)
+            or self._pending_snapshot
             or self._read_states
             or self._failed_reads
-            or self._soft_state() != self._handed_soft
+            or (self.role, self.leader, self.term) != (soft.role, soft.leader, soft.term)
         )
 
     def ready(self) -> Ready:

@@ -9,6 +9,7 @@ these over HTTP; the core itself never serialises anything.
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -236,23 +237,30 @@ def snapshot_meta_from_wire(raw: dict[str, Any]) -> SnapshotMeta:
     )
 
 
+_PLAIN_TYPES = {"int": int, "str": str, "bool": bool, "str | None": (str, type(None))}
+
+
+@functools.cache
+def _wire_fields(cls: type[Message]) -> tuple[tuple[str, str], ...]:
+    """(name, annotation) of each field of ``cls``: looked up once per class, not once per message
+    (every write sends and receives several)."""
+    return tuple((f.name, str(f.type)) for f in fields(cls))
+
+
 def to_wire(msg: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"v": WIRE_VERSION, "kind": msg.kind}
-    for f in fields(msg):
-        value = getattr(msg, f.name)
-        if f.name == "entries":
+    for name, _ in _wire_fields(type(msg)):
+        value = getattr(msg, name)
+        if name == "entries":
             value = [entry_to_wire(e) for e in value]
-        elif f.name == "snapshot":
+        elif name == "snapshot":
             value = (
                 None
                 if value is None
                 else {"meta": snapshot_meta_to_wire(value.meta), "data": _b64(value.data)}
             )
-        out[f.name] = value
+        out[name] = value
     return out
-
-
-_PLAIN_TYPES = {"int": int, "str": str, "bool": bool, "str | None": (str, type(None))}
 
 
 def _check_type(cls: type, name: str, annotation: str, value: Any) -> None:
@@ -275,16 +283,16 @@ def from_wire(raw: dict[str, Any]) -> Message:
         if cls is None:
             raise WireError(f"unknown message kind {raw.get('kind')!r}")
         kwargs: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in raw:
+        for name, annotation in _wire_fields(cls):
+            if name not in raw:
                 continue
-            value = raw[f.name]
-            _check_type(cls, f.name, str(f.type), value)
-            if f.name == "entries":
+            value = raw[name]
+            _check_type(cls, name, annotation, value)
+            if name == "entries":
                 value = tuple(entry_from_wire(e) for e in value)
-            elif f.name == "snapshot" and value is not None:
+            elif name == "snapshot" and value is not None:
                 value = Snapshot(meta=snapshot_meta_from_wire(value["meta"]), data=_unb64(value["data"]))
-            kwargs[f.name] = value
+            kwargs[name] = value
         return cls(**kwargs)
     except WireError:
         raise
