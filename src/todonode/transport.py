@@ -66,8 +66,6 @@ class PeerLink:
     last_heard: float | None = None  # monotonic time something last arrived from the peer
     last_sent: float = 0.0  # monotonic time the last frame went to the peer (or a probe was asked for)
     timing: tuple[int, float] | None = None  # (last index, sent at) of the append being timed
-    sent: int = 0
-    failed: int = 0
 
 
 class PeerTransport:
@@ -152,7 +150,6 @@ class PeerTransport:
                     self._report(link)
                     await self._stream(link, ws)
             except (aiohttp.ClientError, TimeoutError, OSError, ConnectionError) as exc:
-                link.failed += 1
                 if not link.failing:
                     log.debug("stream to %s failed: %s", link.peer, exc)
                 link.failing = True
@@ -217,7 +214,6 @@ class PeerTransport:
             # No timer per frame: a peer that stops reading stops answering pings too, and the
             # stream's heartbeat then breaks it.
             await ws.send_bytes(frame)
-        link.sent += len(batch)
 
     def poll(self) -> None:
         """On every tick (node.py): a link that has sent nothing for a probe interval sends an empty
