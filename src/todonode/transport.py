@@ -52,7 +52,7 @@ MAX_BATCH = 512
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # a snapshot travels whole, in one batch
 SNAPSHOT_TIMEOUT_S = 60.0
 NOTICE_LINGER_S = 0.001  # see _linger; part of how soon followers show a write (SPEC §7: p99 ≤ 5 ms)
-RETRY_PAUSE_S = 0.02  # after a failure, so a refused connection does not become a busy loop
+RETRY_PAUSE_S = 0.02  # first pause after a failure, so a refused connection is not a busy loop
 
 
 @dataclass
@@ -133,6 +133,7 @@ class PeerTransport:
             link.ready.set()
 
     async def _sender(self, link: PeerLink) -> None:
+        pause = RETRY_PAUSE_S
         while True:
             try:
                 async with self.session.ws_connect(
@@ -147,6 +148,7 @@ class PeerTransport:
                     if link.failing:
                         log.info("stream to %s open again", link.peer)
                     link.failing = False
+                    pause = RETRY_PAUSE_S
                     self._report(link)
                     await self._stream(link, ws)
             except (aiohttp.ClientError, TimeoutError, OSError, ConnectionError) as exc:
@@ -154,7 +156,9 @@ class PeerTransport:
                     log.debug("stream to %s failed: %s", link.peer, exc)
                 link.failing = True
                 self._report(link)
-            await asyncio.sleep(RETRY_PAUSE_S)
+            await asyncio.sleep(pause)
+            # A peer that stays down is tried less and less often, but at least once a probe interval.
+            pause = min(2 * pause, self._probe_interval)
 
     async def _stream(self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse) -> None:
         # Nothing but pongs and a close ever come back; reading them is what notices the close.

@@ -310,3 +310,38 @@ async def test_opening_a_stream_to_a_peer_that_never_answers_gives_up_within_the
         await transport.stop()
         for s in (listener, *fillers):
             s.close()
+
+
+async def test_a_peer_that_stays_down_is_tried_less_often_but_at_least_once_a_probe_interval():
+    attempts = 0
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal attempts
+        attempts += 1
+        writer.close()  # accepted, then dropped: every handshake fails
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    async def no_snapshot(meta: SnapshotMeta) -> bytes:
+        return b""
+
+    transport = PeerTransport(
+        self_id="n1",
+        members={"n1": "http://127.0.0.1:1", "n2": f"http://127.0.0.1:{port}"},
+        secret=SECRET,
+        timeout_s=1.0,
+        probe_interval_s=0.2,
+        reachable_window_s=1.0,
+        read_snapshot=no_snapshot,
+    )
+    await transport.start()
+    try:
+        await asyncio.sleep(1.5)  # pauses 0.02, 0.04, 0.08, 0.16, then 0.2 each: about 11 tries
+    finally:
+        await transport.stop()
+        server.close()
+        await server.wait_closed()
+    # aiohttp may open a second connection when the first is dropped mid-handshake: up to 2 per try.
+    # Without the back-off, a fixed 0.02 s pause would make 75 tries, over 100 connections.
+    assert 5 <= attempts <= 30
