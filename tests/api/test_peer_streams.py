@@ -135,19 +135,18 @@ class StandInPeer:
 
 
 @asynccontextmanager
-async def transport_to(peer: StandInPeer, **overrides) -> AsyncIterator[PeerTransport]:
-    server = TestServer(peer.app, host="127.0.0.1", port=free_port())
-    await server.start_server()
+async def transport_for(url: str, **overrides) -> AsyncIterator[PeerTransport]:
+    """A started transport of node n1 whose one peer, n2, is at ``url``."""
 
-    async def no_snapshot(meta: SnapshotMeta) -> bytes:
+    async def snapshot_bytes(meta: SnapshotMeta) -> bytes:
         return b"snapshot bytes"
 
     options = {"timeout_s": 1.0, "probe_interval_s": 10.0, "reachable_window_s": 1.0, **overrides}
     transport = PeerTransport(
         self_id="n1",
-        members={"n1": "http://127.0.0.1:1", "n2": str(server.make_url("")).rstrip("/")},
+        members={"n1": "http://127.0.0.1:1", "n2": url},
         secret=SECRET,
-        read_snapshot=no_snapshot,
+        read_snapshot=snapshot_bytes,
         **options,
     )
     await transport.start()
@@ -155,6 +154,16 @@ async def transport_to(peer: StandInPeer, **overrides) -> AsyncIterator[PeerTran
         yield transport
     finally:
         await transport.stop()
+
+
+@asynccontextmanager
+async def transport_to(peer: StandInPeer, **overrides) -> AsyncIterator[PeerTransport]:
+    server = TestServer(peer.app, host="127.0.0.1", port=free_port())
+    await server.start_server()
+    try:
+        async with transport_for(str(server.make_url("")).rstrip("/"), **overrides) as transport:
+            yield transport
+    finally:
         await server.close()
 
 
@@ -230,30 +239,19 @@ async def test_a_peer_is_reachable_only_while_it_is_heard_from_and_its_stream_wo
 
 
 async def test_a_peer_whose_port_refuses_is_unreachable_even_if_heard_from_lately():
-    async def no_snapshot(meta: SnapshotMeta) -> bytes:
-        return b""
-
     changes: list[tuple[str, bool]] = []
-    transport = PeerTransport(
-        self_id="n1",
-        members={"n1": "http://127.0.0.1:1", "n2": f"http://127.0.0.1:{free_port()}"},
-        secret=SECRET,
-        timeout_s=1.0,
+    async with transport_for(
+        f"http://127.0.0.1:{free_port()}",
         probe_interval_s=0.05,
         reachable_window_s=10.0,
-        read_snapshot=no_snapshot,
         on_change=lambda peer, up: changes.append((peer, up)),
-    )
-    await transport.start()
-    try:
+    ) as transport:
         transport.received("n2", [])
         deadline = time.monotonic() + 5
         while not transport.links["n2"].failing and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         assert not transport.is_reachable("n2")
         assert changes[-1] == ("n2", False)
-    finally:
-        await transport.stop()
 
 
 async def test_poll_probes_a_link_only_once_it_has_been_idle_for_a_probe_interval():
@@ -287,27 +285,14 @@ async def test_opening_a_stream_to_a_peer_that_never_answers_gives_up_within_the
         filler.connect_ex(("127.0.0.1", port))
         fillers.append(filler)
 
-    async def no_snapshot(meta: SnapshotMeta) -> bytes:
-        return b""
-
-    transport = PeerTransport(
-        self_id="n1",
-        members={"n1": "http://127.0.0.1:1", "n2": f"http://127.0.0.1:{port}"},
-        secret=SECRET,
-        timeout_s=0.3,
-        probe_interval_s=10.0,
-        reachable_window_s=1.0,
-        read_snapshot=no_snapshot,
-    )
-    await transport.start()
     try:
-        started = time.monotonic()
-        while not transport.links["n2"].failing and time.monotonic() - started < 10:
-            await asyncio.sleep(0.01)
-        assert transport.links["n2"].failing
-        assert time.monotonic() - started < 3  # the kernel alone would keep retrying the SYN for longer
+        async with transport_for(f"http://127.0.0.1:{port}", timeout_s=0.3) as transport:
+            started = time.monotonic()
+            while not transport.links["n2"].failing and time.monotonic() - started < 10:
+                await asyncio.sleep(0.01)
+            assert transport.links["n2"].failing
+            assert time.monotonic() - started < 3  # the kernel alone would go on retrying the SYN
     finally:
-        await transport.stop()
         for s in (listener, *fillers):
             s.close()
 
@@ -323,23 +308,10 @@ async def test_a_peer_that_stays_down_is_tried_less_often_but_at_least_once_a_pr
     server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
 
-    async def no_snapshot(meta: SnapshotMeta) -> bytes:
-        return b""
-
-    transport = PeerTransport(
-        self_id="n1",
-        members={"n1": "http://127.0.0.1:1", "n2": f"http://127.0.0.1:{port}"},
-        secret=SECRET,
-        timeout_s=1.0,
-        probe_interval_s=0.2,
-        reachable_window_s=1.0,
-        read_snapshot=no_snapshot,
-    )
-    await transport.start()
     try:
-        await asyncio.sleep(1.5)  # pauses 0.02, 0.04, 0.08, 0.16, then 0.2 each: about 11 tries
+        async with transport_for(f"http://127.0.0.1:{port}", probe_interval_s=0.2):
+            await asyncio.sleep(1.5)  # pauses 0.02, 0.04, 0.08, 0.16, then 0.2 each: about 11 tries
     finally:
-        await transport.stop()
         server.close()
         await server.wait_closed()
     # aiohttp may open a second connection when the first is dropped mid-handshake: up to 2 per try.
