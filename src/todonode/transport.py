@@ -151,7 +151,7 @@ class PeerTransport:
                     pause = RETRY_PAUSE_S
                     self._report(link)
                     await self._stream(link, ws)
-            except (aiohttp.ClientError, TimeoutError, OSError, ConnectionError) as exc:
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # OSError: ConnectionError too
                 if not link.failing:
                     log.debug("stream to %s failed: %s", link.peer, exc)
                 link.failing = True
