@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import cluster, cors, dashboard, events, internal, metrics, openapi, tasks
+from .api import cors, internal, metrics, routes
 from .api.cors import cors_middleware
 from .api.errors import error_middleware
+from .api.forwarding import FORWARDER, Forwarder
 from .api.keys import CONFIG, NODE
 from .config import Config
 from .node import Node
@@ -28,11 +29,13 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
     app[CONFIG] = config
     app[NODE] = node or Node(config)
     app.cleanup_ctx.append(_node_lifetime)
+    forwarder = app[FORWARDER] = Forwarder()
+    app.cleanup_ctx.append(forwarder.lifetime)
     cors.setup(app)
-    for module in (tasks, cluster, events, internal, dashboard, openapi):
-        module.add_routes(app)
+    internal.setup(app)
     if config.api.metrics:
-        metrics.add_routes(app)
+        metrics.setup(app)
+    routes.install(app, config)
     return app
 
 

@@ -46,10 +46,6 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
-class PreconditionFailed(ApiError):
-    status, code = 412, "precondition_failed"
-
-
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 

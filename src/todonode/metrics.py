@@ -51,7 +51,7 @@ class Metrics(NodeObserver):
         self.snapshot_bytes = Counter(
             "todonode_snapshot_bytes", "Bytes of snapshots saved", registry=registry
         )
-        self.replication_rtt = Histogram(
+        self.replication_rtt_seconds = Histogram(
             "todonode_replication_rtt_seconds",
             "From sending entries to a peer until it acknowledges them, its fsync included",
             ["peer"],
@@ -84,8 +84,7 @@ class Metrics(NodeObserver):
         self._responses: dict[tuple[str, str, int], Any] = {}
 
     def attach(self) -> None:
-        self._node.observer = self
-        self._node.transport.on_rtt = self.replication_rtt_observed
+        self._node.observe(self)
 
     # -- NodeObserver
 
@@ -100,13 +99,13 @@ class Metrics(NodeObserver):
     def leader_changed(self, leader: str | None, term: int) -> None:
         self.leader_changes.inc()
 
-    # -- transport and API
-
-    def replication_rtt_observed(self, peer: str, seconds: float) -> None:
+    def replication_rtt(self, peer: str, seconds: float) -> None:
         child = self._rtt.get(peer)
         if child is None:
-            child = self._rtt[peer] = self.replication_rtt.labels(peer)
+            child = self._rtt[peer] = self.replication_rtt_seconds.labels(peer)
         child.observe(seconds)
+
+    # -- the API
 
     def http_response(self, route: str, method: str, status: int) -> None:
         key = (route, method if method in _METHODS else "other", status)  # a fuzzer must not grow the labels
@@ -126,26 +125,34 @@ class NodeCollector(Collector):
         self._node = node
 
     def collect(self) -> Iterator[Metric]:
-        node = self._node
-        core = node.core
-        if core is None:  # not started yet
+        if not self._node.started:
             return
+        status = self._node.status()
         info = GaugeMetricFamily("todonode_node_info", "This node", labels=["node_id", "url"])
-        info.add_metric([node.id, node.members[node.id]], 1)
+        info.add_metric([status.id, status.url], 1)
         yield info
         role = GaugeMetricFamily("todonode_role", "1 for this node's current role", labels=["role"])
         for candidate in Role:
-            role.add_metric([candidate.value], 1 if core.role is candidate else 0)
+            role.add_metric([candidate.value], 1 if status.role is candidate else 0)
         yield role
         for name, help_text, value in (
-            ("todonode_is_leader", "1 while this node leads", int(node.is_leader)),
-            ("todonode_term", "Current Raft term", core.term),
-            ("todonode_commit_index", "Highest log index known committed", core.commit),
-            ("todonode_applied_index", "Highest log index applied here", node.applied),
-            ("todonode_last_index", "Last index in this node's log", core.log.last_index),
+            ("todonode_is_leader", "1 while this node leads", int(status.is_leader)),
+            ("todonode_term", "Current Raft term", status.term),
+            ("todonode_commit_index", "Highest log index known committed", status.commit_index),
+            ("todonode_applied_index", "Highest log index applied here", status.applied_index),
+            ("todonode_last_index", "Last index in this node's log", status.last_index),
+            (
+                "todonode_quorum_needed",
+                "Voters that must be reachable to accept writes",
+                status.quorum.needed,
+            ),
+            (
+                "todonode_quorum_reachable",
+                "Voters this node reaches, itself included",
+                status.quorum.reachable,
+            ),
         ):
             yield GaugeMetricFamily(name, help_text, value=value)
-        status = core.status()
         match = GaugeMetricFamily(
             "todonode_peer_match_index",
             "Highest index known replicated on the peer (leader only)",
@@ -154,19 +161,20 @@ class NodeCollector(Collector):
         lag = GaugeMetricFamily(
             "todonode_peer_lag_entries", "Entries the peer is behind this leader's log", labels=["peer"]
         )
-        for peer in status.peers:
-            match.add_metric([peer.node_id], peer.match)
-            lag.add_metric([peer.node_id], core.log.last_index - peer.match)
-        yield match
-        yield lag
         reachable = GaugeMetricFamily(
             "todonode_peer_reachable", "1 while the peer answers this node", labels=["peer"]
         )
-        for peer in node.transport.links:
-            reachable.add_metric([peer], int(node.transport.is_reachable(peer)))
+        for peer in status.peers:
+            behind = status.lag(peer)
+            if peer.match_index is not None and behind is not None:
+                match.add_metric([peer.id], peer.match_index)
+                lag.add_metric([peer.id], behind)
+            reachable.add_metric([peer.id], int(peer.reachable))
+        yield match
+        yield lag
         yield reachable
         tasks = GaugeMetricFamily("todonode_tasks", "Tasks in this node's applied state", labels=["state"])
-        counts = node.state.counts()
+        counts = self._node.state.counts()
         tasks.add_metric(["active"], counts["active"])
         tasks.add_metric(["completed"], counts["completed"])
         yield tasks

@@ -17,3 +17,6 @@ class NodeObserver:
 
     def leader_changed(self, leader: str | None, term: int) -> None:
         """This node learnt of another leader (or of none) in ``term``."""
+
+    def replication_rtt(self, peer: str, seconds: float) -> None:
+        """``peer`` acknowledged entries ``seconds`` after they were sent to it (its fsync included)."""

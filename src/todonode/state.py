@@ -38,7 +38,6 @@ Task = dict[str, Any]
 Command = dict[str, Any]
 
 _AT_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-_STRONG_ETAG = re.compile(r'"(\d{1,18})"')
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -80,45 +79,6 @@ def _invalid(message: str) -> Result:
 
 def _not_found(task_id: str) -> Result:
     return _error(404, "not_found", f"No task with id {task_id}; it may have been deleted.", id=task_id)
-
-
-# ------------------------------------------------------------------------------ validation (before proposing)
-# Request bodies, query parameters and most headers are checked against the API's types (api/models.py);
-# what is left here belongs to the state's own notions, like the ETag.
-
-
-class ValidationError(ValueError):
-    """A request to refuse before anything is proposed; ``to_body()`` is its API error. ``status`` is 400
-    when the value cannot be read as the kind of thing it names, 422 when it can but is not allowed."""
-
-    def __init__(self, field: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-        self.status = status
-
-    def to_body(self) -> dict[str, Any]:
-        return {"error": "validation_error", "message": self.message, "field": self.field}
-
-
-def etag(task: Task) -> str:
-    """The task's strong ETag: its version in quotes, e.g. ``"3"``."""
-    return f'"{task["version"]}"'
-
-
-def parse_if_match(value: str | None) -> int | None:
-    """The version an ``If-Match`` header requires, or None for no header or ``*``.
-
-    ``*`` adds nothing: a write to a missing task is a 404 anyway. Only one strong ETag as we issue them is
-    accepted. A weak ETag (``W/"3"``) can never match under If-Match's strong comparison, so it is refused
-    (400) rather than turned into a 412 that a client would retry for ever.
-    """
-    if value is None or value.strip() == "*":
-        return None
-    match = _STRONG_ETAG.fullmatch(value.strip())
-    if match is None:
-        raise ValidationError("If-Match", 'If-Match must be "*" or one ETag as we send it, e.g. "3"')
-    return int(match.group(1))
 
 
 def fingerprint(method: str, path: str, body: bytes | Any) -> str:
@@ -180,7 +140,8 @@ def update_command(
     if_version: int | None = None,
     idempotency: Idempotency | None = None,
 ) -> Command:
-    """``changes``: ``title`` and/or ``completed``, checked; ``if_version`` from ``parse_if_match``."""
+    """``changes``: ``title`` and/or ``completed``, checked; ``if_version``: the version the client
+    last read (its If-Match), or None."""
     version = {} if if_version is None else {"if_version": if_version}
     return _command("update", at, idempotency, id=task_id, **changes, **version)
 

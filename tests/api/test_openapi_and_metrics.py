@@ -13,12 +13,11 @@ from todonode.api import models, openapi
 from .conftest import SECRET
 
 JSON = {"Content-Type": "application/json"}
-# Served by the app but deliberately not described: peer RPC and the dashboard's files.
+# Served by the app but deliberately not described: peer RPC, for cluster members only.
 UNDESCRIBED = {
     ("POST", "/internal/raft"),
     ("GET", "/internal/raft/stream"),
     ("POST", "/replicate"),
-    ("GET", "/static"),
 }
 
 

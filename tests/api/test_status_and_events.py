@@ -122,7 +122,7 @@ async def test_replicate_and_internal_rpc_need_the_cluster_secret(client, node):
 
 
 async def test_an_overloaded_node_answers_503_with_retry_after(client, node, monkeypatch):
-    monkeypatch.setattr("todonode.node.MAX_PENDING_WRITES", 0)
+    monkeypatch.setattr("todonode.node.facade.MAX_PENDING_WRITES", 0)
     resp = await client.post("/tasks", data=b'{"title": "one too many"}', headers=JSON)
     body = await resp.json()
     assert resp.status == 503 and body["error"] == "overloaded"

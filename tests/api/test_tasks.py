@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from todonode.api.keys import NODE
 from todonode.errors import NotLeader, Unavailable
 from todonode.node import Node
+from todonode.raft import Role
 
-from .conftest import free_port, wait_until
+from .conftest import SECRET, free_port, wait_until
 
 TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 
@@ -710,7 +711,7 @@ def make_follower(node: Node, monkeypatch: pytest.MonkeyPatch, leader_url: str) 
     """Make ``node`` answer proposals as a follower of ``leader_url`` does."""
     view = FollowerView(leader_url)
 
-    async def propose(command: dict[str, Any]) -> Any:
+    async def propose(command: dict[str, Any], deadline: Any) -> Any:
         raise NotLeader("another node leads", leader=view.leader_url)
 
     monkeypatch.setattr(node, "propose", propose)
@@ -741,6 +742,64 @@ async def test_a_follower_forwards_a_write_as_it_came_and_relays_the_answer(foll
     assert sent["headers"]["Authorization"] == "Bearer t"
     assert sent["headers"]["Content-Type"] == "application/json"
     assert sent["headers"]["X-Todonode-Forwarded-By"] == node.id
+
+
+async def test_transfer_leader_is_forwarded_with_the_same_headers_as_a_write(
+    follower, node, leader, monkeypatch
+):
+    monkeypatch.setattr(Node, "is_leader", property(lambda self: False))
+    sent = {
+        "Content-Type": "application/json",
+        "Authorization": f"Bearer {SECRET}",
+        "Idempotency-Key": "k2",
+        "If-Match": '"1"',
+        "X-Other": "not forwarded",
+    }
+    await follower.put("/tasks/abc", json={"completed": True}, headers=sent)
+    await follower.post("/cluster/transfer-leader", json={"node": node.id}, headers=sent)
+    write, transfer = leader.seen
+    assert transfer["path"] == "/cluster/transfer-leader"
+
+    def ours(seen: dict[str, Any]) -> set[str]:
+        return {name for name in seen["headers"] if name in sent or name.startswith("X-Todonode")}
+
+    assert ours(write) == ours(transfer)
+    assert ours(write) == {
+        "Content-Type",
+        "Authorization",
+        "Idempotency-Key",
+        "If-Match",
+        "X-Todonode-Forwarded-By",
+    }
+
+
+async def test_a_follower_asks_the_leader_for_the_cluster_status_without_credentials(
+    client, node, leader, monkeypatch
+):
+    """The leader's view is public: the question needs no secret, so it must not carry one."""
+    own = node.status
+
+    def as_follower():
+        return replace(own(), role=Role.FOLLOWER, leader_id="leader-id", leader_url=leader.url)
+
+    monkeypatch.setattr(node, "status", as_follower)
+    resp = await client.get("/cluster/status", headers={"Authorization": f"Bearer {SECRET}"})
+    assert resp.status == 200
+    [asked] = leader.seen
+    assert asked["path"] == "/cluster/status?local=1"
+    assert "Authorization" not in asked["headers"]
+
+
+async def test_a_strong_read_is_refused_rather_than_served_stale(client, node, monkeypatch):
+    """The read index is confirmed, but this node cannot apply up to it in time: answering from what it
+    has would miss acknowledged writes."""
+
+    async def never_applied(index: int, deadline: Any) -> bool:
+        return False
+
+    monkeypatch.setattr(node, "wait_applied", never_applied)
+    body = await error_of(await client.get("/tasks?consistency=strong"), 503, "unavailable")
+    assert "read index" in body["message"]
 
 
 async def test_a_forwarded_update_keeps_its_if_match_and_a_delete_has_no_body(follower, leader):
@@ -854,10 +913,10 @@ async def test_an_unknown_local_outcome_is_retried_only_with_a_key(client, node,
     real_propose = node.propose
     failures = [Unavailable("leadership changed", retry_after=0.5)]
 
-    async def flaky_propose(command: dict[str, Any]) -> Any:
+    async def flaky_propose(command: dict[str, Any], deadline: Any) -> Any:
         if failures:
             raise failures.pop()
-        return await real_propose(command)
+        return await real_propose(command, deadline)
 
     monkeypatch.setattr(node, "propose", flaky_propose)
     await error_of(await client.post("/tasks", json={"title": "no key"}), 503, "unavailable")

@@ -1,7 +1,7 @@
 """The checker catches a real bug in real processes.
 
 The bug is planted in a copy of the product, never in the product: ``src/todonode`` is copied to a
-temporary directory, one line of ``node.py`` is changed so that ``propose`` answers as soon as the
+temporary directory, one line of ``node/facade.py`` is changed so that ``propose`` answers as soon as the
 leader's core accepts the entry — before any follower has it, before it is committed — and the nodes
 run from that copy (``PYTHONPATH``). Then: writes stream to the leader, both followers are killed
 (kill -9), the leader goes on acknowledging for a moment, the leader is killed too, the followers come
@@ -27,9 +27,9 @@ from .history import Fault, History
 from .runner import collect_log_terms, converge, wait_for_leader
 from .workload import Workload, WorkloadOptions
 
-ACK_AFTER_COMMIT = "return await fut"
+ACK_AFTER_COMMIT = "result: Result | None = await Deadline(COMMIT_TIMEOUT_S).run(future)"
 ACK_BEFORE_COMMIT = (
-    "return TaskState({}).apply(result.index, command)  # PLANTED BUG: acknowledged before commit"
+    "result = TaskState({}).apply(answer.index, command)  # PLANTED BUG: acknowledged before commit"
 )
 
 
@@ -39,12 +39,12 @@ def planted_copy(tmp_path: Path) -> Path:
     shutil.copytree(
         Path(todonode.__file__).parent, root / "todonode", ignore=shutil.ignore_patterns("__pycache__")
     )
-    node_py = root / "todonode" / "node.py"
+    node_py = root / "todonode" / "node" / "facade.py"
     text = node_py.read_text()
-    assert text.count(ACK_AFTER_COMMIT) == 1, "node.py changed: update the line the planted bug replaces"
+    assert text.count(ACK_AFTER_COMMIT) == 1, "facade.py changed: update the line the planted bug replaces"
     node_py.write_text(text.replace(ACK_AFTER_COMMIT, ACK_BEFORE_COMMIT))
     loaded = subprocess.run(
-        [sys.executable, "-c", "import todonode.node as n; print(n.__file__)"],
+        [sys.executable, "-c", "import todonode.node.facade as n; print(n.__file__)"],
         env={"PYTHONPATH": str(root)},
         capture_output=True,
         text=True,

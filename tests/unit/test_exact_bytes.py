@@ -1,4 +1,4 @@
-"""Why the node copies orjson's output before keeping it in the log (node._exact)."""
+"""Why the node copies orjson's output before keeping it in the log (node.facade.exact_copy)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import tracemalloc
 
 import orjson
 
-from todonode.node import _exact
+from todonode.node.facade import exact_copy as _exact
 
 COMMAND = {"op": "create", "at": "2026-11-27T01:02:03.456Z", "id": "a" * 32, "title": "buy milk"}
 

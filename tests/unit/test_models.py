@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from todonode.api import models
 from todonode.errors import Validation
-from todonode.state import ValidationError, parse_if_match
 
 TYPES = models.request_types(500, 1000)
 
@@ -158,11 +157,23 @@ def test_idempotency_key_length_and_characters() -> None:
         assert refusal(models.IDEMPOTENCY_KEY.parse, {"Idempotency-Key": bad}) == ("Idempotency-Key", 422)
 
 
+def test_etag_is_the_strong_quoted_version_and_if_match_reads_it_back() -> None:
+    assert models.etag(1) == '"1"'
+    assert models.IF_MATCH.parse({"If-Match": models.etag(1)}) == 1
+    assert models.IF_MATCH.parse({"If-Match": ' "12" '}) == 12
+    assert models.IF_MATCH.parse({}) is None
+    assert models.IF_MATCH.parse({"If-Match": "*"}) is None
+    for bad in ('W/"1"', "1", '"a"', '"1", "2"', ""):
+        assert refusal(models.IF_MATCH.parse, {"If-Match": bad}) == ("If-Match", 400)
+
+
 @given(st.text(st.sampled_from(['"', "1", "2", "*", " ", "\t", "W", "/", "a"]), max_size=6))
-def test_the_if_match_schema_accepts_exactly_what_the_state_reads(value: str) -> None:
+def test_if_match_is_read_exactly_when_the_published_pattern_matches(value: str) -> None:
+    matches = re.fullmatch(models.IF_MATCH.pattern, value) is not None
     try:
-        parse_if_match(value)
-        accepted = True
-    except ValidationError:
-        accepted = False
-    assert (re.fullmatch(models.IF_MATCH.pattern, value) is not None) == accepted
+        version = models.IF_MATCH.parse({"If-Match": value})
+    except Validation:
+        assert not matches
+        return
+    assert matches
+    assert version == (None if value.strip(" \t") == "*" else int(value.strip(' \t"')))

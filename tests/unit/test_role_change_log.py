@@ -1,6 +1,6 @@
 """The log line for each change of role: elections started, won and lost, with the term and the votes."""
 
-from todonode.node import role_change_message
+from todonode.node.role_changes import role_change_message
 from todonode.raft import Role
 
 F, P, C, L = Role.FOLLOWER, Role.PRE_CANDIDATE, Role.CANDIDATE, Role.LEADER

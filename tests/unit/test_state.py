@@ -19,16 +19,13 @@ from todonode.state import (
     Result,
     TaskEvent,
     TaskState,
-    ValidationError,
     batch_create_command,
     clear_completed_command,
     create_command,
     delete_all_command,
     delete_command,
-    etag,
     fingerprint,
     format_timestamp,
-    parse_if_match,
     set_all_completed_command,
     update_command,
 )
@@ -323,20 +320,7 @@ def test_counts_follow_every_change(log: Log) -> None:
     assert log.state.counts() == {"total": 2, "active": 2, "completed": 0}
 
 
-# ------------------------------------------------------------------------------------------------ ETags
-
-
-def test_etag_is_the_strong_quoted_version_and_if_match_reads_it_back(log: Log) -> None:
-    task = log.create()
-    assert etag(task) == '"1"'
-    assert parse_if_match(etag(task)) == 1
-    assert parse_if_match(' "12" ') == 12
-    assert parse_if_match(None) is None
-    assert parse_if_match("*") is None
-    for bad in ('W/"1"', "1", '"a"', '"1", "2"', ""):
-        with pytest.raises(ValidationError) as refused:
-            parse_if_match(bad)
-        assert (refused.value.field, refused.value.status) == ("If-Match", 400)
+# ----------------------------------------------------------------------------------------- fingerprints
 
 
 def test_fingerprint_separates_requests_but_not_key_order() -> None:

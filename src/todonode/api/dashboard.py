@@ -12,18 +12,14 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..errors import NotFound
 from .keys import CONFIG
 
 STATIC_DIR = Path(str(resources.files("todonode") / "static"))
+_STATIC_ROOT = STATIC_DIR.resolve()
 
 # Sent with every dashboard file; the page itself also gets the Content-Security-Policy.
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
-    app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
-    app.on_response_prepare.append(_static_headers)
 
 
 def content_security_policy(nodes: tuple[str, ...]) -> str:
@@ -42,17 +38,21 @@ def content_security_policy(nodes: tuple[str, ...]) -> str:
 
 
 async def index(request: web.Request) -> web.FileResponse:
+    return _file(request, STATIC_DIR / "index.html")
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    """A file below ``static/``; nothing outside it, whatever the path says (``..``, links)."""
+    path = (STATIC_DIR / request.match_info["path"]).resolve()
+    if not path.is_relative_to(_STATIC_ROOT) or not path.is_file():
+        raise NotFound("No such file of the dashboard.")
+    return _file(request, path)
+
+
+def _file(request: web.Request, path: Path) -> web.FileResponse:
+    # The page's policy on every file, in case one is opened directly (it is ignored on scripts), and
+    # no-cache: scripts and styles change with the node's version, so revalidate rather than run a
+    # stale copy.
     csp = content_security_policy(request.app[CONFIG].cluster.nodes)
     headers = {"Cache-Control": "no-cache", "Content-Security-Policy": csp, **SECURITY_HEADERS}
-    return web.FileResponse(STATIC_DIR / "index.html", headers=headers)
-
-
-async def _static_headers(request: web.Request, response: web.StreamResponse) -> None:
-    if request.path.startswith("/static/"):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        # The same policy if the page is opened as /static/index.html (it is ignored on scripts).
-        csp = content_security_policy(request.app[CONFIG].cluster.nodes)
-        response.headers.setdefault("Content-Security-Policy", csp)
-        # Scripts and styles change with the node's version: revalidate rather than run a stale copy.
-        response.headers.setdefault("Cache-Control", "no-cache")
+    return web.FileResponse(path, headers=headers)

@@ -16,6 +16,7 @@ import orjson
 from aiohttp import web
 
 from ..errors import ApiError
+from . import headers
 from .keys import NODE
 
 log = logging.getLogger("todonode.api")
@@ -30,9 +31,6 @@ _HTTP_CODES = {
     414: ("uri_too_long", "The URL is too long."),
     431: ("headers_too_large", "The request headers are too large."),
 }
-
-NODE_HEADER = "X-Todonode-Node"
-APPLIED_HEADER = "X-Todonode-Applied-Index"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -80,5 +78,5 @@ def _stamp(request: web.Request, response: web.StreamResponse) -> None:
     if response.prepared:
         return
     node = request.app[NODE]
-    response.headers.setdefault(NODE_HEADER, node.id)
-    response.headers[APPLIED_HEADER] = str(node.applied)
+    response.headers.setdefault(headers.NODE, node.id)
+    response.headers[headers.APPLIED_INDEX] = str(node.applied)

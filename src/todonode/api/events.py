@@ -15,14 +15,10 @@ from aiohttp import web
 
 from ..events import Event
 from .access import require_client_token
-from .cluster import node_status
+from .cluster import status_body
 from .keys import NODE
 
 KEEPALIVE_S = 5.0
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/events", stream_events)
 
 
 def _frame(event: Event) -> bytes:
@@ -49,7 +45,8 @@ async def stream_events(request: web.Request) -> web.StreamResponse:
     try:
         await response.prepare(request)
         await response.write(b"retry: 1000\n\n")
-        await response.write(_frame(Event("cluster", {"type": "hello", **node_status(node)})))
+        hello = {"type": "hello", **status_body(node.status(), node.config.node.port)}
+        await response.write(_frame(Event("cluster", hello)))
         for event in backlog:
             await response.write(_frame(event))
         while not sub.overflowed:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
+from itertools import groupby
 
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..errors import InvalidJson, Unauthorized, Validation
 from ..raft import Message, WireError, from_wire
-from ..transport import MAX_BATCH_BYTES, RAFT_PATH, STREAM_PATH
+from ..transport import MAX_BATCH_BYTES
 from .keys import CONFIG, NODE
 
 log = logging.getLogger("todonode.api.internal")
@@ -26,12 +27,9 @@ log = logging.getLogger("todonode.api.internal")
 STREAMS = web.AppKey("raft_streams", set)
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
     app[STREAMS] = set()
     app.on_shutdown.append(_close_streams)
-    app.router.add_get(STREAM_PATH, receive_stream)
-    app.router.add_post(RAFT_PATH, receive_messages)
-    app.router.add_post("/replicate", receive_messages)
 
 
 def require_secret(request: web.Request) -> None:
@@ -52,7 +50,9 @@ def _decode(raw: bytes | str) -> list[Message]:
 
 async def receive_messages(request: web.Request) -> web.Response:
     require_secret(request)
-    request.app[NODE].receive(_decode(await request.read()))
+    node = request.app[NODE]
+    for sender, messages in groupby(_decode(await request.read()), key=lambda m: m.src):
+        node.receive(sender, list(messages))
     return web.Response(status=204)
 
 
@@ -78,8 +78,7 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
                 log.warning("closing the stream from %s: %s", peer, exc.message)
                 await ws.close(code=WSCloseCode.INVALID_TEXT, message=b"not a batch of Raft messages")
                 break
-            node.transport.received(peer, messages)
-            node.receive(messages)
+            node.receive(peer, messages)
     finally:
         streams.discard(ws)
     return ws

@@ -16,11 +16,11 @@ from .keys import NODE
 METRICS = web.AppKey("metrics", Metrics)
 
 
-def add_routes(app: web.Application) -> None:
+def setup(app: web.Application) -> None:
+    """Measure the node (before it starts) and every response."""
     metrics = Metrics(app[NODE])
     metrics.attach()
     app[METRICS] = metrics
-    app.router.add_get("/metrics", serve)
     app.on_response_prepare.append(_count_response)
 
 

@@ -214,14 +214,15 @@ class Param:
     """A query parameter or request header: its schema and the check that applies it.
 
     ``kind`` is ``bool`` (``true``/``false``; ``values`` may say only one is useful), ``int`` (whole number
-    in ``low..high``), ``enum`` (one of ``values``), or ``str`` (``pattern``, ``min_length``..``max_length``).
+    in ``low..high``), ``enum`` (one of ``values``), ``str`` (``pattern``, ``min_length``..``max_length``),
+    or ``etag`` (``*`` or one of our ETags, read as the version it names; ``*`` reads as None).
     400 when the value is not of the kind, 422 when it is but out of range (a string that breaks its rule
     is 422 too).
     """
 
     name: str
     where: Literal["query", "header"]
-    kind: Literal["bool", "int", "enum", "str"]
+    kind: Literal["bool", "int", "enum", "str", "etag"]
     description: str
     low: int = 0
     high: int = 10**_MAX_DIGITS - 1
@@ -238,7 +239,7 @@ class Param:
             return {"type": "string", "enum": list(self.values)}
         if self.kind == "int":
             return {"type": "integer", "minimum": self.low, "maximum": self.high}
-        schema: dict[str, Any] = {"type": "string", "minLength": self.min_length}
+        schema: dict[str, Any] = {"type": "string", "minLength": self.min_length}  # str and etag
         if self.max_length is not None:
             schema["maxLength"] = self.max_length
         if self.pattern is not None:
@@ -258,6 +259,8 @@ class Param:
             if value not in self.values:
                 raise Validation(f"{self.name} must be {' or '.join(self.values)}", field=self.name)
             return value
+        if self.kind == "etag":
+            return _if_match_version(self, value)
         if self.kind == "int":
             if not _DIGITS.fullmatch(value):
                 raise Validation(f"{self.name} must be a whole number", field=self.name)
@@ -275,6 +278,26 @@ class Param:
 
 
 _DIGITS = re.compile(rf"[0-9]{{1,{_MAX_DIGITS}}}")
+
+
+def etag(version: int) -> str:
+    """A task's strong ETag: its version in quotes, e.g. ``"3"``."""
+    return f'"{version}"'
+
+
+def _if_match_version(param: Param, value: str) -> int | None:
+    """The version an ``If-Match`` value requires, or None for ``*``.
+
+    ``*`` adds nothing: a write to a missing task is a 404 anyway. Only one strong ETag as we issue them is
+    accepted. A weak ETag (``W/"3"``) can never match under If-Match's strong comparison, so it is refused
+    (400) rather than turned into a 412 that a client would retry for ever.
+    """
+    assert param.pattern is not None
+    if re.fullmatch(param.pattern, value) is None:
+        raise Validation(f'{param.name} must be "*" or one ETag as we send it, e.g. "3"', field=param.name)
+    digits = value.strip(' \t*"')
+    return int(digits) if digits else None
+
 
 COMPLETED = Param("completed", "query", "bool", "only tasks with this completed value")
 CONSISTENCY = Param(
@@ -316,9 +339,9 @@ IDEMPOTENCY_KEY = Param(
 IF_MATCH = Param(
     "If-Match",
     "header",
-    "str",
+    "etag",
     'the ETag of the task as last read, e.g. "3": the write fails with 412 if the task changed since',
-    # What state.parse_if_match reads: "*" or one strong ETag of ours, surrounding blanks allowed.
+    # "*" or one strong ETag of ours, surrounding blanks allowed.
     pattern=r'[ \t]*(?:\*|"[0-9]{1,18}")[ \t]*',
 )
 LAST_EVENT_ID = Param("Last-Event-ID", "header", "str", "resume the stream after this event id")

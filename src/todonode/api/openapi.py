@@ -3,15 +3,17 @@
 Generated, never written by hand: the request bodies, query parameters and headers are the very types
 and ``Param`` objects the handlers validate with (``api/models.py``), and the response bodies are the
 response types. Each node describes itself: its own limits (title length, batch size) and whether it
-asks for a client token. The table ``OPERATIONS`` below is the list of public endpoints; a test checks
-it against the app's routes, so an endpoint cannot be added without being described.
+asks for a client token. What it describes is the route table (routes.py), the same table the router is
+built from, so a route cannot be served without being described.
 
-Peer RPC (``/internal/raft`` and its old name ``/replicate``) is for cluster members only and is not
-described here.
+Peer RPC (``/internal/raft`` and its old name ``/replicate``) is for cluster members only and is left
+out (``Operation.public``).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -20,14 +22,15 @@ import msgspec
 from aiohttp import web
 
 from ..config import ApiSection, Config
-from . import models
-from .errors import APPLIED_HEADER, NODE_HEADER
-from .keys import CONFIG
+from . import headers, models
+from .errors import Handler
 
 OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
 _REF = "#/components/schemas/{name}"
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
+_PATH_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")  # aiohttp's {name} or {name:regex}
+_PATH_PARAMETERS = {"id": "the task's id", "path": "the file's path below /static/"}
 
 # Errors every operation can answer, besides its own.
 _ALWAYS = {503: "the node is overloaded (overloaded), or has no leader or quorum (no_leader, no_quorum)"}
@@ -49,11 +52,16 @@ _WRITE_ERRORS = {
 
 @dataclass(frozen=True, slots=True)
 class Operation:
+    """One route of the table in routes.py: what serves it, and how it is described."""
+
     method: str
     path: str
+    handler: Handler
     operation_id: str
     summary: str
     ok: tuple[int, Any, str]  # status, response type (None: no JSON schema), media type
+    public: bool = True  # False: for cluster members only (peer RPC), not described
+    enabled: Callable[[Config], bool] = lambda config: True  # served by a node with this config
     request: str | None = None  # the RequestTypes attribute that validates the body
     params: tuple[models.Param, ...] = ()
     errors: dict[int, str] = field(default_factory=dict)
@@ -61,171 +69,8 @@ class Operation:
     read: bool = False  # task data: needs the token with protect_reads
     admin: bool = False  # needs the cluster secret or the client token
     tag: str = "tasks"
-    task_path: bool = False  # has the {id} path parameter
     etag: bool = False  # the response carries the task's ETag
     links: tuple[str, ...] = ()  # operations on the task this one answers with (OpenAPI links)
-
-
-_NOT_FOUND = {404: "not_found: no task with this id"}
-_STALE = {412: "precondition_failed: If-Match names an older version", 400: "If-Match cannot be read"}
-
-OPERATIONS: tuple[Operation, ...] = (
-    Operation(
-        "get",
-        "/tasks",
-        "listTasks",
-        "The tasks, newest first",
-        (200, models.TaskList, JSON),
-        params=(models.COMPLETED, models.LIMIT, models.CURSOR, *models.READ_PARAMS),
-        errors={400: "validation_error naming the parameter", 422: "a parameter out of range"},
-        read=True,
-    ),
-    Operation(
-        "post",
-        "/tasks",
-        "createTask",
-        "Create a task",
-        (201, models.Task, JSON),
-        request="TaskCreate",
-        params=(models.REDIRECT,),
-        write=True,
-        etag=True,
-        links=("getTask", "updateTask", "replaceTask", "deleteTask"),
-    ),
-    Operation(
-        "post",
-        "/tasks/batch",
-        "createTasks",
-        "Create several tasks in one log entry: all or nothing",
-        (201, models.TaskBatchCreated, JSON),
-        request="TaskBatch",
-        params=(models.REDIRECT,),
-        write=True,
-    ),
-    Operation(
-        "patch",
-        "/tasks",
-        "setAllCompleted",
-        "Mark every task completed (or active) in one log entry",
-        (200, models.Updated, JSON),
-        request="SetAllCompleted",
-        params=(models.REDIRECT,),
-        write=True,
-    ),
-    Operation(
-        "delete",
-        "/tasks",
-        "deleteTasks",
-        "Delete the completed tasks (?completed=true) or every task (?all=true)",
-        (200, models.Deleted, JSON),
-        params=(models.DELETE_COMPLETED, models.DELETE_ALL, models.REDIRECT),
-        errors={400: "say what to delete: completed=true or all=true"},
-        write=True,
-    ),
-    Operation(
-        "get",
-        "/tasks/{id}",
-        "getTask",
-        "One task, with its ETag",
-        (200, models.Task, JSON),
-        params=models.READ_PARAMS,
-        errors={**_NOT_FOUND, 400: "validation_error naming the parameter"},
-        read=True,
-        task_path=True,
-        etag=True,
-    ),
-    *(
-        Operation(
-            method,
-            "/tasks/{id}",
-            f"{verb}Task",
-            "Change the title and/or completed of a task",
-            (200, models.Task, JSON),
-            request="TaskUpdate",
-            params=(models.IF_MATCH, models.REDIRECT),
-            errors={**_NOT_FOUND, **_STALE},
-            write=True,
-            task_path=True,
-            etag=True,
-        )
-        for method, verb in (("put", "replace"), ("patch", "update"))
-    ),
-    Operation(
-        "delete",
-        "/tasks/{id}",
-        "deleteTask",
-        "Delete a task",
-        (200, models.TaskDeleted, JSON),
-        params=(models.IF_MATCH, models.REDIRECT),
-        errors={**_NOT_FOUND, **_STALE},
-        write=True,
-        task_path=True,
-    ),
-    Operation("get", "/status", "getStatus", "This node", (200, models.Status, JSON), tag="cluster"),
-    Operation("get", "/health", "getHealth", "Liveness", (200, models.Health, JSON), tag="cluster"),
-    Operation(
-        "get",
-        "/ready",
-        "getReady",
-        "200 once this node knows a leader and has applied what it knows is committed; else 503",
-        (200, models.Ready, JSON),
-        errors={503: "not ready: the body is a Ready object listing the problems"},
-        tag="cluster",
-    ),
-    Operation(
-        "get",
-        "/heartbeat",
-        "getHeartbeat",
-        "Liveness and leader",
-        (200, models.Heartbeat, JSON),
-        tag="cluster",
-    ),
-    Operation(
-        "get",
-        "/cluster/status",
-        "getClusterStatus",
-        "Every node as the leader sees it (a follower asks the leader)",
-        (200, models.ClusterStatus, JSON),
-        params=(models.LOCAL,),
-        tag="cluster",
-    ),
-    Operation(
-        "post",
-        "/cluster/transfer-leader",
-        "transferLeader",
-        "Hand the leadership to another node (a follower forwards this to the leader)",
-        (200, models.TransferStarted, JSON),
-        request="TransferLeader",
-        errors={
-            401: "unauthorized: needs the cluster secret or the client token",
-            404: "not_found: no such member",
-            409: "transfer_failed: the node did not take over in time (is it reachable and caught up?)",
-            503: "no_leader or no_quorum",
-        },
-        admin=True,
-        tag="cluster",
-    ),
-    Operation(
-        "get",
-        "/events",
-        "streamEvents",
-        "Server-Sent Events: task changes (id = log index) and cluster changes",
-        (200, None, "text/event-stream"),
-        params=(models.LAST_EVENT_ID,),
-        read=True,
-        tag="events",
-    ),
-    Operation(
-        "get", "/metrics", "getMetrics", "Prometheus metrics", (200, None, "text/plain"), tag="operations"
-    ),
-    Operation("get", "/openapi.json", "getOpenApi", "This description", (200, None, JSON), tag="operations"),
-    Operation("get", "/", "getDashboard", "The dashboard", (200, None, "text/html"), tag="operations"),
-)
-
-
-def add_routes(app: web.Application) -> None:
-    app[DOCUMENT] = msgspec.json.encode(build(app[CONFIG]))
-    app.router.add_get("/openapi.json", serve)
 
 
 DOCUMENT = web.AppKey("openapi_document", bytes)
@@ -235,17 +80,19 @@ async def serve(request: web.Request) -> web.Response:
     return web.Response(body=request.app[DOCUMENT], content_type=JSON)
 
 
-def build(config: Config) -> dict[str, Any]:
-    """The OpenAPI document for a node with this config."""
+def build(config: Config, operations: Iterable[Operation]) -> dict[str, Any]:
+    """The OpenAPI document for a node with this config that serves ``operations``."""
     api = config.api
+    operations = [op for op in operations if op.public]
     types = models.request_types(api.max_title_chars, api.max_batch)
-    requests = {op.request: getattr(types, op.request) for op in OPERATIONS if op.request}
+    requests = {op.request: getattr(types, op.request) for op in operations if op.request}
     named = [*requests.values(), *models.RESPONSE_TYPES]
     schemas, components = msgspec.json.schema_components(named, ref_template=_REF)
     by_type = dict(zip(map(id, named), schemas, strict=True))
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
-        paths.setdefault(op.path, {})[op.method] = _operation(op, api, requests, by_type)
+    for op in operations:
+        path = _PATH_PARAMETER.sub(r"{\1}", op.path)
+        paths.setdefault(path, {})[op.method] = _operation(op, api, requests, by_type)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -277,9 +124,8 @@ def _operation(
     if op.write:
         params.append(models.IDEMPOTENCY_KEY)
     out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary, "tags": [op.tag]}
-    parameters = [_parameter(p) for p in params]
-    if op.task_path:
-        parameters.insert(0, {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}})
+    parameters = [_path_parameter(name) for name in _PATH_PARAMETER.findall(op.path)]
+    parameters += [_parameter(p) for p in params]
     if parameters:
         out["parameters"] = parameters
     if op.request:
@@ -320,6 +166,16 @@ def _link(operation_id: str) -> dict[str, Any]:
     return {"operationId": operation_id, "parameters": parameters}
 
 
+def _path_parameter(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": _PATH_PARAMETERS[name],
+        "schema": {"type": "string"},
+    }
+
+
 def _parameter(param: models.Param) -> dict[str, Any]:
     return {
         "name": param.name,
@@ -331,16 +187,16 @@ def _parameter(param: models.Param) -> dict[str, Any]:
 
 
 def _headers(op: Operation) -> dict[str, Any]:
-    headers = {
-        NODE_HEADER: {"description": "the node that answered", "schema": {"type": "string"}},
-        APPLIED_HEADER: {
+    described = {
+        headers.NODE: {"description": "the node that answered", "schema": {"type": "string"}},
+        headers.APPLIED_INDEX: {
             "description": "how far that node had applied the log: ask any node for ?min_index= this",
             "schema": _DIGITS,
         },
     }
     if op.etag:
-        headers["ETag"] = {"description": 'the task\'s version, e.g. "3"', "schema": {"type": "string"}}
-    return headers
+        described["ETag"] = {"description": 'the task\'s version, e.g. "3"', "schema": {"type": "string"}}
+    return described
 
 
 def _version() -> str:

@@ -1,4 +1,5 @@
-"""The task endpoints (SPEC §3): reads answered from this node's applied state, writes ordered by Raft.
+"""The task endpoints (docs/api.md): reads answered from this node's applied state, writes ordered by
+Raft.
 This module never changes the task state itself: every change is a command through ``Node.propose``.
 
 One write, as the handlers below do it:
@@ -8,107 +9,46 @@ One write, as the handlers below do it:
 2. A key this node already holds in the replicated idempotency table is answered from it: the first
    response replayed, or 422 when the key came with a different request.
 3. The command is built with fresh task ids and this node's clock, so every replica applies exactly the
-   same thing (PITFALLS 8), and proposed. The result of applying it is the response, errors included.
-4. A follower forwards the request (method, path, query, body, key) to the leader and relays its answer
-   (PITFALLS 17); or, with ``forward_writes = false`` or ``?redirect=true``, answers 421 ``not_leader``
-   with the leader's URL. A forwarded write whose fate is unknown (the leader vanished mid-request) is
-   retried only when an ``Idempotency-Key`` makes that safe (PITFALLS 18).
+   same thing (docs/guarantees.md), and proposed. The result of applying it is the response, errors included.
+4. A follower forwards the request to the leader and relays its answer (forwarding.py); or, with
+   ``forward_writes = false`` or ``?redirect=true``, answers 421 ``not_leader`` with the leader's URL.
+   A forwarded write whose fate is unknown (the leader vanished mid-request) is retried only when an
+   ``Idempotency-Key`` makes that safe.
 
-Task objects in responses carry one field beyond SPEC §3: ``seq``, the creation number that orders the
-list newest first and serves as the pagination cursor.
+All of it within one deadline, ``cluster.write_wait_ms`` from the request's arrival (deadline.py): a
+write waits that long for a new leader, across every retry, and no longer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDictProxy
-from yarl import URL
 
 from .. import state
 from ..config import ApiSection
+from ..deadline import Deadline
 from ..errors import ApiError, NoLeader, NotFound, NotLeader, Unavailable, Validation
 from ..node import Node
 from ..state import Command, Idempotency, Result
-from . import models
+from . import headers, models
 from .access import require_client_token
 from .body import read_json
-from .errors import APPLIED_HEADER, NODE_HEADER, json_response
+from .errors import json_response
+from .forwarding import FORWARDER, NotApplied, OutcomeUnknown, forwarded, while_leading
 from .keys import CONFIG, NODE
 from .metrics import METRICS
-
-LEADER_HEADER = "X-Todonode-Leader"
-FORWARDED_BY_HEADER = "X-Todonode-Forwarded-By"
-REPLAYED_HEADER = "Idempotent-Replayed"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 RETRY_PAUSE_S = 0.05  # between attempts while a failed-over leader is being replaced
 FORWARD_SLACK_S = 3.0  # on top of write_wait_ms, which the leader may spend waiting for an election
 
-# What a follower passes on to the leader (besides the body's type), and what it passes back.
-_FORWARDED_REQUEST_HEADERS = (IDEMPOTENCY_HEADER, "If-Match", "Authorization")
-_RELAYED_RESPONSE_HEADERS = (
-    "Content-Type",
-    "ETag",
-    REPLAYED_HEADER,
-    LEADER_HEADER,
-    NODE_HEADER,
-    "Retry-After",
-)
-_DIGITS = re.compile(r"[0-9]{1,18}")
-
-T = TypeVar("T")
 BuildCommand = Callable[[str, Idempotency | None], Command]  # (at, idempotency) -> command
-
-
-def add_routes(app: web.Application) -> None:
-    forwarder = Forwarder()
-    app[FORWARDER] = forwarder
-    app.cleanup_ctx.append(forwarder.lifetime)
-    app.router.add_get("/tasks", list_tasks)
-    app.router.add_post("/tasks", create_task)
-    app.router.add_post("/tasks/batch", create_batch)
-    app.router.add_patch("/tasks", set_all_completed)
-    app.router.add_delete("/tasks", delete_many)
-    app.router.add_get("/tasks/{id}", get_task)
-    app.router.add_put("/tasks/{id}", update_task)
-    app.router.add_patch("/tasks/{id}", update_task)
-    app.router.add_delete("/tasks/{id}", delete_task)
-
-
-class Forwarder:
-    """The HTTP client a follower forwards writes with.
-
-    It has its own connection pool on purpose: the transport's pool holds two connections per peer for
-    Raft messages, and a forwarded write waiting for its commit must never hold up the very messages
-    (this follower's acknowledgements) that commit it.
-    """
-
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        assert self._session is not None, "the forwarding session lives while the app runs"
-        return self._session
-
-    async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
-            self._session = session
-            yield
-            self._session = None
-
-
-FORWARDER = web.AppKey("forwarder", Forwarder)
 
 
 # ============================================================================================== reads
@@ -128,17 +68,16 @@ class ReadOptions:
 
     async def catch_up(self, node: Node) -> None:
         """Wait until this node's state is as current as asked; 503 when it cannot be within the bound."""
+        deadline = Deadline(node.config.cluster.write_wait_ms / 1000)
         if self.strong:
-            await node.read_barrier()  # a follower confirms the leader's commit index with it
-        if self.min_index is not None:
-            timeout = node.config.cluster.write_wait_ms / 1000
-            if not await node.wait_applied(self.min_index, timeout):
-                raise Unavailable(
-                    f"this node has applied up to index {node.applied}, not yet {self.min_index}; retry "
-                    "shortly or ask the leader",
-                    retry_after=1,
-                    applied_index=node.applied,
-                )
+            await node.read_barrier(deadline)  # a follower confirms the leader's commit index with it
+        if self.min_index is not None and not await node.wait_applied(self.min_index, deadline):
+            raise Unavailable(
+                f"this node has applied up to index {node.applied}, not yet {self.min_index}; retry "
+                "shortly or ask the leader",
+                retry_after=1,
+                applied_index=node.applied,
+            )
 
 
 async def list_tasks(request: web.Request) -> web.Response:
@@ -165,7 +104,7 @@ async def get_task(request: web.Request) -> web.Response:
     task = node.state.get(task_id)
     if task is None:
         raise NotFound(f"No task with id {task_id}; it may have been deleted.", id=task_id)
-    return json_response(task, headers={"ETag": state.etag(task)})
+    return json_response(task, headers={"ETag": models.etag(task["version"])})
 
 
 # ============================================================================================= writes
@@ -200,7 +139,7 @@ async def update_task(request: web.Request) -> web.Response:
     task_id = request.match_info["id"]
     body = await read_json(request, api.max_body_bytes)
     changes = _request_types(api).update_changes(body.value)
-    if_version = _if_version(request)
+    if_version = models.IF_MATCH.parse(request.headers)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.update_command(task_id, changes, at=at, if_version=if_version, idempotency=idempotency)
@@ -211,7 +150,7 @@ async def update_task(request: web.Request) -> web.Response:
 async def delete_task(request: web.Request) -> web.Response:
     require_client_token(request, write=True)
     task_id = request.match_info["id"]
-    if_version = _if_version(request)
+    if_version = models.IF_MATCH.parse(request.headers)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.delete_command(task_id, at=at, if_version=if_version, idempotency=idempotency)
@@ -259,22 +198,13 @@ async def set_all_completed(request: web.Request) -> web.Response:
 # ================================================================================= proposing a write
 
 
-class _NotApplied(Exception):
-    """A forwarding attempt that certainly changed nothing (no connection, or the target no longer
-    leads): always safe to retry."""
-
-
-class _OutcomeUnknown(Exception):
-    """A forwarding attempt that may or may not have been applied: safe to retry only with a key."""
-
-
 async def _write(
     request: web.Request, raw: bytes, build: BuildCommand, *, single_task: bool = False
 ) -> web.Response:
     """Propose the command ``build`` makes, here or through the leader, and answer with its result.
 
-    Attempts repeat while the leader is being replaced, for up to ``write_wait_ms`` (SPEC §3: a write
-    waits for the new leader rather than failing), but never when a repeat could apply the write twice.
+    Attempts repeat while the leader is being replaced, until the write's deadline (a write waits for
+    the new leader rather than failing), but never when a repeat could apply the write twice.
     """
     node = request.app[NODE]
     started = time.perf_counter()
@@ -285,28 +215,29 @@ async def _write(
         if known is not None:
             _measure(request, None, replayed=known.replayed)
             return _result_response(known, node.leader_id, single_task)
-    deadline = time.monotonic() + node.config.cluster.write_wait_ms / 1000
+    deadline = Deadline(node.config.cluster.write_wait_ms / 1000)
     while True:
         try:
-            result = await node.propose(build(_now(), idempotency))
+            result = await node.propose(build(_now(), idempotency), deadline)
+            assert result is not None, "a task command always has a result"
             _measure(request, time.perf_counter() - started, replayed=result.replayed)
             return _result_response(result, node.id, single_task)
         except NotLeader as exc:
             if redirect:
                 return _redirect_response(request, exc)
-            if FORWARDED_BY_HEADER in request.headers:
+            if forwarded(request):
                 raise  # a forwarded request is never forwarded again: no loops between nodes
             try:
                 response = await _forward(request, raw, exc.leader, deadline)
                 _measure(request, time.perf_counter() - started, forwarded=True)
                 return response
-            except _NotApplied as failure:
+            except NotApplied as failure:
                 last_error: ApiError = NoLeader(
                     f"the leader cannot be reached ({failure}) and no other has taken over yet; retry "
                     "shortly",
                     retry_after=1,
                 )
-            except _OutcomeUnknown as failure:
+            except OutcomeUnknown as failure:
                 last_error = Unavailable(
                     f"the leader stopped answering before confirming the write ({failure}); it may or may "
                     "not have been applied. Retry with an Idempotency-Key header to make retries safe",
@@ -319,9 +250,9 @@ async def _write(
             if idempotency is None:
                 raise
             last_error = exc
-        if time.monotonic() >= deadline:
+        if deadline.expired:
             raise last_error
-        await asyncio.sleep(min(RETRY_PAUSE_S, max(0.0, deadline - time.monotonic())))
+        await deadline.pause(RETRY_PAUSE_S)
 
 
 def _measure(
@@ -339,86 +270,39 @@ def _measure(
 
 def _result_response(result: Result, leader_id: str | None, single_task: bool) -> web.Response:
     """A command's result as the response: errors (status >= 400) already have the JSON error shape."""
-    headers = {}
+    sent = {}
     if leader_id is not None:
-        headers[LEADER_HEADER] = leader_id
+        sent[headers.LEADER] = leader_id
     if result.replayed:
-        headers[REPLAYED_HEADER] = "true"
+        sent[headers.REPLAYED] = "true"
     if single_task and result.status < 300:
-        headers["ETag"] = state.etag(result.body)
-    return json_response(result.body, result.status, headers)
+        sent["ETag"] = models.etag(result.body["version"])
+    return json_response(result.body, result.status, sent)
 
 
 def _redirect_response(request: web.Request, exc: NotLeader) -> web.Response:
-    headers = {}
-    if exc.leader is not None:
-        headers["Location"] = exc.leader + request.raw_path
-    return json_response(exc.body(), exc.status, headers)
+    location = {} if exc.leader is None else {"Location": exc.leader + request.raw_path}
+    return json_response(exc.body(), exc.status, location)
 
 
-async def _forward(request: web.Request, raw: bytes, leader_url: str | None, deadline: float) -> web.Response:
-    """Send the request as it came to the leader and relay the answer; then wait (bounded) until this
+async def _forward(
+    request: web.Request, raw: bytes, leader_url: str | None, deadline: Deadline
+) -> web.Response:
+    """Send the request to the leader and relay the answer; then wait (within the deadline) until this
     node has applied what the leader had, so that the client reads its own write here too."""
     if leader_url is None:
-        raise _NotApplied("its address is unknown")
+        raise NotApplied("its address is unknown")
     node = request.app[NODE]
-    headers = {
-        name: value
-        for name in _FORWARDED_REQUEST_HEADERS
-        if (value := request.headers.get(name)) is not None and _encodable(value)
-    }
-    if raw:
-        headers["Content-Type"] = "application/json"  # checked already: JSON in UTF-8
-    headers[FORWARDED_BY_HEADER] = node.id
     cluster = node.config.cluster
     timeout = aiohttp.ClientTimeout(
         total=cluster.write_wait_ms / 1000 + FORWARD_SLACK_S,
         sock_connect=cluster.election_timeout_ms / 1000,
     )
-    url = URL(leader_url + request.raw_path, encoded=True)
-    exchange = _exchange(request.app[FORWARDER].session, request.method, url, raw, headers, timeout)
-    try:
-        status, answer_headers, body = await _while_leading(node, leader_url, exchange)
-    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-        raise _NotApplied(f"{leader_url}: {exc.__class__.__name__}") from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _OutcomeUnknown(f"{leader_url}: {exc.__class__.__name__}") from exc
-    if status == NotLeader.status:
-        raise _NotApplied(f"{leader_url} no longer leads")  # it refused without applying anything
-    relayed = {name: answer_headers[name] for name in _RELAYED_RESPONSE_HEADERS if name in answer_headers}
-    relayed[FORWARDED_BY_HEADER] = node.id
-    leader_applied = _header_int(answer_headers.get(APPLIED_HEADER))
-    if status < 300 and leader_applied is not None:
-        await node.wait_applied(leader_applied, max(0.05, deadline - time.monotonic()))
-    return web.Response(body=body, status=status, headers=relayed)
-
-
-async def _exchange(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: URL,
-    raw: bytes,
-    headers: dict[str, str],
-    timeout: aiohttp.ClientTimeout,
-) -> tuple[int, CIMultiDictProxy[str], bytes]:
-    async with session.request(method, url, data=raw or None, headers=headers, timeout=timeout) as resp:
-        return resp.status, resp.headers, await resp.read()
-
-
-async def _while_leading(node: Node, leader_url: str, exchange: Awaitable[T]) -> T:
-    """``exchange``'s result, unless this node sees another leader (or none) first. A leader that was
-    paused or cut off may hold the request until the timeout; its successor can take a keyed retry
-    within an election timeout."""
-    attempt = asyncio.ensure_future(exchange)
-    poll_s = node.config.cluster.heartbeat_ms / 1000
-    try:
-        while not attempt.done():
-            await asyncio.wait({attempt}, timeout=poll_s)
-            if not attempt.done() and node.leader_url != leader_url:
-                raise _OutcomeUnknown(f"{leader_url} lost the leadership while the write was in flight")
-        return attempt.result()
-    finally:
-        attempt.cancel()
+    exchange = request.app[FORWARDER].forward(request, raw, leader_url, node.id, timeout)
+    relayed = await while_leading(leader_url, lambda: node.leader_url, cluster.heartbeat_ms / 1000, exchange)
+    if relayed.status < 300 and relayed.applied_index is not None:
+        await node.wait_applied(relayed.applied_index, deadline)
+    return relayed.response(node.id)
 
 
 # ============================================================================ reading the request
@@ -432,18 +316,6 @@ def _request_types(api: ApiSection) -> models.RequestTypes:
     return models.request_types(api.max_title_chars, api.max_batch)
 
 
-def _validated(validate: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``validate``'s result, with its ValidationError turned into the API's validation_error."""
-    try:
-        return validate(*args, **kwargs)
-    except state.ValidationError as exc:
-        raise Validation(exc.message, field=exc.field, status=exc.status) from None
-
-
-def _if_version(request: web.Request) -> int | None:
-    return _validated(state.parse_if_match, request.headers.get("If-Match"))
-
-
 def _idempotency(request: web.Request, raw: bytes) -> Idempotency | None:
     # Printable ASCII only: the key travels in the log as JSON text, and header bytes that are not UTF-8
     # arrive as surrogate escapes, which JSON cannot carry. Every key generator makes ASCII anyway.
@@ -452,19 +324,6 @@ def _idempotency(request: web.Request, raw: bytes) -> Idempotency | None:
         return None
     # The raw path and query as sent: ?all=true and ?completed=true are different requests.
     return Idempotency(key, state.fingerprint(request.method, request.raw_path, raw))
-
-
-def _encodable(value: str) -> bool:
-    """False for header bytes that were not UTF-8 (surrogate escapes), which no client can send on."""
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _header_int(value: str | None) -> int | None:
-    return int(value) if value is not None and _DIGITS.fullmatch(value) else None
 
 
 def _new_id() -> str:

@@ -1,0 +1,8 @@
+"""The HTTP headers todonode itself defines or gives meaning to, by name, in one place."""
+
+NODE = "X-Todonode-Node"  # the node that answered
+APPLIED_INDEX = "X-Todonode-Applied-Index"  # how far that node had applied the log
+LEADER = "X-Todonode-Leader"  # the leader that ordered a write
+FORWARDED_BY = "X-Todonode-Forwarded-By"  # the follower that passed a request on to the leader
+IDEMPOTENCY_KEY = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"  # the answer is the stored one of an earlier request with the same key

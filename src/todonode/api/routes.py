@@ -1,0 +1,241 @@
+"""Every route a node serves, in one table: the router is built from it (``install``), and so is
+``GET /openapi.json`` (openapi.py), so a route cannot be served without being described. The peer
+routes are in the table too, marked not public: they are for cluster members only and left out of the
+description.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from aiohttp import web
+
+from ..config import Config
+from ..transport import RAFT_PATH, STREAM_PATH
+from . import cluster, dashboard, events, internal, metrics, models, openapi, tasks
+from .openapi import JSON, Operation
+
+_NOT_FOUND = {404: "not_found: no task with this id"}
+_STALE = {412: "precondition_failed: If-Match names an older version", 400: "If-Match cannot be read"}
+
+ROUTES: tuple[Operation, ...] = (
+    Operation(
+        "get",
+        "/tasks",
+        tasks.list_tasks,
+        "listTasks",
+        "The tasks, newest first",
+        (200, models.TaskList, JSON),
+        params=(models.COMPLETED, models.LIMIT, models.CURSOR, *models.READ_PARAMS),
+        errors={400: "validation_error naming the parameter", 422: "a parameter out of range"},
+        read=True,
+    ),
+    Operation(
+        "post",
+        "/tasks",
+        tasks.create_task,
+        "createTask",
+        "Create a task",
+        (201, models.Task, JSON),
+        request="TaskCreate",
+        params=(models.REDIRECT,),
+        write=True,
+        etag=True,
+        links=("getTask", "updateTask", "replaceTask", "deleteTask"),
+    ),
+    Operation(
+        "post",
+        "/tasks/batch",
+        tasks.create_batch,
+        "createTasks",
+        "Create several tasks in one log entry: all or nothing",
+        (201, models.TaskBatchCreated, JSON),
+        request="TaskBatch",
+        params=(models.REDIRECT,),
+        write=True,
+    ),
+    Operation(
+        "patch",
+        "/tasks",
+        tasks.set_all_completed,
+        "setAllCompleted",
+        "Mark every task completed (or active) in one log entry",
+        (200, models.Updated, JSON),
+        request="SetAllCompleted",
+        params=(models.REDIRECT,),
+        write=True,
+    ),
+    Operation(
+        "delete",
+        "/tasks",
+        tasks.delete_many,
+        "deleteTasks",
+        "Delete the completed tasks (?completed=true) or every task (?all=true)",
+        (200, models.Deleted, JSON),
+        params=(models.DELETE_COMPLETED, models.DELETE_ALL, models.REDIRECT),
+        errors={400: "say what to delete: completed=true or all=true"},
+        write=True,
+    ),
+    Operation(
+        "get",
+        "/tasks/{id}",
+        tasks.get_task,
+        "getTask",
+        "One task, with its ETag",
+        (200, models.Task, JSON),
+        params=models.READ_PARAMS,
+        errors={**_NOT_FOUND, 400: "validation_error naming the parameter"},
+        read=True,
+        etag=True,
+    ),
+    *(
+        Operation(
+            method,
+            "/tasks/{id}",
+            tasks.update_task,
+            f"{verb}Task",
+            "Change the title and/or completed of a task",
+            (200, models.Task, JSON),
+            request="TaskUpdate",
+            params=(models.IF_MATCH, models.REDIRECT),
+            errors={**_NOT_FOUND, **_STALE},
+            write=True,
+            etag=True,
+        )
+        for method, verb in (("put", "replace"), ("patch", "update"))
+    ),
+    Operation(
+        "delete",
+        "/tasks/{id}",
+        tasks.delete_task,
+        "deleteTask",
+        "Delete a task",
+        (200, models.TaskDeleted, JSON),
+        params=(models.IF_MATCH, models.REDIRECT),
+        errors={**_NOT_FOUND, **_STALE},
+        write=True,
+    ),
+    Operation(
+        "get", "/status", cluster.status, "getStatus", "This node", (200, models.Status, JSON), tag="cluster"
+    ),
+    Operation(
+        "get", "/health", cluster.health, "getHealth", "Liveness", (200, models.Health, JSON), tag="cluster"
+    ),
+    Operation(
+        "get",
+        "/ready",
+        cluster.ready,
+        "getReady",
+        "200 once this node knows a leader and has applied what it knows is committed; else 503",
+        (200, models.Ready, JSON),
+        errors={503: "not ready: the body is a Ready object listing the problems"},
+        tag="cluster",
+    ),
+    Operation(
+        "get",
+        "/heartbeat",
+        cluster.heartbeat,
+        "getHeartbeat",
+        "Liveness and leader",
+        (200, models.Heartbeat, JSON),
+        tag="cluster",
+    ),
+    Operation(
+        "get",
+        "/cluster/status",
+        cluster.cluster_status,
+        "getClusterStatus",
+        "Every node as the leader sees it (a follower asks the leader)",
+        (200, models.ClusterStatus, JSON),
+        params=(models.LOCAL,),
+        tag="cluster",
+    ),
+    Operation(
+        "post",
+        "/cluster/transfer-leader",
+        cluster.transfer_leader,
+        "transferLeader",
+        "Hand the leadership to another node (a follower forwards this to the leader)",
+        (200, models.TransferStarted, JSON),
+        request="TransferLeader",
+        errors={
+            401: "unauthorized: needs the cluster secret or the client token",
+            404: "not_found: no such member",
+            409: "transfer_failed: the node did not take over in time (is it reachable and caught up?)",
+            503: "no_leader or no_quorum",
+        },
+        admin=True,
+        tag="cluster",
+    ),
+    Operation(
+        "get",
+        "/events",
+        events.stream_events,
+        "streamEvents",
+        "Server-Sent Events: task changes (id = log index) and cluster changes",
+        (200, None, "text/event-stream"),
+        params=(models.LAST_EVENT_ID,),
+        read=True,
+        tag="events",
+    ),
+    Operation(
+        "get",
+        "/metrics",
+        metrics.serve,
+        "getMetrics",
+        "Prometheus metrics",
+        (200, None, "text/plain"),
+        enabled=lambda config: config.api.metrics,
+        tag="operations",
+    ),
+    Operation(
+        "get",
+        "/openapi.json",
+        openapi.serve,
+        "getOpenApi",
+        "This description",
+        (200, None, JSON),
+        tag="operations",
+    ),
+    Operation(
+        "get",
+        "/",
+        dashboard.index,
+        "getDashboard",
+        "The dashboard",
+        (200, None, "text/html"),
+        tag="operations",
+    ),
+    Operation(
+        "get",
+        "/static/{path:.+}",
+        dashboard.static_file,
+        "getDashboardFile",
+        "A file of the dashboard: its scripts, styles and images",
+        (200, None, "application/octet-stream"),
+        errors={404: "not_found: no such file"},
+        tag="operations",
+    ),
+    # Peer RPC: the stream each peer opens to this node, and single batches by POST (for tools, and
+    # under the original system's name /replicate). For cluster members only, so not described.
+    *(
+        Operation(
+            method, path, handler, operation_id, "Peer RPC", (200, None, JSON), public=False, tag="internal"
+        )
+        for method, path, handler, operation_id in (
+            ("get", STREAM_PATH, internal.receive_stream, "peerStream"),
+            ("post", RAFT_PATH, internal.receive_messages, "peerBatch"),
+            ("post", "/replicate", internal.receive_messages, "replicate"),
+        )
+    ),
+)
+
+
+def install(app: web.Application, config: Config) -> None:
+    """Add every route this node serves to ``app``'s router, and publish their description."""
+    served = [route for route in ROUTES if route.enabled(config)]
+    for route in served:
+        if route.method == "get":
+            app.router.add_get(route.path, route.handler)  # and HEAD
+        else:
+            app.router.add_route(route.method.upper(), route.path, route.handler)
+    app[openapi.DOCUMENT] = msgspec.json.encode(openapi.build(config, served))

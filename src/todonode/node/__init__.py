@@ -1,0 +1,8 @@
+"""The node runtime: drives the Raft core with a clock, the disk and the network, and applies what it
+commits to the task state. ``Node`` (facade.py) is the one object the API uses; the module docstring
+there lists the file of each concern."""
+
+from .facade import Node
+from .status import NodeStatus, PeerStatus, QuorumStatus
+
+__all__ = ["Node", "NodeStatus", "PeerStatus", "QuorumStatus"]

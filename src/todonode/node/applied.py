@@ -1,0 +1,39 @@
+"""The applied state: the task state machine, the pickledb that holds it, and how far the log has been
+applied to it. The Ready loop applies committed entries here; recovery and installed snapshots
+replace it whole; the API reads ``tasks``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pickledb import PickleDB
+
+from ..raft import Entry, EntryKind
+from ..state import Result, TaskState
+
+
+class AppliedState:
+    def __init__(self, location: Path) -> None:
+        # The state is the pickledb's dict. TaskState works on ``db.db`` directly because pickledb's
+        # get and set are coroutines that take a lock per call, and applying an entry must stay a
+        # plain synchronous function of the entry. The dict is made durable by snapshots
+        # (storage/snapshots.py), never by ``db.save()``.
+        self.db = PickleDB(str(location))
+        self.tasks = TaskState(self.db.db)
+        self.index = 0  # the last log index applied (a task command or a no-op)
+
+    def replace(self, state: dict[str, Any], index: int) -> None:
+        """Start from ``state``, which reflects the log up to ``index`` (a snapshot)."""
+        self.db.db = state
+        self.tasks = TaskState(state)
+        self.index = index
+
+    def apply(self, entry: Entry) -> Result | None:
+        """Apply one committed entry; None for a leader's no-op, which changes no task."""
+        self.index = entry.index
+        if entry.kind is EntryKind.NOOP:
+            return None
+        return self.tasks.apply(entry.index, orjson.loads(entry.data))

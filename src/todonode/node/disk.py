@@ -1,0 +1,66 @@
+"""The node's disk: its write-ahead log, its snapshot files, the lock on its data directory, and the
+one thread that does the blocking work, so the event loop never waits on a file.
+
+The write-ahead log is not thread-safe; every call to it goes through ``run`` or ``submit``, which use
+the same single thread, so calls happen one at a time and in the order they were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..config import StorageSection
+from ..storage import DataDirLock, Recovered, SnapshotStore, WriteAheadLog
+
+T = TypeVar("T")
+
+
+class Disk:
+    def __init__(self, node_id: str, data_dir: Path, storage: StorageSection) -> None:
+        self.data_dir = data_dir
+        self.storage = storage
+        self.snapshots = SnapshotStore(data_dir / "snapshots")
+        self.error: str | None = None  # the last write that failed, until a write succeeds again
+        self._lock = DataDirLock(data_dir)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{node_id}-disk")
+        self._wal: WriteAheadLog | None = None
+
+    @property
+    def wal(self) -> WriteAheadLog:
+        assert self._wal is not None, "the write-ahead log is opened by recovery, before anything uses it"
+        return self._wal
+
+    def lock(self) -> None:
+        """Take the data directory (made if missing) for this process; DataDirLocked if another has it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()
+
+    async def open_wal(self) -> Recovered:
+        """Open the write-ahead log and return what it recovered."""
+        self._wal, recovered = await self.run(
+            WriteAheadLog.open,
+            self.data_dir / "wal",
+            segment_bytes=self.storage.segment_bytes,
+            fsync=self.storage.fsync,
+        )
+        return recovered
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` on the disk thread; its result or its exception."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, lambda: fn(*args, **kwargs))
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``fn(*args)`` on the disk thread without waiting for it; it runs in order with the rest."""
+        return self._thread.submit(fn, *args)
+
+    async def close(self) -> None:
+        """Close the log (everything acknowledged is already fsync'd) and release the directory."""
+        if self._wal is not None:
+            await self.run(self._wal.close)
+        self._thread.shutdown(wait=True)
+        self._lock.release()

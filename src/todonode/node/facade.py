@@ -1,0 +1,366 @@
+"""``Node``: the one object the API talks to.
+
+It starts and stops the node's parts, and offers what a request needs: propose a write and wait for
+its result, confirm a linearizable read, wait until an index is applied, move the leadership, take
+peer messages in, and report the node's status. How the work is done lives next to it, one concern a
+file:
+
+- ``recovery.py``: start-up, from the snapshot and the write-ahead log;
+- ``ready_loop.py``: the Ready loop, which persists, sends, applies and settles;
+- ``clock.py``: the ticks that drive the core's timers;
+- ``snapshot_policy.py``: when to snapshot and compact the log;
+- ``waiters.py``: who waits for what; ``status.py``: the status snapshot; ``disk.py``: the disk thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from ..config import Config
+from ..deadline import Deadline
+from ..errors import NoLeader, NoQuorum, NotLeader, Overloaded, StorageUnavailable, Unavailable
+from ..events import Event, EventHub
+from ..observer import NodeObserver
+from ..raft import (
+    NOT_LEADER,
+    Accepted,
+    AppendEntries,
+    Heartbeat,
+    InstallSnapshot,
+    Message,
+    RaftNode,
+    Role,
+    SnapshotMeta,
+)
+from ..state import Result, TaskState
+from ..transport import PeerTransport
+from . import status
+from .applied import AppliedState
+from .clock import tick_forever
+from .disk import Disk
+from .ready_loop import ReadyLoop
+from .recovery import recover
+from .role_changes import RoleChanges
+from .snapshot_policy import SnapshotPolicy
+from .waiters import AppliedWaiters, Proposals, ReadWaiters
+
+log = logging.getLogger("todonode.node")
+
+MAX_PENDING_WRITES = 10_000  # beyond this a node answers 503 overloaded instead of queueing more
+COMMIT_TIMEOUT_S = 10.0  # a write accepted but not applied by then has an unknown outcome
+
+
+class Node:
+    def __init__(self, config: Config, transport: PeerTransport | None = None):
+        self.config = config
+        self.id = config.node.id
+        self.members = config.members  # id -> URL
+        self.events = EventHub()
+        self.observer = NodeObserver()  # see observe()
+        self.transport = transport or PeerTransport(
+            self_id=self.id,
+            members=self.members,
+            secret=config.cluster.secret,
+            timeout_s=config.cluster.election_timeout_ms / 1000,
+            probe_interval_s=config.cluster.heartbeat_ms / 1000,
+            # Two election timeouts: a peer slowed by a busy machine is not a peer gone, and the core's
+            # CheckQuorum, not this, decides when a leader has really lost its majority.
+            reachable_window_s=2 * config.cluster.election_timeout_ms / 1000,
+            read_snapshot=self._read_snapshot_bytes,
+            on_change=self._on_peer_change,
+        )
+        self.failed = asyncio.Event()  # the consensus loop failed: the command exits with status 1
+        self.last_leader_contact: float | None = None  # wall time, for /status
+        self._applied = AppliedState(config.node.data_dir / "state.json")
+        self._disk = Disk(self.id, config.node.data_dir, config.storage)
+        self._proposals = Proposals()
+        self._reads = ReadWaiters()
+        self._applied_waiters = AppliedWaiters()
+        self._role_changes: RoleChanges | None = None
+        self._core: RaftNode | None = None
+        self._ready_loop: ReadyLoop | None = None
+        self._snapshot_policy: SnapshotPolicy | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ========================================================================================= lifecycle
+
+    def observe(self, observer: NodeObserver) -> None:
+        """Report to ``observer`` from now on (metrics.py); call it before ``start``."""
+        self.observer = observer
+        self.transport.on_rtt = observer.replication_rtt
+
+    async def start(self) -> None:
+        self._disk.lock()
+        core = self._core = await recover(self.config, self._disk, self._applied)
+        self._role_changes = RoleChanges(self.id, self.members, self.events, self.observer)
+        self._snapshot_policy = SnapshotPolicy(
+            core, self._applied, self._disk, self.config.storage, self.observer
+        )
+        self._ready_loop = ReadyLoop(
+            core=core,
+            disk=self._disk,
+            transport=self.transport,
+            applied=self._applied,
+            events=self.events,
+            role_changes=self._role_changes,
+            proposals=self._proposals,
+            reads=self._reads,
+            applied_waiters=self._applied_waiters,
+            snapshot_policy=self._snapshot_policy,
+            observer=self.observer,
+        )
+        self.events.complete_after = self._applied.index
+        await self.transport.start()
+        self._tasks = [
+            asyncio.create_task(self._run_ready_loop()),
+            asyncio.create_task(
+                tick_forever(core, self.transport, self._ready_loop, self.config.cluster.tick_ms)
+            ),
+        ]
+        self._ready_loop.wake()
+
+    async def stop(self) -> None:
+        """Stop the loops, fail the writes still waiting, close the log and release the data directory."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._snapshot_policy is not None:
+            await self._snapshot_policy.stop()
+        await self.transport.stop()
+        self._proposals.fail_all(Unavailable("the node is shutting down; retry on another node"))
+        await self._disk.close()
+
+    async def _run_ready_loop(self) -> None:
+        """If the Ready loop ever fails, the node must not go on answering as if it were part of the
+        cluster: ``failed`` is set and the command exits."""
+        try:
+            await self.ready_loop.run()
+        except Exception:
+            log.critical("the consensus loop failed; stopping the node", exc_info=True)
+            self.failed.set()
+            raise
+
+    # ====================================================================================== reading
+
+    @property
+    def started(self) -> bool:
+        return self._core is not None
+
+    @property
+    def core(self) -> RaftNode:
+        assert self._core is not None, "the core exists once the node has started"
+        return self._core
+
+    @property
+    def ready_loop(self) -> ReadyLoop:
+        assert self._ready_loop is not None, "the Ready loop exists once the node has started"
+        return self._ready_loop
+
+    @property
+    def state(self) -> TaskState:
+        """The applied task state, for reads."""
+        return self._applied.tasks
+
+    @property
+    def applied(self) -> int:
+        return self._applied.index
+
+    @property
+    def is_leader(self) -> bool:
+        return self.core.role is Role.LEADER
+
+    @property
+    def leader_id(self) -> str | None:
+        return self.core.leader
+
+    @property
+    def leader_url(self) -> str | None:
+        return self.members.get(self.core.leader or "")
+
+    @property
+    def storage_error(self) -> str | None:
+        return self._disk.error
+
+    def status(self) -> status.NodeStatus:
+        """Everything worth reporting about this node, as one frozen value."""
+        return status.capture(
+            self.core,
+            self.transport,
+            self.members,
+            applied_index=self._applied.index,
+            last_leader_contact=self.last_leader_contact,
+            storage_error=self._disk.error,
+            tick_ms=self.config.cluster.tick_ms,
+        )
+
+    # ==================================================================================== peers
+
+    def receive(self, peer: str, messages: list[Message]) -> None:
+        """A batch of messages from ``peer`` (the peer stream handler, api/internal.py)."""
+        self.transport.received(peer, messages)
+        core = self.core
+        for m in messages:
+            if isinstance(m, AppendEntries | Heartbeat | InstallSnapshot) and m.term >= core.term:
+                self.last_leader_contact = time.time()
+            core.step(m)
+        self.ready_loop.wake()
+
+    def _on_peer_change(self, peer: str, reachable: bool) -> None:
+        log.info("peer %s is %s", peer, "reachable" if reachable else "unreachable")
+        self.events.publish(Event("cluster", {"type": "peer", "node": peer, "reachable": reachable}))
+
+    async def _read_snapshot_bytes(self, meta: SnapshotMeta) -> bytes:
+        return await self._disk.snapshots.read_bytes(meta)
+
+    # ==================================================================================== writes
+
+    async def propose(self, command: dict[str, Any], deadline: Deadline) -> Result | None:
+        """Replicate ``command`` and return what applying it gave.
+
+        Waits until ``deadline`` for a leader when there is none. Raises NotLeader when another node
+        leads (the API forwards or redirects), NoLeader or NoQuorum when none emerges in time,
+        Overloaded, StorageUnavailable, or Unavailable when the outcome is unknown (a retry with the
+        same Idempotency-Key is then always safe).
+        """
+        if self._disk.error is not None:
+            raise StorageUnavailable(
+                f"this node cannot write to its disk ({self._disk.error}); reads still work", retry_after=1
+            )
+        if len(self._proposals) >= MAX_PENDING_WRITES:
+            raise Overloaded("too many writes in flight on this node; retry shortly", retry_after=1)
+        data = exact_copy(orjson.dumps(command))
+        while True:
+            if self.is_leader and not self._quorum().met:
+                raise self._no_quorum()
+            answer = self.core.propose(data)
+            if isinstance(answer, Accepted):
+                future = self._proposals.add(answer.index, answer.term)
+                self.ready_loop.wake()
+                try:
+                    # A timeout or a client that leaves cancels only this wait: settling skips it.
+                    result: Result | None = await Deadline(COMMIT_TIMEOUT_S).run(future)
+                    return result
+                except TimeoutError:
+                    raise Unavailable(
+                        "the write was not confirmed in time; its outcome is unknown. Retry it with the same "
+                        "Idempotency-Key to be safe",
+                        retry_after=1,
+                    ) from None
+            if answer.reason == NOT_LEADER and answer.leader and answer.leader != self.id:
+                raise NotLeader(
+                    f"{answer.leader} leads the cluster; send writes there", leader=self.leader_url
+                )
+            # No leader yet, or a hand-over in progress: wait for the election instead of failing.
+            await self._next_role_change(deadline)
+
+    # ===================================================================================== reads
+
+    async def read_barrier(self, deadline: Deadline) -> int:
+        """Linearizable read (ReadIndex): returns once this node has applied every write acknowledged
+        before the call. Returns the index it waited for."""
+        while True:
+            ctx = uuid.uuid4().hex
+            if self.core.read_index(ctx) is not None:  # refused: no leader known
+                await self._next_role_change(deadline)
+                continue
+            future = self._reads.add(ctx)
+            self.ready_loop.wake()
+            try:
+                index = await deadline.run(future)
+            except TimeoutError:
+                self._reads.discard(ctx)
+                raise self._no_leader_error() from None
+            except NoLeader:
+                if deadline.expired:
+                    raise
+                continue  # leadership changed during the read: ask the new leader
+            if not await self.wait_applied(index, deadline):
+                raise Unavailable(
+                    f"this node could not apply up to the read index {index} in time (it has applied "
+                    f"{self._applied.index}); retry, or read from the leader",
+                    retry_after=1,
+                )
+            return index
+
+    async def wait_applied(self, index: int, deadline: Deadline) -> bool:
+        """Wait until this node has applied ``index``; False if it has not by ``deadline``."""
+        return await self._applied_waiters.wait(index, self._applied.index, deadline.remaining())
+
+    # ============================================================================= leadership
+
+    async def transfer_leadership(self, target: str) -> str | None:
+        """On the leader: hand leadership to ``target`` (thesis §3.10) and wait, at most two election
+        timeouts, until some leader is known again. Returns the leader then (None: none yet)."""
+        core = self.core
+        if core.role is Role.LEADER and target != self.id:
+            log.info("handing leadership to %s, as asked", target)
+            core.transfer_leadership(target)
+            self.ready_loop.wake()
+            deadline = Deadline(2 * self.config.cluster.election_timeout_ms / 1000)
+            while (core.role is Role.LEADER or core.leader is None) and not deadline.expired:
+                await self._next_role_change(deadline)
+        return core.leader
+
+    async def hand_over_leadership(self) -> None:
+        """Before a planned stop: if leading, hand leadership to the most caught-up reachable peer, so
+        the cluster does not wait an election timeout to notice the leader is gone. Call it while the
+        server still accepts requests: the hand-over needs the peers' answers."""
+        if self._core is None or not self.is_leader:
+            return
+        peers = [p for p in self.status().peers if p.voter and p.match_index is not None]
+        if not peers:
+            return
+        target = max(peers, key=lambda p: p.match_index or 0)
+        if not target.reachable:
+            return
+        core = self.core
+        core.transfer_leadership(target.id)
+        self.ready_loop.wake()
+        deadline = Deadline(self.config.cluster.election_timeout_ms / 1000)
+        while core.role is Role.LEADER and not deadline.expired:
+            await self._next_role_change(deadline)
+        if core.role is not Role.LEADER:
+            log.info("handed leadership to %s before stopping", target.id)
+        await asyncio.sleep(0)  # let the TimeoutNow leave before the sockets close
+
+    # ================================================================================== helpers
+
+    async def _next_role_change(self, deadline: Deadline) -> None:
+        """Wait for the next change of role, term or leader; the error to answer once ``deadline``
+        has passed without a leader."""
+        if deadline.expired:
+            raise self._no_leader_error()
+        assert self._role_changes is not None, "roles change once the node has started"
+        await deadline.wait(self._role_changes.next_change())
+
+    def _quorum(self) -> status.QuorumStatus:
+        return status.quorum(self.core, self.transport)
+
+    def _no_quorum(self) -> NoQuorum:
+        q = self._quorum()
+        return NoQuorum(
+            f"{q.reachable} of {q.voters} nodes reachable; {q.needed} needed to accept writes. Reads still "
+            "work; writes resume when enough nodes are back",
+            reachable=q.reachable,
+            needed=q.needed,
+            retry_after=1,
+        )
+
+    def _no_leader_error(self) -> NoLeader | NoQuorum:
+        if not self._quorum().met:
+            return self._no_quorum()
+        return NoLeader("no leader has been elected yet; retry shortly", retry_after=0.5)
+
+
+def exact_copy(data: bytes) -> bytes:
+    """``data`` in an object of its own size. orjson hands back its whole working buffer — 4 KiB even
+    for a 100-byte command — and the log keeps thousands of entries; at 100,000 tasks the difference
+    is tens of megabytes of a leader's memory."""
+    return bytes(memoryview(data))

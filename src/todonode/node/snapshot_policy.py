@@ -1,0 +1,91 @@
+"""When a node snapshots its applied state and compacts its log, and how.
+
+A snapshot is due every ``storage.snapshot_every`` applied entries, or after
+``storage.snapshot_interval_s`` if anything was applied since the last one. It is taken in the
+background while the node goes on applying: the state's containers are copied (their values are
+never changed in place, see state.py) and encoded in a thread a chunk at a time. Once it is durable,
+the core drops the log entries it covers except the most recent ones, so that a follower slightly
+behind still catches up from the log instead of receiving the whole snapshot, and the write-ahead
+log deletes the segments it no longer needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from ..config import StorageSection
+from ..observer import NodeObserver
+from ..raft import RaftNode, Snapshot, SnapshotMeta
+from ..storage import StorageError
+from .applied import AppliedState
+from .disk import Disk
+
+log = logging.getLogger("todonode.node")
+
+MAX_RETAINED_ENTRIES = 5_000  # kept after a snapshot for followers slightly behind
+
+
+class SnapshotPolicy:
+    def __init__(
+        self,
+        core: RaftNode,
+        applied: AppliedState,
+        disk: Disk,
+        storage: StorageSection,
+        observer: NodeObserver,
+    ) -> None:
+        self._core = core
+        self._applied = applied
+        self._disk = disk
+        self._storage = storage
+        self._observer = observer
+        self._index = applied.index  # of the newest snapshot
+        self._time = time.monotonic()
+        self._task: asyncio.Task[None] | None = None
+
+    def restored(self, index: int) -> None:
+        """The state was replaced by a snapshot at ``index`` (installed from the leader)."""
+        self._index, self._time = index, time.monotonic()
+
+    def maybe_start(self) -> None:
+        """Start a snapshot in the background if one is due and none is running."""
+        if self._task is not None:
+            return
+        behind = self._applied.index - self._index
+        due = behind >= self._storage.snapshot_every or (
+            behind > 0 and time.monotonic() - self._time >= self._storage.snapshot_interval_s
+        )
+        if due:
+            self._task = asyncio.create_task(self._take())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _take(self) -> None:
+        core = self._core
+        try:
+            index = self._applied.index
+            term = core.log.term_at(index)
+            assert term is not None, "an applied entry is in the log"
+            meta = SnapshotMeta(index, term, core.config)
+            started = time.monotonic()
+            saved = await self._disk.snapshots.save(meta, self._applied.tasks.snapshot())
+            retain = min(self._storage.snapshot_every, MAX_RETAINED_ENTRIES)
+            core.compact(Snapshot(meta, b""), retain=retain)
+            cut = core.log.snapshot_index
+            if cut == max(0, index - retain) and cut > 0:
+                await self._disk.run(self._disk.wal.compact, cut)
+            self._index, self._time = index, time.monotonic()
+            took = time.monotonic() - started
+            self._observer.snapshot(took, saved.size)
+            log.info("snapshot at index %d: %d bytes in %.0f ms", index, saved.size, took * 1000)
+        except (StorageError, OSError) as exc:
+            log.error("snapshot failed: %s", exc)
+        finally:
+            self._task = None
