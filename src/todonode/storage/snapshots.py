@@ -4,10 +4,13 @@ Owns the ``snap-<index>-<term>.json`` files of one directory. A snapshot is the 
 top-level dict plus the reserved key ``"raft"`` = ``{"index", "term", "config": {"voters": [...]}}``
 saying what it reflects, written as one orjson document, exactly as ``PickleDB.save`` writes it.
 
+Loading goes through pickledb's own ``load()``; saving goes around ``save()``, which neither fsyncs
+the file and its directory nor lets the event loop run while it encodes the whole state in one call.
+
 Must never: leave a half-written file under a final name (write a temp file, fsync it, rename it,
-fsync the directory; pickledb's own ``save()`` skips both fsyncs, so it is never called here), delete
-a snapshot before its successor is durable, or block the event loop: every file and orjson
-operation runs in a worker thread, since encoding 100,000 tasks takes tens of milliseconds.
+fsync the directory), delete a snapshot before its successor is durable, or block the event loop
+while the node serves: saving and installing run in a worker thread, encoding a chunk at a time, and
+loading happens at start-up, before the node serves.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import aiofiles
 import orjson
 from pickledb import PickleDB
 
@@ -87,10 +91,18 @@ def decode_snapshot(data: bytes, source: str = "snapshot") -> tuple[SnapshotMeta
     Raises SnapshotCorruption naming ``source`` when the bytes are not a valid snapshot.
     """
     try:
-        state = orjson.loads(data)
-        if not isinstance(state, dict):
-            raise TypeError(f"top level is a {type(state).__name__}, not an object")
-        return snapshot_meta_from_wire(state.pop(RAFT_KEY)), state
+        return split_snapshot(orjson.loads(data), source)
+    except ValueError as exc:
+        raise SnapshotCorruption(f"{source} is not a valid snapshot ({type(exc).__name__}: {exc})") from exc
+
+
+def split_snapshot(document: Any, source: str) -> tuple[SnapshotMeta, dict[str, Any]]:
+    """A decoded snapshot document -> (meta, the state without "raft"); SnapshotCorruption if it is not
+    one. Takes the "raft" key out of ``document``."""
+    try:
+        if not isinstance(document, dict):
+            raise TypeError(f"top level is a {type(document).__name__}, not an object")
+        return snapshot_meta_from_wire(document.pop(RAFT_KEY)), document
     except (ValueError, KeyError, TypeError) as exc:
         raise SnapshotCorruption(f"{source} is not a valid snapshot ({type(exc).__name__}: {exc})") from exc
 
@@ -123,10 +135,27 @@ class SnapshotStore:
         """The newest valid snapshot, or None if there is none.
 
         A damaged newest snapshot is renamed ``*.corrupt`` and the older one used, with a warning;
-        with no valid one to fall back on, SnapshotCorruption names the damaged file.
+        with no valid one to fall back on, SnapshotCorruption names the damaged file. The file is read
+        by pickledb's own loader (it is pickledb's format), at start-up, before the node serves.
         """
         async with self._lock:
-            return await asyncio.to_thread(self._load_latest)
+            await asyncio.to_thread(self._remove_unfinished)
+            damaged: list[SnapshotCorruption] = []
+            for path in reversed(self._snapshots()):
+                db = PickleDB(str(path))
+                try:
+                    await db.load()
+                    meta, _ = split_snapshot(db.db, str(path))
+                except (SnapshotCorruption, ValueError) as exc:  # orjson's decode error is a ValueError
+                    damaged.append(_as_corruption(exc, path))
+                    continue
+                for exc in damaged:
+                    _log.warning("%s; falling back to %s", exc, path.name)
+                await asyncio.to_thread(self._retire_newer_than, path)
+                return LoadedSnapshot(meta, db, path, path.stat().st_size)
+            if damaged:
+                raise damaged[0]
+            return None
 
     async def set_aside(self) -> list[Path]:
         """Rename every snapshot ``*.corrupt``: for a node that found them all damaged and starts over
@@ -142,7 +171,8 @@ class SnapshotStore:
     async def read_bytes(self, meta: SnapshotMeta) -> bytes:
         """The exact bytes of the snapshot at ``meta``: the opaque data Raft sends to a follower.
         FileNotFoundError if it has been replaced by two newer ones since."""
-        return await asyncio.to_thread((self._dir / _name(meta)).read_bytes)
+        async with aiofiles.open(self._dir / _name(meta), "rb") as f:
+            return await f.read()
 
     async def install(self, data: bytes) -> SnapshotMeta:
         """Store the snapshot bytes a leader sent, byte for byte, once they prove valid."""
@@ -183,26 +213,18 @@ class SnapshotStore:
             return []
         return sorted(p for p in self._dir.iterdir() if _NAME.fullmatch(p.name))
 
-    def _load_latest(self) -> LoadedSnapshot | None:
+    def _remove_unfinished(self) -> None:
         for tmp in self._dir.glob("snap-*.json.tmp"):
             tmp.unlink()  # a save that crashed before its rename
-        damaged: list[SnapshotCorruption] = []
-        for path in reversed(self._snapshots()):
-            data = path.read_bytes()
-            try:
-                meta, state = decode_snapshot(data, source=str(path))
-            except SnapshotCorruption as exc:
-                damaged.append(exc)
-                continue
-            for exc in damaged:
-                _log.warning("%s; falling back to %s", exc, path.name)
-            for bad in self._snapshots():
-                if bad.name > path.name:
-                    # Out of the rotation, or the next save would keep it and delete this good one.
-                    bad.rename(bad.with_suffix(".corrupt"))
-            db = PickleDB(str(path))
-            db.db = state
-            return LoadedSnapshot(meta, db, path, len(data))
-        if damaged:
-            raise damaged[0]
-        return None
+
+    def _retire_newer_than(self, path: Path) -> None:
+        for bad in self._snapshots():
+            if bad.name > path.name:
+                # Out of the rotation, or the next save would keep it and delete this good one.
+                bad.rename(bad.with_suffix(".corrupt"))
+
+
+def _as_corruption(exc: Exception, path: Path) -> SnapshotCorruption:
+    if isinstance(exc, SnapshotCorruption):
+        return exc
+    return SnapshotCorruption(f"{path} is not a valid snapshot ({type(exc).__name__}: {exc})")
