@@ -1,10 +1,10 @@
 """TOML → typed, validated, frozen configuration for one node.
 
-This module owns the config file format: the known sections and keys, each declared once with its type, bounds
-and default (the ``*Section`` classes and ``_File``, which msgspec checks a parsed file against), and every
-rule between keys that a config must satisfy. It never keeps state: ``load_config`` reads one file and returns
-a new ``Config``; there is no global config. Every problem raises ``ConfigError`` with a one-line message
-naming the file, the key and the problem, so the command line can print it and exit.
+This module owns the config file format: its sections and keys, each declared once with type, bounds and
+default in the section classes below (msgspec checks a parsed file against them), and every rule between keys.
+It never keeps state: ``load_config`` reads one file and returns a new ``Config``; there is no global config.
+Every problem raises ``ConfigError`` with a one-line message naming the file, the key and the problem, so the
+command line can print it and exit.
 
 Rules that are decisions rather than obvious:
 
@@ -64,9 +64,8 @@ class ConfigError(Exception):
         super().__init__(f"{self.path}: {key}: {problem}" if key else f"{self.path}: {problem}")
 
 
-# Each section declares its keys once, with type, bounds and default; msgspec checks a file against them.
-# Where the file states a key in another form than the node reads (optional, or in a file of its own), a
-# ``_*File`` table holds that form and the rules below turn it into the section's.
+# Where the file states a key in another form than the node reads it (optional, or in a file of its own),
+# a ``_*File`` table holds that form, and the rules below turn it into the section's.
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
