@@ -1,9 +1,10 @@
 """TOML → typed, validated, frozen configuration for one node.
 
-This module owns the config file format: the known sections and keys (``_SCHEMA``), their defaults, and
-every rule a config must satisfy. It never keeps state: ``load_config`` reads one file and returns a new
-``Config``; there is no global config. Every problem raises ``ConfigError`` with a one-line message naming
-the file, the key and the problem, so the command line can print it and exit.
+This module owns the config file format: its sections and keys, each declared once with type, bounds and
+default in the section classes below (msgspec checks a parsed file against them), and every rule between keys.
+It never keeps state: ``load_config`` reads one file and returns a new ``Config``; there is no global config.
+Every problem raises ``ConfigError`` with a one-line message naming the file, the key and the problem, so the
+command line can print it and exit.
 
 Rules that are decisions rather than obvious:
 
@@ -25,21 +26,34 @@ Rules that are decisions rather than obvious:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import json
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+import types
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
+
+import msgspec
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 SECRET_ENV = "TODONODE_SECRET"
 # Secrets a node refuses when it listens beyond loopback (an empty secret is refused everywhere).
 WEAK_SECRETS = frozenset({"change-me"})
-EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+EventLoop = Literal["auto", "uvloop", "asyncio"]
+EVENT_LOOPS: tuple[str, ...] = get_args(EventLoop)
+# Integers carry their bounds as ge/le only: _expected words them from exactly those two.
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
 
 
 class ConfigError(Exception):
@@ -50,25 +64,43 @@ class ConfigError(Exception):
         super().__init__(f"{self.path}: {key}: {problem}" if key else f"{self.path}: {problem}")
 
 
-@dataclass(frozen=True, slots=True)
-class NodeSection:
-    id: str  # always "node<port>"
-    host: str  # the address the node binds to, and the host part of its URL in cluster.nodes
-    port: int
+# Where the file states a key in another form than the node reads it (optional, or in a file of its own),
+# a ``_*File`` table holds that form, and the rules below turn it into the section's.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _NodeKeys:
+    host: str = "127.0.0.1"  # the address the node binds to, and the host part of its URL in cluster.nodes
+    port: Port
+    event_loop: EventLoop = "auto"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeSection(_NodeKeys):
+    id: str  # derived from cluster.nodes, see member_ids
     data_dir: Path  # absolute
-    event_loop: str = "auto"  # "auto", "uvloop" or "asyncio"
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterSection:
-    nodes: tuple[str, ...]  # normalised "scheme://host:port", this node included, in file order
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _NodeFile(_NodeKeys):
+    id: str | None = None
+    data_dir: str | None = None  # None: data/<node id>
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ClusterKeys:
+    nodes: tuple[str, ...]  # in ClusterSection: normalised "scheme://host:port", this node included
+    heartbeat_ms: Positive = 100
+    election_timeout_ms: Positive = 500
+    prefer_lowest_port: bool = True
+    leader_settle_ms: NonNegative = 3000
+    tick_ms: Positive = 10
+    write_wait_ms: NonNegative = 3000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterSection(_ClusterKeys):
     secret: str = field(repr=False)
-    heartbeat_ms: int
-    election_timeout_ms: int
-    prefer_lowest_port: bool
-    leader_settle_ms: int
-    tick_ms: int
-    write_wait_ms: int
 
     @property
     def heartbeat_ticks(self) -> int:
@@ -79,24 +111,43 @@ class ClusterSection:
         return self.election_timeout_ms // self.tick_ms
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ClusterFile(_ClusterKeys):
+    secret: str | None = field(default=None, repr=False)
+    secret_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StorageSection:
-    fsync: bool
-    snapshot_every: int  # applied entries between snapshots
-    snapshot_interval_s: int  # or this many seconds, whichever comes first
-    segment_bytes: int
+    fsync: bool = True
+    snapshot_every: Positive = 10_000  # applied entries between snapshots
+    snapshot_interval_s: Positive = 300  # or this many seconds, whichever comes first
+    segment_bytes: Positive = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApiSection:
-    forward_writes: bool
-    max_body_bytes: int
-    max_title_chars: int
-    max_batch: int
-    cors_origins: tuple[str, ...]  # never empty: defaults to the cluster's node origins
-    token: str | None = field(repr=False)  # None: writes need no client token
-    protect_reads: bool  # reads need the token too
+    forward_writes: bool = True
+    max_body_bytes: Positive = 1024 * 1024
+    max_title_chars: Positive = 500
+    max_batch: Positive = 1000
+    cors_origins: tuple[str, ...] = ()  # never empty in ApiSection: defaults to the cluster's node origins
+    token: str | None = field(default=None, repr=False)  # None: writes need no client token
+    protect_reads: bool = False  # reads need the token too
     metrics: bool = True  # serve GET /metrics and measure for it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _ApiFile(ApiSection):
+    token_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _File:
+    node: _NodeFile
+    cluster: _ClusterFile
+    storage: StorageSection
+    api: _ApiFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,74 +204,6 @@ def is_loopback_host(host: str) -> bool:
     return address.is_loopback
 
 
-_REQUIRED = object()
-
-
-@dataclass(frozen=True, slots=True)
-class _Key:
-    """One known key: its type (bool, int, str, or list meaning a list of strings), its default
-    (``_REQUIRED`` if it has none) and, for ints, inclusive bounds."""
-
-    kind: type
-    default: Any = _REQUIRED
-    low: int | None = None
-    high: int | None = None
-
-    def accepts(self, value: Any) -> bool:
-        if self.kind is int:  # exact type: TOML true is a bool, not the integer 1
-            low, high = self.low, self.high
-            return type(value) is int and (low is None or low <= value) and (high is None or value <= high)
-        if self.kind is list:
-            return isinstance(value, list) and all(isinstance(item, str) for item in value)
-        return isinstance(value, self.kind)
-
-    def expected(self) -> str:
-        if self.kind is int:
-            if self.high is not None:
-                return f"an integer in {self.low}..{self.high}"
-            return "an integer > 0" if self.low == 1 else f"an integer >= {self.low}"
-        return {bool: "true or false", str: "a string", list: "a list of strings"}[self.kind]
-
-
-_SCHEMA: dict[str, dict[str, _Key]] = {
-    "node": {
-        "id": _Key(str, None),
-        "host": _Key(str, "127.0.0.1"),
-        "port": _Key(int, _REQUIRED, 1, 65535),
-        "data_dir": _Key(str, None),  # None: data/node<port>
-        "event_loop": _Key(str, "auto"),
-    },
-    "cluster": {
-        "nodes": _Key(list),
-        "secret": _Key(str, None),
-        "secret_file": _Key(str, None),
-        "heartbeat_ms": _Key(int, 100, 1),
-        "election_timeout_ms": _Key(int, 500, 1),
-        "prefer_lowest_port": _Key(bool, True),
-        "leader_settle_ms": _Key(int, 3000, 0),
-        "tick_ms": _Key(int, 10, 1),
-        "write_wait_ms": _Key(int, 3000, 0),
-    },
-    "storage": {
-        "fsync": _Key(bool, True),
-        "snapshot_every": _Key(int, 10_000, 1),
-        "snapshot_interval_s": _Key(int, 300, 1),
-        "segment_bytes": _Key(int, 64 * 1024 * 1024, 1),
-    },
-    "api": {
-        "forward_writes": _Key(bool, True),
-        "max_body_bytes": _Key(int, 1024 * 1024, 1),
-        "max_title_chars": _Key(int, 500, 1),
-        "max_batch": _Key(int, 1000, 1),
-        "cors_origins": _Key(list, []),
-        "token": _Key(str, None),
-        "token_file": _Key(str, None),
-        "protect_reads": _Key(bool, False),
-        "metrics": _Key(bool, True),
-    },
-}
-
-
 def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate the config file at ``path``; ``environ`` defaults to ``os.environ``.
 
@@ -228,20 +211,14 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
     """
     path = Path(path)
     env = os.environ if environ is None else environ
-    raw = _read_toml(path)
-    for name, value in raw.items():
-        if name not in _SCHEMA:
-            raise ConfigError(path, name, "unknown section" + _suggest(name, _SCHEMA, "sections"))
-        if not isinstance(value, dict):
-            raise ConfigError(path, name, f"must be a table [{name}], got {_show(value)}")
-    node, cluster, storage, api = (_section(path, name, raw.get(name, {})) for name in _SCHEMA)
-    nodes = tuple(_parse_url(path, "cluster.nodes", url, need_port=True) for url in cluster["nodes"])
+    file = _parse(path, _read_toml(path))
+    nodes = tuple(_parse_url(path, "cluster.nodes", url, need_port=True) for url in file.cluster.nodes)
     config = Config(
         path=path,
-        node=_node_section(path, node, nodes),
-        cluster=_cluster_section(path, cluster, nodes, env),
-        storage=StorageSection(**storage),
-        api=_api_section(path, api, nodes),
+        node=_node_section(path, file.node, nodes),
+        cluster=_cluster_section(path, file.cluster, nodes, env),
+        storage=file.storage,
+        api=_api_section(path, file.api, nodes),
     )
     if not is_loopback_host(config.node.host) and config.cluster.secret in WEAK_SECRETS:
         problem = (
@@ -266,79 +243,115 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(path, None, f"invalid TOML: {exc}") from None
 
 
-def _section(path: Path, name: str, table: dict[str, Any]) -> dict[str, Any]:
-    """The section's values by key: each checked against ``_SCHEMA``, absent ones defaulted."""
-    schema = _SCHEMA[name]
-    for key in table:
-        if key not in schema:
-            hint = _suggest(key, schema, f"keys in [{name}]", prefix=f"{name}.")
-            raise ConfigError(path, f"{name}.{key}", "unknown key" + hint)
-        if f"{key}_file" in table:
-            raise ConfigError(path, f"{name}.{key}_file", f"set {name}.{key} or {name}.{key}_file, not both")
-    values = {}
-    for key, spec in schema.items():
-        value = table.get(key, spec.default)
-        if value is _REQUIRED:
-            raise ConfigError(path, f"{name}.{key}", "is required")
-        if key in table and not spec.accepts(value):
-            raise ConfigError(path, f"{name}.{key}", f"must be {spec.expected()}, got {_show(value)}")
-        values[key] = tuple(value) if spec.kind is list else value
-    return values
+def _parse(path: Path, raw: dict[str, Any]) -> _File:
+    """``raw`` checked against ``_File``: known keys only, each of its type and within its bounds, absent
+    ones defaulted. A section left out is an empty table, whose required keys are then missing."""
+    sections = get_type_hints(_File)
+    tables = {name: {} for name in sections} | raw
+    for section, table in tables.items():
+        if section not in sections:
+            raise ConfigError(path, section, "unknown section" + _suggest(section, sections, "sections"))
+        known = get_type_hints(sections[section])
+        for key in table if isinstance(table, dict) else ():
+            if key not in known:
+                hint = _suggest(key, known, f"keys in [{section}]", prefix=f"{section}.")
+                raise ConfigError(path, f"{section}.{key}", "unknown key" + hint)
+            if f"{key}_file" in table:
+                problem = f"set {section}.{key} or {section}.{key}_file, not both"
+                raise ConfigError(path, f"{section}.{key}_file", problem)
+    try:
+        return msgspec.convert(tables, _File, strict=True)  # strict: TOML true is not the integer 1
+    except msgspec.ValidationError as exc:
+        raise _explain(path, tables, str(exc)) from None
 
 
-def _node_section(path: Path, values: dict[str, Any], nodes: tuple[str, ...]) -> NodeSection:
-    host, port = values["host"], values["port"]
-    if not host.strip("[]"):
+def _explain(path: Path, tables: dict[str, Any], error: str) -> ConfigError:
+    """msgspec's ``error`` ("<problem> - at `$.<section>.<key>[<index>]`") in this module's words. A wrong
+    item in a list blames the whole key, which is what a reader of the file can find and fix."""
+    problem, _, at = error.partition(" - at `$")
+    missing = re.findall(r"^Object missing required field `(\w+)`", problem)
+    names: list[str] = re.findall(r"\.(\w+)", at)[:2] + missing
+    if missing:
+        return ConfigError(path, ".".join(names), "is required")
+    hint: Any = _File
+    value: Any = tables
+    for name in names:
+        hint, value = get_type_hints(hint, include_extras=True)[name], value[name]
+    key = ".".join(names)
+    return ConfigError(path, key, f"must be {_expected(hint, key)}, got {_show(value)}")
+
+
+_WORDS = {bool: "true or false", str: "a string", tuple[str, ...]: "a list of strings"}
+
+
+def _expected(hint: Any, key: str) -> str:
+    """What a value of a key declared as ``hint`` must be, in the words of a TOML file."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Annotated:  # an integer and its bounds
+        low, high = args[1].ge, args[1].le
+        if high is not None:
+            return f"an integer in {low}..{high}"
+        return "an integer > 0" if low == 1 else f"an integer >= {low}"
+    if origin is Literal:
+        return f"one of {', '.join(map(_show, args))}"
+    if origin is types.UnionType:  # an optional key: TOML has no null, so only the other type can appear
+        return _expected(args[0], key)
+    return _WORDS.get(hint, f"a table [{key}]")
+
+
+_Section = TypeVar("_Section", bound="DataclassInstance")
+
+
+def _section(section: type[_Section], table: DataclassInstance, **derived: object) -> _Section:
+    """``section`` with ``derived`` values, and the file's value for each other field."""
+    names = [item.name for item in dataclasses.fields(section) if item.name not in derived]
+    return section(**{name: getattr(table, name) for name in names}, **derived)
+
+
+def _node_section(path: Path, node: _NodeFile, nodes: tuple[str, ...]) -> NodeSection:
+    host = node.host.strip("[]")
+    if not host:
         raise ConfigError(path, "node.host", "must not be empty")
-    own = _format_url("http", host.strip("[]").lower(), port)
+    own = _format_url("http", host.lower(), node.port)
     mine = [url for url in nodes if urlsplit(url).netloc == urlsplit(own).netloc]
     if not mine:
         raise ConfigError(path, "cluster.nodes", f"must include this node, {own} (node.host, node.port)")
     derived = member_ids(nodes)[mine[0]]
-    if values["id"] not in (None, derived):
-        problem = f"must be {_show(derived)} (ids derive from cluster.nodes), got {_show(values['id'])}"
+    if node.id not in (None, derived):
+        problem = f"must be {_show(derived)} (ids derive from cluster.nodes), got {_show(node.id)}"
         raise ConfigError(path, "node.id", problem)
-    data_dir = f"data/{derived.replace(':', '-')}" if values["data_dir"] is None else values["data_dir"]
+    data_dir = f"data/{derived.replace(':', '-')}" if node.data_dir is None else node.data_dir
     if not data_dir:
         raise ConfigError(path, "node.data_dir", "must not be empty")
-    if values["event_loop"] not in EVENT_LOOPS:
-        problem = f"must be one of {', '.join(map(_show, EVENT_LOOPS))}, got {_show(values['event_loop'])}"
-        raise ConfigError(path, "node.event_loop", problem)
-    return NodeSection(
-        id=derived,
-        host=host,
-        port=port,
-        data_dir=Path(data_dir).absolute(),
-        event_loop=values["event_loop"],
-    )
+    return _section(NodeSection, node, id=derived, data_dir=Path(data_dir).absolute())
 
 
 def _cluster_section(
-    path: Path, values: dict[str, Any], nodes: tuple[str, ...], env: Mapping[str, str]
+    path: Path, cluster: _ClusterFile, nodes: tuple[str, ...], env: Mapping[str, str]
 ) -> ClusterSection:
     seen: set[str] = set()
     for url in nodes:
         if urlsplit(url).netloc in seen:
             raise ConfigError(path, "cluster.nodes", f"lists {url} twice")
         seen.add(urlsplit(url).netloc)
-    tick, heartbeat, election = values["tick_ms"], values["heartbeat_ms"], values["election_timeout_ms"]
-    for key in ("heartbeat_ms", "election_timeout_ms"):
-        if values[key] % tick:
-            problem = f"must be a multiple of cluster.tick_ms ({tick}), got {values[key]}"
+    tick, heartbeat, election = cluster.tick_ms, cluster.heartbeat_ms, cluster.election_timeout_ms
+    for key, value in (("heartbeat_ms", heartbeat), ("election_timeout_ms", election)):
+        if value % tick:
+            problem = f"must be a multiple of cluster.tick_ms ({tick}), got {value}"
             raise ConfigError(path, f"cluster.{key}", problem)
     if election < 3 * heartbeat:
         problem = f"must be >= 3 * cluster.heartbeat_ms ({3 * heartbeat}), got {election}"
         raise ConfigError(path, "cluster.election_timeout_ms", problem)
-    secret = _secret(path, values, env)
-    del values["secret_file"]
-    return ClusterSection(**{**values, "nodes": nodes, "secret": secret})
+    return _section(ClusterSection, cluster, nodes=nodes, secret=_secret(path, cluster, env))
 
 
-def _secret(path: Path, values: dict[str, Any], env: Mapping[str, str]) -> str:
+def _secret(path: Path, cluster: _ClusterFile, env: Mapping[str, str]) -> str:
+    secret: str | None
     if env.get(SECRET_ENV) is not None:
         secret, problem = env[SECRET_ENV].strip(), f"{SECRET_ENV} is set but empty"
     else:
-        secret, problem = _inline_or_file(path, "cluster", "secret", values), "must not be empty"
+        secret = _inline_or_file(path, "cluster.secret_file", cluster.secret, cluster.secret_file)
+        problem = "must not be empty"
     if secret is None:
         raise ConfigError(path, "cluster.secret", f"is required: set secret, secret_file or {SECRET_ENV}")
     if not secret:
@@ -346,31 +359,29 @@ def _secret(path: Path, values: dict[str, Any], env: Mapping[str, str]) -> str:
     return secret
 
 
-def _api_section(path: Path, values: dict[str, Any], nodes: tuple[str, ...]) -> ApiSection:
+def _api_section(path: Path, api: _ApiFile, nodes: tuple[str, ...]) -> ApiSection:
     origins = tuple(
-        o if o == "*" else _parse_url(path, "api.cors_origins", o, need_port=False)
-        for o in values["cors_origins"]
+        o if o == "*" else _parse_url(path, "api.cors_origins", o, need_port=False) for o in api.cors_origins
     )
-    token = _inline_or_file(path, "api", "token", values) or None
-    if values["protect_reads"] and token is None:
+    token = _inline_or_file(path, "api.token_file", api.token, api.token_file) or None
+    if api.protect_reads and token is None:
         raise ConfigError(path, "api.protect_reads", "needs api.token or api.token_file")
-    del values["token_file"]
-    return ApiSection(**{**values, "cors_origins": origins or nodes, "token": token})
+    return _section(ApiSection, api, cors_origins=origins or nodes, token=token)
 
 
-def _inline_or_file(path: Path, section: str, name: str, values: dict[str, Any]) -> str | None:
-    """The stripped inline value of ``name``, else the stripped text of the file named by ``<name>_file``
-    (relative to the config's directory; it must be readable and not empty), else None."""
-    if values[f"{name}_file"] is None:
-        return None if values[name] is None else values[name].strip()
-    key, file = f"{section}.{name}_file", path.parent / values[f"{name}_file"]
+def _inline_or_file(path: Path, file_key: str, inline: str | None, file_name: str | None) -> str | None:
+    """The stripped ``inline`` value, else the stripped text of the file ``file_name`` (relative to the
+    config's directory; it must be readable and not empty), else None. ``file_key`` names it in errors."""
+    if file_name is None:
+        return None if inline is None else inline.strip()
+    file = path.parent / file_name
     try:
         text = file.read_text("utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "not UTF-8"
-        raise ConfigError(path, key, f"cannot read {file}: {reason}") from None
+        raise ConfigError(path, file_key, f"cannot read {file}: {reason}") from None
     if not text:
-        raise ConfigError(path, key, f"{file} is empty")
+        raise ConfigError(path, file_key, f"{file} is empty")
     return text
 
 
@@ -379,23 +390,20 @@ def _parse_url(path: Path, key: str, value: str, *, need_port: bool) -> str:
     unless it is an http(s) URL with a host, a port if ``need_port``, and no path, query or credentials."""
     try:
         parts = urlsplit(value)
-        port = parts.port
+        host, port = parts.hostname or "", parts.port
     except ValueError as exc:
         raise ConfigError(path, key, f"invalid URL {_show(value)}: {exc}") from None
-    problem = (
-        "must be an http or https URL"
-        if parts.scheme not in ("http", "https")
-        else "has no host"
-        if not parts.hostname
-        else "needs a port in 1..65535"
-        if need_port and not port
-        else "must not have a path, query or credentials"
-        if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc
-        else None
-    )
+    beyond_origin = parts.path not in ("", "/") or bool(parts.query or parts.fragment) or "@" in parts.netloc
+    problems = {
+        "must be an http or https URL": parts.scheme not in ("http", "https"),
+        "has no host": not host,
+        "needs a port in 1..65535": need_port and not port,
+        "must not have a path, query or credentials": beyond_origin,
+    }
+    problem = next((problem for problem, found in problems.items() if found), None)
     if problem:
         raise ConfigError(path, key, f"{problem}, got {_show(value)}")
-    return _format_url(parts.scheme, parts.hostname, port)
+    return _format_url(parts.scheme, host, port)
 
 
 def _format_url(scheme: str, host: str, port: int | None) -> str:
@@ -403,7 +411,7 @@ def _format_url(scheme: str, host: str, port: int | None) -> str:
     return f"{scheme}://{netloc}" if port is None else f"{scheme}://{netloc}:{port}"
 
 
-def _suggest(word: str, known: Mapping[str, Any], what: str, prefix: str = "") -> str:
+def _suggest(word: str, known: Iterable[str], what: str, prefix: str = "") -> str:
     close = difflib.get_close_matches(word, known, n=1)
     return f" (did you mean {prefix}{close[0]}?)" if close else f"; known {what}: {', '.join(known)}"
 

@@ -357,6 +357,96 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     assert config_error(path) == f"{path}: invalid TOML: not UTF-8 (byte 15)"
 
 
+# --- exact lines: a value of the wrong kind anywhere in a key (in its list, a table in its place) ---
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (
+            {"cluster": {"nodes": '["http://127.0.0.1:4000", 4001]'}},
+            'cluster.nodes: must be a list of strings, got ["http://127.0.0.1:4000", 4001]',
+        ),
+        (
+            {"api": {"cors_origins": '["http://a.test", true]'}},
+            'api.cors_origins: must be a list of strings, got ["http://a.test", true]',
+        ),
+        (
+            {"cluster": {"nodes": '{ a = "http://127.0.0.1:4000" }'}},
+            'cluster.nodes: must be a list of strings, got {"a": "http://127.0.0.1:4000"}',
+        ),
+        (
+            {"node": {"port": "{ value = 4000 }"}},
+            'node.port: must be an integer in 1..65535, got {"value": 4000}',
+        ),
+        ({"node": {"port": "4000.0"}}, "node.port: must be an integer in 1..65535, got 4000.0"),
+        ({"cluster": {"heartbeat_ms": "100.0"}}, "cluster.heartbeat_ms: must be an integer > 0, got 100.0"),
+        (
+            {"cluster": {"leader_settle_ms": "[]"}},
+            "cluster.leader_settle_ms: must be an integer >= 0, got []",
+        ),
+        ({"node": {"event_loop": "1"}}, 'node.event_loop: must be one of "auto", "uvloop", "asyncio", got 1'),
+        ({"node": {"id": "4000"}}, "node.id: must be a string, got 4000"),
+        ({"node": {"data_dir": "false"}}, "node.data_dir: must be a string, got false"),
+        ({"cluster": {"secret": None, "secret_file": "5"}}, "cluster.secret_file: must be a string, got 5"),
+        ({"api": {"token": "true"}}, "api.token: must be a string, got true"),
+        ({"api": {"metrics": "1"}}, "api.metrics: must be true or false, got 1"),
+        # keys the file states in a form of their own are known keys, with suggestions like any other
+        (
+            {"cluster": {"secret_fil": '"s"'}},
+            "cluster.secret_fil: unknown key (did you mean cluster.secret_file?)",
+        ),
+        ({"api": {"token_fle": '"t"'}}, "api.token_fle: unknown key (did you mean api.token_file?)"),
+        ({"node": {"data": '"d"'}}, "node.data: unknown key (did you mean node.data_dir?)"),
+    ],
+)
+def test_mistake_is_exactly_this_line(
+    tmp_path: Path, overrides: dict[str, dict[str, str | None]], expected: str
+) -> None:
+    path = write(tmp_path, config_text(**overrides))
+
+    assert config_error(path) == f"{path}: {expected}"
+
+
+def test_sub_table_where_a_value_belongs(tmp_path: Path) -> None:
+    path = write(tmp_path, config_text() + '[node.host]\nname = "x"\n')
+
+    assert config_error(path) == f'{path}: node.host: must be a string, got {{"name": "x"}}'
+
+
+def test_array_of_tables_where_a_section_belongs(tmp_path: Path) -> None:
+    path = write(tmp_path, config_text() + "[[api]]\nmax_batch = 1\n")
+
+    assert config_error(path) == f'{path}: api: must be a table [api], got [{{"max_batch": 1}}]'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", "node.port: is required"),
+        ("[node]\nport = 4000\n", "cluster.nodes: is required"),
+    ],
+)
+def test_missing_section_reports_its_first_required_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+
+    assert config_error(path) == f"{path}: {expected}"
+
+
+def test_misspelt_section_is_named_rather_than_the_keys_its_real_one_lacks(tmp_path: Path) -> None:
+    path = write(tmp_path, "[node]\nport = 4000\n[clustr]\nnodes = []\n")
+
+    assert config_error(path) == f"{path}: clustr: unknown section (did you mean cluster?)"
+
+
+def test_secret_and_secret_file_together_is_an_error_even_with_the_env_secret(tmp_path: Path) -> None:
+    path = write(tmp_path, config_text(cluster={"secret_file": '"s"'}))
+
+    message = config_error(path, {SECRET_ENV: "from-env"})
+
+    assert message == f"{path}: cluster.secret_file: set cluster.secret or cluster.secret_file, not both"
+
+
 # --- hosts ---
 
 
