@@ -7,13 +7,13 @@
 // resumed there from the last log index the page applied, so no change is missed or applied twice.
 
 import { sleep } from './dom.js';
+import { appliedIndex } from './protocol.js';
 
 const PROBE_TIMEOUT_MS = 800;
 const POLL_EVERY_MS = 1000;
 const POLL_TIMEOUT_MS = 900; // a node slower than this to describe the cluster is checked: is it alive?
 const READ_TIMEOUT_MS = 6000; // GET /tasks?min_index may wait (bounded) on the server
 const RETRY_OFFLINE_MS = 1000;
-export const APPLIED_HEADER = 'X-Todonode-Applied-Index';
 
 // A request that got no HTTP answer at all: refused, reset, or timed out. `base` is the node it went to.
 export class NetworkError extends Error {
@@ -95,7 +95,7 @@ export class Connection {
         let res = await this.request('GET', `/tasks${query}`);
         if (res.status === 503 && query) res = await this.request('GET', '/tasks'); // a lagging node: take what it has
         if (res.ok) {
-          this.lastIndex = Number(res.headers.get(APPLIED_HEADER)) || 0;
+          this.lastIndex = appliedIndex(res.headers);
           this.h.onTasks(res.body.tasks, this.lastIndex);
           return;
         }

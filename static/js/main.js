@@ -2,7 +2,7 @@
 // outbox; every change schedules one render of everything from that state.
 
 import { Connection } from './connection.js';
-import { $, setText } from './dom.js';
+import { $, newKey, setText, sleep } from './dom.js';
 import { lang, setLanguage, t, translateStatic } from './i18n.js';
 import { ordered, routeFilter, TaskList } from './model.js';
 import { Outbox } from './outbox.js';
@@ -138,7 +138,7 @@ const outbox = new Outbox(conn, {
     const total = panel.quorum()?.total;
     setReadOnly(up != null && need != null && total ? { up, need, total } : { message: body?.message });
   },
-});
+}, { newKey, sleep });
 
 const todos = new TodoView($('.todoapp'), {
   dispatch: (action) => outbox.add(action),
