@@ -26,20 +26,23 @@ export class NetworkError extends Error {
 const portOf = (url) => new URL(url).port || (url.startsWith('https:') ? '443' : '80');
 
 export class Connection {
-  constructor(origin, handlers) {
+  constructor(origin) {
     this.current = origin;
     this.urls = [origin]; // every member's URL, as the cluster reports them
     this.ids = new Map(); // member URL → member id, as the cluster reports them
     this.leaderUrl = null;
     this.lastIndex = null; // highest log index whose task events this page holds
-    this.h = handlers;
+    this.h = null; // what the page is told: given to start()
     this.stream = null;
     this.switching = null;
     this.inflight = new Set(); // aborted when the page leaves their node, so their senders retry elsewhere
     this.wakePoll = () => {};
   }
 
-  async start() {
+  // `handlers`: onState(info), onStatus(cluster, base), onNodeStatus(url, status), onTasks(tasks, index),
+  // onTaskEvent(change, index), onClusterEvent(event, base).
+  async start(handlers) {
+    this.h = handlers;
     this.h.onState({ state: 'connecting', to: this.current });
     // The members first: should this node stop answering a moment from now, the page must already
     // know where else to go.
