@@ -76,5 +76,5 @@ export class PageChrome {
 }
 
 function readOnlyText(reason) {
-  return reason.up != null ? t('readOnlyReason', reason) : t('readOnlyFallback');
+  return reason.reachable != null ? t('readOnlyReason', reason) : t('readOnlyFallback');
 }

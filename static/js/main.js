@@ -38,6 +38,7 @@ function composePage(doc) {
     {
       onChange: redraw.schedule,
       onWritten(action, path) {
+        readOnlyMayHaveChanged(gate.written(path));
         const summary = describe(action);
         panel.write(summary, path);
         chrome.announce(summary);
