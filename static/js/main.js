@@ -1,7 +1,7 @@
 // The page, put together in one place: each part is built once, from parts built before it; then the
-// parts are wired to one another, and the page is drawn and connected. The parts never reach for one
-// another by themselves: the connection feeds the task list and the cluster panel, the user's actions
-// go through the outbox, and every change schedules one render of the whole page from that state.
+// parts are wired to one another, and the page is drawn and connected. A part knows only what it is
+// given here: the connection feeds the task list and the cluster panel, the user's actions go through
+// the outbox, and every change schedules one render of the whole page from that state.
 
 import { PageChrome } from './chrome.js';
 import { Connection } from './connection.js';

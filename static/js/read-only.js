@@ -3,8 +3,8 @@
 // Writes need a quorum of the voters reachable, as the server reports it (protocol.js). One short
 // view is not enough to lock the page (a heartbeat late under load can make a peer look gone for a
 // moment): read-only needs the shortage to last SHORT_FOR_MS, or a no_quorum answer to a write. A
-// quorum seen once, or a write newly accepted, is enough to unlock. A status that does not carry the quorum
-// says nothing either way.
+// quorum seen once, or a write newly accepted, is enough to unlock. A status that does not carry the
+// quorum says nothing either way.
 
 import { lacksQuorum } from './protocol.js';
 
@@ -12,7 +12,7 @@ export const SHORT_FOR_MS = 1500;
 
 export class ReadOnlyGate {
   constructor() {
-    this.reason = null; // why writes are paused: {reachable, needed, voters}, or {message}; null while they are not
+    this.reason = null; // why writes are paused: {reachable, needed, voters} or {message}; null if they are not
     this.shortSince = null; // since when the status polls have seen too few nodes for a quorum
   }
 
