@@ -7,13 +7,13 @@
 // resumed there from the last log index the page applied, so no change is missed or applied twice.
 
 import { sleep } from './dom.js';
+import { appliedIndex } from './protocol.js';
 
 const PROBE_TIMEOUT_MS = 800;
 const POLL_EVERY_MS = 1000;
 const POLL_TIMEOUT_MS = 900; // a node slower than this to describe the cluster is checked: is it alive?
 const READ_TIMEOUT_MS = 6000; // GET /tasks?min_index may wait (bounded) on the server
 const RETRY_OFFLINE_MS = 1000;
-export const APPLIED_HEADER = 'X-Todonode-Applied-Index';
 
 // A request that got no HTTP answer at all: refused, reset, or timed out. `base` is the node it went to.
 export class NetworkError extends Error {
@@ -26,20 +26,23 @@ export class NetworkError extends Error {
 const portOf = (url) => new URL(url).port || (url.startsWith('https:') ? '443' : '80');
 
 export class Connection {
-  constructor(origin, handlers) {
+  constructor(origin) {
     this.current = origin;
     this.urls = [origin]; // every member's URL, as the cluster reports them
     this.ids = new Map(); // member URL → member id, as the cluster reports them
     this.leaderUrl = null;
     this.lastIndex = null; // highest log index whose task events this page holds
-    this.h = handlers;
+    this.h = null; // what the page is told: given to start()
     this.stream = null;
     this.switching = null;
     this.inflight = new Set(); // aborted when the page leaves their node, so their senders retry elsewhere
     this.wakePoll = () => {};
   }
 
-  async start() {
+  // `handlers`: onState(info), onStatus(cluster, base), onNodeStatus(url, status), onTasks(tasks, index),
+  // onTaskEvent(change, index), onClusterEvent(event, base).
+  async start(handlers) {
+    this.h = handlers;
     this.h.onState({ state: 'connecting', to: this.current });
     // The members first: should this node stop answering a moment from now, the page must already
     // know where else to go.
@@ -95,7 +98,7 @@ export class Connection {
         let res = await this.request('GET', `/tasks${query}`);
         if (res.status === 503 && query) res = await this.request('GET', '/tasks'); // a lagging node: take what it has
         if (res.ok) {
-          this.lastIndex = Number(res.headers.get(APPLIED_HEADER)) || 0;
+          this.lastIndex = appliedIndex(res.headers);
           this.h.onTasks(res.body.tasks, this.lastIndex);
           return;
         }

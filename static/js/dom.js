@@ -29,6 +29,29 @@ export function setText(el, text) {
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// One render per turn of the event loop, however many changes come in during it. Nothing renders
+// before `renderWith` names the render function: the page is composed first, then drawn.
+export class RenderQueue {
+  constructor() {
+    this.render = null;
+    this.queued = false;
+    this.schedule = () => this.request();
+  }
+
+  renderWith(render) {
+    this.render = render;
+  }
+
+  request() {
+    if (this.queued || !this.render) return;
+    this.queued = true;
+    queueMicrotask(() => {
+      this.queued = false;
+      this.render();
+    });
+  }
+}
+
 // One key per user action, re-sent unchanged on every retry so the cluster applies it once.
 // crypto.randomUUID exists only in secure contexts (https, localhost); a cluster reached over plain
 // http on a LAN still gets a random v4 UUID.

@@ -1,6 +1,9 @@
 // English and Vietnamese (the language the project started in). The language comes from the browser,
 // can be switched in the top bar, and is remembered in localStorage. Strings are templates with {name}
-// placeholders; the few that depend on a number are functions.
+// placeholders; the few that depend on a number are functions. The quorum's numbers ({voters},
+// {needed}, {reachable}) come from the server and may be unknown (absent): those strings say so.
+
+const nodesUp = (p) => (p.voters == null ? 'quorum unknown' : `${p.reachable} of ${p.voters} nodes up`);
 
 const en = {
   tagline: 'replicated todo list',
@@ -10,7 +13,7 @@ const en = {
   switching: 'Node stopped answering — switching…',
   offline: 'No node answers — retrying…',
   readOnlyTitle: 'Read-only.',
-  readOnlyReason: '{up} of {total} nodes reachable; {need} needed to accept writes. Reading still works; changes are paused until enough nodes are back.',
+  readOnlyReason: '{reachable} of {voters} nodes reachable; {needed} needed to accept writes. Reading still works; changes are paused until enough nodes are back.',
   readOnlyFallback: 'The cluster has no quorum. Reading still works; changes are paused until enough nodes are back.',
   tasksHeading: 'Tasks',
   newTodoLabel: 'New task',
@@ -52,9 +55,10 @@ const en = {
   switchedNode: 'Lost contact with {from}; now connected to {to}.',
   clusterHeading: 'Cluster',
   nodesLabel: 'Nodes',
-  summary: (p) => `Leader ${p.leader} · term ${p.term} · ${p.up} of ${p.total} nodes up`,
-  summaryNoLeader: (p) => `No leader yet — election under way · ${p.up} of ${p.total} nodes up`,
-  summaryNoQuorum: (p) => `No leader — too few nodes to elect one · ${p.up} of ${p.total} nodes up`,
+  summary: (p) => `Leader ${p.leader} · term ${p.term} · ${nodesUp(p)}`,
+  summaryNoLeader: (p) => `No leader yet — election under way · ${nodesUp(p)}`,
+  summaryNoQuorum: (p) => `No leader — too few nodes to elect one · ${nodesUp(p)}`,
+  summaryLeaderless: (p) => `No leader at the moment · ${nodesUp(p)}`,
   role_leader: 'Leader',
   role_follower: 'Follower',
   role_candidate: 'Candidate',
@@ -90,13 +94,17 @@ const en = {
   tl_lost: 'This page lost contact with {node}.',
   tl_switched: 'Page moved to {to} in {ms}.',
   tl_offline: 'No node answers this page.',
-  tl_readOnly: 'Cluster read-only: {up} of {total} nodes reachable; {need} needed.',
+  tl_readOnly: 'Cluster read-only: {reachable} of {voters} nodes reachable; {needed} needed.',
   tl_writable: 'Quorum back: writes accepted again.',
   caption: (p) =>
-    `The leader orders every write and copies it to the followers; a write counts once ${p.need} of ${p.total} nodes hold it. ` +
+    'The leader orders every write and copies it to the followers; a write counts once ' +
+    `${p.needed == null ? 'a majority of the nodes hold' : `${p.needed} of ${p.voters} nodes hold`} it. ` +
     'If the leader stops, the others notice within about half a second and elect a new one; this page moves to a live node ' +
-    `by itself and re-sends anything unanswered, without duplicates. With fewer than ${p.need} nodes up the list is read-only.`,
+    'by itself and re-sends anything unanswered, without duplicates. ' +
+    `${p.needed == null ? 'Without a majority up' : `With fewer than ${p.needed} nodes up`} the list is read-only.`,
 };
+
+const nodesUpVi = (p) => (p.voters == null ? 'chưa rõ quorum' : `${p.reachable}/${p.voters} node hoạt động`);
 
 const vi = {
   tagline: 'danh sách công việc nhân bản',
@@ -106,7 +114,7 @@ const vi = {
   switching: 'Node không phản hồi — đang chuyển…',
   offline: 'Không node nào phản hồi — đang thử lại…',
   readOnlyTitle: 'Chỉ đọc.',
-  readOnlyReason: 'Liên lạc được {up}/{total} node; cần {need} node để ghi. Vẫn xem được; việc thay đổi tạm dừng cho tới khi đủ node hoạt động trở lại.',
+  readOnlyReason: 'Liên lạc được {reachable}/{voters} node; cần {needed} node để ghi. Vẫn xem được; việc thay đổi tạm dừng cho tới khi đủ node hoạt động trở lại.',
   readOnlyFallback: 'Cluster không đủ số node (quorum). Vẫn xem được; việc thay đổi tạm dừng cho tới khi đủ node hoạt động trở lại.',
   tasksHeading: 'Công việc',
   newTodoLabel: 'Công việc mới',
@@ -148,9 +156,10 @@ const vi = {
   switchedNode: 'Mất liên lạc với {from}; đã chuyển sang {to}.',
   clusterHeading: 'Cluster',
   nodesLabel: 'Các node',
-  summary: (p) => `Leader ${p.leader} · nhiệm kỳ ${p.term} · ${p.up}/${p.total} node hoạt động`,
-  summaryNoLeader: (p) => `Chưa có leader — đang bầu chọn · ${p.up}/${p.total} node hoạt động`,
-  summaryNoQuorum: (p) => `Không có leader — không đủ node để bầu · ${p.up}/${p.total} node hoạt động`,
+  summary: (p) => `Leader ${p.leader} · nhiệm kỳ ${p.term} · ${nodesUpVi(p)}`,
+  summaryNoLeader: (p) => `Chưa có leader — đang bầu chọn · ${nodesUpVi(p)}`,
+  summaryNoQuorum: (p) => `Không có leader — không đủ node để bầu · ${nodesUpVi(p)}`,
+  summaryLeaderless: (p) => `Hiện chưa có leader · ${nodesUpVi(p)}`,
   role_leader: 'Leader',
   role_follower: 'Follower',
   role_candidate: 'Ứng cử viên',
@@ -186,12 +195,14 @@ const vi = {
   tl_lost: 'Trang mất liên lạc với {node}.',
   tl_switched: 'Trang chuyển sang {to} sau {ms}.',
   tl_offline: 'Không node nào trả lời trang này.',
-  tl_readOnly: 'Cluster chỉ đọc: liên lạc được {up}/{total} node; cần {need}.',
+  tl_readOnly: 'Cluster chỉ đọc: liên lạc được {reachable}/{voters} node; cần {needed}.',
   tl_writable: 'Đủ quorum trở lại: có thể ghi.',
   caption: (p) =>
-    `Leader sắp xếp mọi lệnh ghi và sao chép sang các follower; một lệnh ghi được chấp nhận khi ${p.need}/${p.total} node đã lưu nó. ` +
+    'Leader sắp xếp mọi lệnh ghi và sao chép sang các follower; một lệnh ghi được chấp nhận khi ' +
+    `${p.needed == null ? 'đa số node' : `${p.needed}/${p.voters} node`} đã lưu nó. ` +
     'Nếu leader dừng, các node còn lại nhận ra sau khoảng nửa giây và bầu leader mới; trang này tự chuyển sang một node còn sống ' +
-    `và gửi lại những gì chưa được trả lời, không bị trùng lặp. Khi ít hơn ${p.need} node hoạt động, danh sách chỉ đọc.`,
+    'và gửi lại những gì chưa được trả lời, không bị trùng lặp. ' +
+    `${p.needed == null ? 'Khi không đủ đa số node hoạt động' : `Khi ít hơn ${p.needed} node hoạt động`}, danh sách chỉ đọc.`,
 };
 
 const dictionaries = { en, vi };

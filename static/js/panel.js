@@ -8,6 +8,7 @@
 
 import { $, h, setText } from './dom.js';
 import { clock, duration, t } from './i18n.js';
+import { firstQuorum, lacksQuorum } from './protocol.js';
 
 const TIMELINE_MAX = 60;
 const TERM_COLOURS = 8; // term chips cycle through this many colours (app.css .term-0 … .term-7)
@@ -114,7 +115,7 @@ export class ClusterPanel {
   }
 
   readOnlyChanged(readOnly) {
-    if (readOnly) this.log('readonly', readOnly.up != null ? 'tl_readOnly' : 'readOnlyFallback', readOnly);
+    if (readOnly) this.log('readonly', readOnly.reachable != null ? 'tl_readOnly' : 'readOnlyFallback', readOnly);
     else this.log('writable', 'tl_writable', {});
   }
 
@@ -154,23 +155,22 @@ export class ClusterPanel {
     this.timeline.length = Math.min(this.timeline.length, TIMELINE_MAX);
   }
 
-  // The cluster's quorum as the node in use sees it; null while unknown.
+  // The quorum as the server reports it ({voters, needed, reachable}): from /cluster/status, else from
+  // the node in use's own status; null while neither says.
   quorum() {
-    const rows = this.cluster?.nodes;
-    if (!rows?.length) return null;
-    const total = rows.length;
-    return { up: rows.filter((r) => r.reachable).length, total, need: Math.floor(total / 2) + 1 };
+    const here = this.connection.url == null ? null : this.members.get(this.idOf(this.connection.url));
+    return firstQuorum(this.cluster, here?.ownOk === false ? null : here?.own);
   }
 
   // -------------------------------------------------------------------------------------- render
 
   render({ languageChanged = false } = {}) {
-    const q = this.quorum();
-    const leader = this.leaderId;
-    if (q) {
-      const key = leader ? 'summary' : q.up < q.need ? 'summaryNoQuorum' : 'summaryNoLeader';
-      setText(this.el.summary, t(key, { leader, term: this.term, up: q.up, total: q.total }));
-      setText(this.el.caption, t('caption', { total: q.total, need: q.need }));
+    if (this.cluster) {
+      const q = this.quorum();
+      const leader = this.leaderId;
+      const key = leader ? 'summary' : !q ? 'summaryLeaderless' : lacksQuorum(q) ? 'summaryNoQuorum' : 'summaryNoLeader';
+      setText(this.el.summary, t(key, { leader, term: this.term, ...q }));
+      setText(this.el.caption, t('caption', { ...q }));
     }
     this.renderNodes();
     this.renderWritePath();

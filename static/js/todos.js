@@ -9,7 +9,25 @@ import { FILTERS } from './model.js';
 import { t } from './i18n.js';
 
 const MAX_BATCH = 1000;
-let rowIds = 0;
+
+// What an action did, in words: for the live region and the panel's "last write".
+export function describe(action) {
+  switch (action.kind) {
+    case 'create':
+      return action.batch ? t('addedMany', { n: action.titles.length }) : t('added', { title: action.titles[0] });
+    case 'update':
+      if ('title' in action.changes) return t('renamedTask', { title: action.changes.title });
+      return t(action.changes.completed ? 'completedTask' : 'reopenedTask', { title: action.title });
+    case 'delete':
+      return t('deletedTask', { title: action.title });
+    case 'clear':
+      return t('clearedCompleted');
+    case 'deleteAll':
+      return t('deletedAll');
+    default:
+      return t('markedAll');
+  }
+}
 
 export class TodoView {
   constructor(root, { dispatch, announce, showError }) {
@@ -17,6 +35,7 @@ export class TodoView {
     this.announce = announce;
     this.showError = showError;
     this.editing = null; // {id} of the row being edited
+    this.rowsMade = 0; // numbers the rows' title ids, which their controls are labelled by
     this.state = { tasks: [], filter: 'all', readOnly: false };
     this.el = {
       newTodo: $('.new-todo', root),
@@ -188,7 +207,7 @@ export class TodoView {
   }
 
   createRow(id) {
-    const titleId = `task-title-${++rowIds}`;
+    const titleId = `task-title-${++this.rowsMade}`;
     const toggle = h('input', { class: 'toggle', type: 'checkbox', 'aria-labelledby': titleId });
     const title = h('label', { class: 'title', id: titleId });
     const state = h('span', { class: 'row-state' });
