@@ -270,7 +270,7 @@ def _resolve(client: Client, given: str) -> str:
         return given
     matches = [task["id"] for task in tasks if len(given) >= 4 and task["id"].startswith(given)]
     if len(matches) == 1:
-        return matches[0]
+        return str(matches[0])
     if not matches:
         raise ClientError(f"no task with an id starting {given!r}; `todonode tasks list` shows them")
     raise ClientError(f"{len(matches)} tasks have ids starting {given!r}; give more of the id")

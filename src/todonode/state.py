@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import orjson
 
@@ -168,7 +168,7 @@ def set_all_completed_command(completed: bool, *, at: str, idempotency: Idempote
 # -------------------------------------------------------------------------------------------------- the state
 
 
-def _is_id(value: Any) -> bool:
+def _is_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value != ""
 
 
@@ -279,7 +279,8 @@ class TaskState:
         # Oldest first by insertion order; stopping at the first young record keeps this O(evicted).
         while self._idem:
             key, record = next(iter(self._idem.items()))
-            if now_ms - _parse_at(record["at"]) <= self._max_age_ms:
+            written = _parse_at(record["at"])  # well-formed: checked when its command was applied
+            if written is not None and now_ms - written <= self._max_age_ms:
                 return
             del self._idem[key]
 
@@ -314,7 +315,7 @@ class TaskState:
 
     def _update(self, command: Command) -> Result:
         task_id = command.get("id")
-        changes = {field: command[field] for field in ("title", "completed") if field in command}
+        changes: dict[str, Any] = {name: command[name] for name in ("title", "completed") if name in command}
         if (
             not _is_id(task_id)
             or not isinstance(changes.get("title", ""), str)
@@ -372,14 +373,15 @@ class TaskState:
         """Why these tasks cannot all be created, or None. All are checked before any is created."""
         ids: set[str] = set()
         for item in items:
-            if not (isinstance(item, dict) and _is_id(item.get("id")) and isinstance(item.get("title"), str)):
+            task_id = item.get("id") if isinstance(item, dict) else None
+            if not (_is_id(task_id) and isinstance(item.get("title"), str)):
                 return "each new task needs a string id and a string title"
-            if item["id"] in self._tasks or item["id"] in ids:
-                return f"task id {item['id']} is already taken"
-            ids.add(item["id"])
+            if task_id in self._tasks or task_id in ids:
+                return f"task id {task_id} is already taken"
+            ids.add(task_id)
         return None
 
-    def _insert(self, item: Mapping[str, str], at: str) -> Task:
+    def _insert(self, item: Mapping[str, Any], at: str) -> Task:
         self._meta["last_seq"] += 1
         task = {
             "id": item["id"],

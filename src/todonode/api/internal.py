@@ -24,7 +24,7 @@ from .keys import CONFIG, NODE
 
 log = logging.getLogger("todonode.api.internal")
 
-STREAMS = web.AppKey("raft_streams", set)
+STREAMS = web.AppKey("raft_streams", set[web.WebSocketResponse])
 
 
 def setup(app: web.Application) -> None:
@@ -86,6 +86,7 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
 
 async def _close_streams(app: web.Application) -> None:
     """A stopping node closes the streams peers opened to it, or the server would wait for them."""
-    for ws in list(app[STREAMS]):
+    streams = app[STREAMS]
+    for ws in list(streams):
         with contextlib.suppress(OSError):  # the peer's connection may be gone already
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"node stopping")

@@ -79,7 +79,8 @@ class RequestTypes:
 
     def create_title(self, body: Any) -> str:
         """The trimmed title of a ``POST /tasks`` body ``{"title": ...}``."""
-        return self._convert(body, self.TaskCreate).title.strip()
+        title: str = self._convert(body, self.TaskCreate).title
+        return title.strip()
 
     def batch_titles(self, body: Any) -> list[str]:
         """The trimmed titles of a ``POST /tasks/batch`` body; one bad item refuses the whole batch."""
@@ -99,11 +100,13 @@ class RequestTypes:
 
     def set_all_completed(self, body: Any) -> bool:
         """The ``completed`` of a ``PATCH /tasks`` body ``{"completed": true|false}``."""
-        return self._convert(body, self.SetAllCompleted).completed
+        completed: bool = self._convert(body, self.SetAllCompleted).completed
+        return completed
 
     def transfer_target(self, body: Any) -> str:
         """The ``node`` of a ``POST /cluster/transfer-leader`` body."""
-        return self._convert(body, self.TransferLeader).node
+        node: str = self._convert(body, self.TransferLeader).node
+        return node
 
     def _convert(self, body: Any, kind: Any) -> Any:
         try:
@@ -171,7 +174,7 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
     class TaskCreate(Struct, frozen=True):
         """A new task. Other fields are ignored."""
 
-        title: Title
+        title: Title  # type: ignore[valid-type]  # a type made at run time, for these limits
 
     class TaskBatch(Struct, frozen=True):
         """Tasks to create in one log entry: all or nothing."""
@@ -181,7 +184,7 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
     class TaskUpdate(Struct, frozen=True):
         """A partial update: at least one of ``title`` and ``completed``. Other fields are ignored."""
 
-        title: Title | UnsetType = UNSET
+        title: Title | UnsetType = UNSET  # type: ignore[valid-type]
         completed: bool | UnsetType = UNSET
 
     class SetAllCompleted(Struct, frozen=True):

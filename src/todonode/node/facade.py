@@ -40,7 +40,6 @@ from ..raft import (
 )
 from ..state import Result, TaskState
 from ..transport import PeerTransport
-from . import status
 from .applied import AppliedState
 from .clock import tick_forever
 from .disk import Disk
@@ -48,6 +47,7 @@ from .ready_loop import ReadyLoop
 from .recovery import recover
 from .role_changes import RoleChanges
 from .snapshot_policy import SnapshotPolicy
+from .status import NodeStatus, QuorumStatus, capture, quorum
 from .waiters import AppliedWaiters, Proposals, ReadWaiters
 
 log = logging.getLogger("todonode.node")
@@ -188,9 +188,9 @@ class Node:
     def storage_error(self) -> str | None:
         return self._disk.error
 
-    def status(self) -> status.NodeStatus:
+    def status(self) -> NodeStatus:
         """Everything worth reporting about this node, as one frozen value."""
-        return status.capture(
+        return capture(
             self.core,
             self.transport,
             self.members,
@@ -340,8 +340,8 @@ class Node:
         assert self._role_changes is not None, "roles change once the node has started"
         await deadline.wait(self._role_changes.next_change())
 
-    def _quorum(self) -> status.QuorumStatus:
-        return status.quorum(self.core, self.transport)
+    def _quorum(self) -> QuorumStatus:
+        return quorum(self.core, self.transport)
 
     def _no_quorum(self) -> NoQuorum:
         q = self._quorum()

@@ -149,8 +149,8 @@ class SnapshotStore:
                 except (SnapshotCorruption, ValueError) as exc:  # orjson's decode error is a ValueError
                     damaged.append(_as_corruption(exc, path))
                     continue
-                for exc in damaged:
-                    _log.warning("%s; falling back to %s", exc, path.name)
+                for problem in damaged:
+                    _log.warning("%s; falling back to %s", problem, path.name)
                 await asyncio.to_thread(self._retire_newer_than, path)
                 return LoadedSnapshot(meta, db, path, path.stat().st_size)
             if damaged:

@@ -392,7 +392,9 @@ class WriteAheadLog:
     def _rotate(self) -> None:
         """Seal the current segment (sync covers only the newest) and start the next one."""
         self.sync()
-        path = _segment_path(self._dir, int(_SEGMENT_NAME.fullmatch(self._path.name)[1]) + 1)
+        current = _SEGMENT_NAME.fullmatch(self._path.name)
+        assert current is not None, "segments are only ever created under their pattern's names"
+        path = _segment_path(self._dir, int(current[1]) + 1)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         except OSError as exc:
