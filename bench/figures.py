@@ -1,4 +1,5 @@
-"""What is measured, at which sizes, and the targets of SPEC §7 each figure is held to.
+"""What is measured, at which sizes, and the target each figure is held to
+(docs/guarantees.md#performance-targets).
 
 Every figure has a stable id (the JSON key; the CI test checks each one is produced). Figures that
 make sense for etcd are measured on both systems and get a todonode/etcd ratio; the others are

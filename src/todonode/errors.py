@@ -1,7 +1,7 @@
 """The errors a client can be given, each with its HTTP status and machine-readable code.
 
 Raised by the node runtime and the API alike; the API's error middleware turns any of them into the
-JSON body every error has: ``{"error": code, "message": ..., **fields}`` (SPEC §3).
+JSON body every error has: ``{"error": code, "message": ..., **fields}`` (docs/api.md#errors).
 """
 
 from __future__ import annotations

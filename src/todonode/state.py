@@ -4,7 +4,8 @@ The rules this module lives by:
 
 * Pure: no I/O, no clock, no randomness, no asyncio. Everything a result depends on (task ids, the
   timestamp ``at``, idempotency expiry) comes from the command, decided by the leader before the command
-  entered the log (PITFALLS 8). Replicas that apply the same log hold byte-identical state.
+  entered the log (docs/guarantees.md#replicas-that-decide-differently). Replicas that apply the same
+  log hold byte-identical state.
 * Commands are plain JSON-ready dicts, since they travel through the log as orjson. The HTTP layer checks
   a request against its types (``api/models.py``), then builds the command with a ``*_command`` function.
 * ``apply`` never raises because of what a command contains. A committed entry sits in every replica's

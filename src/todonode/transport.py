@@ -7,8 +7,9 @@ A stream costs one HTTP request when it opens; after that a batch costs one fram
 the CPU an HTTP request and its response would, and a write needs several batches on every peer.
 
 Each peer has its own queue and sender coroutine, so a slow or dead peer never delays the others
-(PITFALLS 14). A sender takes everything queued for its peer and sends it as one frame, so batches
-grow by themselves under load, and TCP keeps them in order. A batch whose stream breaks is dropped,
+(docs/guarantees.md#peer-calls-that-outlive-the-election-timeout). A sender takes everything queued
+for its peer and sends it as one frame, so batches grow by themselves under load, and TCP keeps them
+in order. A batch whose stream breaks is dropped,
 not retried: Raft re-sends what matters, and a stale retry would only add noise. A ping without a pong
 (or a snapshot not sent within SNAPSHOT_TIMEOUT_S) breaks the stream; the sender reconnects.
 
@@ -51,7 +52,8 @@ MAX_QUEUED = 4096  # messages waiting for one peer; beyond that the oldest go (R
 MAX_BATCH = 512
 MAX_BATCH_BYTES = 256 * 1024 * 1024  # a snapshot travels whole, in one batch
 SNAPSHOT_TIMEOUT_S = 60.0
-NOTICE_LINGER_S = 0.001  # see _linger; part of how soon followers show a write (SPEC §7: p99 ≤ 5 ms)
+# See _linger: part of how soon followers show a write (docs/guarantees.md#performance-targets).
+NOTICE_LINGER_S = 0.001
 RETRY_PAUSE_S = 0.02  # first pause after a failure, so a refused connection is not a busy loop
 
 

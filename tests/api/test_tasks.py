@@ -1,5 +1,6 @@
-"""The task endpoints of SPEC §3 through HTTP on a one-node cluster: every endpoint, error code and limit,
-idempotent replay, ETags, read consistency, and forwarding from a follower to a (stand-in) leader."""
+"""The task endpoints (docs/api.md#tasks) through HTTP on a one-node cluster: every endpoint, error
+code and limit, idempotent replay, ETags, read consistency, and forwarding from a follower to a
+(stand-in) leader."""
 
 from __future__ import annotations
 

@@ -36,7 +36,8 @@ async def read_json(request: web.Request, max_bytes: int) -> JsonBody:
 
 
 def require_json_media_type(request: web.Request) -> None:
-    """``Content-Type: application/json``, with no charset or ``charset=utf-8`` (SPEC §3: JSON is UTF-8)."""
+    """``Content-Type: application/json``, with no charset or ``charset=utf-8``: bodies are UTF-8 JSON
+    (docs/api.md#conventions)."""
     if "Content-Type" not in request.headers or request.content_type != JSON_MEDIA_TYPE:
         raise UnsupportedMediaType(
             f"send the body as JSON with the header Content-Type: {JSON_MEDIA_TYPE}",
