@@ -66,8 +66,7 @@ def encode_snapshot(meta: SnapshotMeta, state: dict[str, Any]) -> Iterator[bytes
     Large dicts are encoded a chunk at a time: orjson holds the GIL for a whole call, so one call over
     100,000 tasks would stall the event loop (and its heartbeats) for hundreds of milliseconds even
     from a worker thread. Between chunks the loop gets its turn. And the pieces go to the file as they
-    come, so the encoded snapshot is never in memory whole: at 100,000 tasks that was 15 MB, three
-    times over while it was joined."""
+    come, so the encoded snapshot is never in memory whole (at 100,000 tasks it is about 15 MB)."""
     if RAFT_KEY in state:
         raise ValueError(f"the state machine may not use the reserved key {RAFT_KEY!r}")
     full = {**state, RAFT_KEY: snapshot_meta_to_wire(meta)}
