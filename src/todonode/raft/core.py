@@ -214,7 +214,9 @@ class RaftNode:
             self.snapshot = snapshot
         cut = meta.index - retain
         if cut > self.log.snapshot_index:
-            self.log.compact(cut, self.log.term_at(cut))
+            term = self.log.term_at(cut)
+            assert term is not None, "the cut is at or below the applied index, so inside the log"
+            self.log.compact(cut, term)
 
     def step(self, m: Message) -> None:
         """Handle one message from a peer. Unknown senders and misdelivered messages are ignored."""
