@@ -43,6 +43,7 @@ from .messages import (
     VoteResponse,
 )
 from .progress import Progress, ReplicationState
+from .quorum import MajorityConfig, VoteResult
 from .ready import NO_LEADER, NOT_LEADER, TRANSFERRING, Accepted, ReadState, Ready, Refused, SoftState
 
 
@@ -83,6 +84,9 @@ class Status:
     snapshot_index: int
     transferee: str | None
     peers: tuple[PeerStatus, ...]  # filled in on the leader only
+    quorum: int  # how many voters make a majority
+    # Leader only (None elsewhere): voters heard from within an election timeout, this one included.
+    active_voters: int | None
 
 
 @dataclass(slots=True)
@@ -113,6 +117,7 @@ class RaftNode:
         self.id = options.node_id
         self.opts = options
         self.config = options.config
+        self._majority: MajorityConfig = options.config.majority()
         self.rng = rng
 
         hard_state = hard_state or HardState()
@@ -318,7 +323,13 @@ class RaftNode:
             snapshot_index=self.log.snapshot_index,
             transferee=self._transferee,
             peers=peers,
+            quorum=self._majority.quorum,
+            active_voters=self._count_active_voters() if self.role is Role.LEADER else None,
         )
+
+    def _count_active_voters(self) -> int:
+        live = [self.id, *(peer for peer, pr in self._progress.items() if self._is_live(pr))]
+        return self._majority.voters_among(live)
 
     # ====================================================================================== time
 
@@ -354,10 +365,10 @@ class RaftNode:
 
     def _quorum_active(self) -> bool:
         """CheckQuorum (thesis §6.2): did a majority talk to us during the last election timeout?"""
-        active = 1 + sum(pr.recent_active for pr in self._progress.values())
+        active = [self.id, *(peer for peer, pr in self._progress.items() if pr.recent_active)]
         for pr in self._progress.values():
             pr.recent_active = False
-        return active >= self.config.quorum()
+        return self._majority.has_quorum(active)
 
     def _restart_stalled_replication(self) -> None:
         """Messages can be lost. A snapshot that got no answer is sent again; an append stream that
@@ -441,19 +452,15 @@ class RaftNode:
 
     def _tally_votes(self) -> bool:
         """Count the votes; move on when a majority decided. Returns True if the campaign ended."""
-        granted = sum(self._votes.values())
-        rejected = len(self._votes) - granted
-        quorum = self.config.quorum()
-        if granted >= quorum:
+        result = self._majority.vote_result(self._votes)
+        if result is VoteResult.WON:
             if self.role is Role.PRE_CANDIDATE:
                 self._start_election(pre_vote=False, transfer=False)
             else:
                 self._become_leader()
-            return True
-        if rejected > len(self.config.voters) - quorum:
+        elif result is VoteResult.LOST:
             self._become_follower(self.term, None)
-            return True
-        return False
+        return result is not VoteResult.PENDING
 
     def _handle_vote_request(self, m: VoteRequest) -> None:
         if self._recovering():
@@ -715,9 +722,9 @@ class RaftNode:
     def _maybe_commit(self) -> bool:
         """§5.3/§5.4.2: the highest index stored on a majority is committed — if it is from our term."""
         # Our own log counts only as far as it is durable: the leader writes it while replicating it.
-        own = min(self._stable_last, self.log.last_index)
-        matches = sorted([own, *(pr.match for pr in self._progress.values())], reverse=True)
-        candidate = matches[self.config.quorum() - 1]
+        acked = {peer: pr.match for peer, pr in self._progress.items()}
+        acked[self.id] = min(self._stable_last, self.log.last_index)
+        candidate = self._majority.committed_index(acked)
         if candidate <= self.commit or not self._may_commit_by_count(candidate):
             return False
         self.commit = candidate
@@ -824,15 +831,15 @@ class RaftNode:
         self._release_confirmed_reads()
 
     def _release_confirmed_reads(self) -> None:
-        while self._reads_awaiting_quorum:
-            read = self._reads_awaiting_quorum[0]
-            if read.round > self._round:
-                return  # its heartbeat round has not gone out yet
-            acked = 1 + sum(pr.acked_round >= read.round for pr in self._progress.values())
-            if acked < self.config.quorum():
-                return
-            self._reads_awaiting_quorum.pop(0)
-            self._answer_read(read, ok=True)
+        """ReadIndex (thesis §6.4): answer, in order, every read whose heartbeat round a majority has
+        answered. A round that has not gone out yet is answered by nobody but us."""
+        if not self._reads_awaiting_quorum:
+            return
+        rounds = {peer: pr.acked_round for peer, pr in self._progress.items()}
+        rounds[self.id] = self._round
+        confirmed = self._majority.confirmed_round(rounds)
+        while self._reads_awaiting_quorum and self._reads_awaiting_quorum[0].round <= confirmed:
+            self._answer_read(self._reads_awaiting_quorum.pop(0), ok=True)
 
     def _answer_read(self, read: _PendingRead, *, ok: bool) -> None:
         if read.requester == self.id:

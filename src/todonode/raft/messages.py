@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from .quorum import MajorityConfig
+
 WIRE_VERSION = 1
 
 
@@ -50,8 +52,12 @@ class ClusterConfig:
 
     voters: tuple[str, ...]
 
+    def majority(self) -> MajorityConfig:
+        """The voters as one majority: every count of votes or acknowledgements goes through it."""
+        return MajorityConfig(frozenset(self.voters))
+
     def quorum(self) -> int:
-        return len(self.voters) // 2 + 1
+        return self.majority().quorum
 
 
 @dataclass(frozen=True, slots=True)
