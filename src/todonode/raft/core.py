@@ -151,10 +151,7 @@ class RaftNode:
         # Bookkeeping for ready(): what has been handed to the caller so far.
         self._handed_hard = hard_state
         self._handed_soft = self._soft_state()
-        self._unstable_from = self.log.last_index + 1  # entries below are already durable
-        self._stable_last = self.log.last_index  # the last index known to be on disk (leader's own match)
         self._applied = snap_index  # highest index handed out for applying
-        self._pending_snapshot: Snapshot | None = None
         self._msgs: list[Message] = []
         self._read_states: list[ReadState] = []
         self._failed_reads: list[str] = []
@@ -245,11 +242,10 @@ class RaftNode:
         # states to compare them cost more than everything else here.
         hard, soft = self._handed_hard, self._handed_soft
         return bool(
-            self._unstable_from <= self.log.last_index
+            self.log.has_unstable()
             or self._msgs
             or self._applied < self.commit
             or (self.term, self.vote, self.commit) != (hard.term, hard.vote, hard.commit)
-            or self._pending_snapshot
             or self._read_states
             or self._failed_reads
             or (self.role, self.leader, self.term) != (soft.role, soft.leader, soft.term)
@@ -261,25 +257,23 @@ class RaftNode:
         self._flush_sends()
         hard = self._hard_state()
         soft = self._soft_state()
-        unstable = tuple(self.log.entries(max(self._unstable_from, self.log.first_index)))
+        snapshot, entries = self.log.take_unstable()
         vote_changed = (hard.term, hard.vote) != (self._handed_hard.term, self._handed_hard.vote)
         rd = Ready(
             hard_state=hard if hard != self._handed_hard else None,
-            entries=unstable,
-            snapshot=self._pending_snapshot,
+            entries=entries,
+            snapshot=snapshot,
             messages=tuple(self._msgs),
             committed=tuple(self._committed_to_apply()),
             read_states=tuple(self._read_states),
             failed_reads=tuple(self._failed_reads),
             soft_state=soft if soft != self._handed_soft else None,
-            must_sync=bool(unstable) or self._pending_snapshot is not None or vote_changed,
+            must_sync=bool(entries) or snapshot is not None or vote_changed,
             send_before_persisting=self.role is Role.LEADER and not vote_changed,
         )
         self._handed_hard, self._handed_soft = hard, soft
-        self._unstable_from = self.log.last_index + 1
         if rd.committed:
             self._applied = rd.committed[-1].index
-        self._pending_snapshot = None
         self._msgs, self._read_states, self._failed_reads = [], [], []
         self._ready_outstanding = True
         return rd
@@ -287,12 +281,7 @@ class RaftNode:
     def advance(self, ready: Ready) -> None:
         """The caller has done everything ``ready`` asked (see ready.py)."""
         self._ready_outstanding = False
-        if ready.snapshot is not None:
-            self._stable_last = ready.snapshot.meta.index
-        if ready.entries:
-            self._stable_last = ready.entries[-1].index
-        # Entries truncated since the Ready was taken are gone from the log, durable or not.
-        self._stable_last = min(self._stable_last, self.log.last_index)
+        self.log.persisted(ready.snapshot, ready.entries)
         if self.role is Role.LEADER:
             self._maybe_commit()  # our own write may have been what a majority was waiting for
 
@@ -596,8 +585,6 @@ class RaftNode:
                 if e.index <= self.commit:
                     raise AssertionError(f"leader overwrote committed entry {e.index}")  # Log Matching broken
                 self.log.truncate_from(e.index)
-                self._unstable_from = min(self._unstable_from, e.index)
-                self._stable_last = min(self._stable_last, e.index - 1)
             self.log.append(entries[i:])
             break
         return prev_index + len(entries)
@@ -654,15 +641,11 @@ class RaftNode:
             self._commit_to(meta.index)
             match = meta.index
         else:
-            # Thesis §5: the snapshot replaces our whole log. Until it is durable, only what the
-            # previous snapshot covered is known to be on disk.
-            self._stable_last = min(self._stable_last, self.log.snapshot_index)
-            self.log.reset(meta.index, meta.term)
+            # Thesis §5: the snapshot replaces our whole log (and is persisted through Ready).
+            self.log.restore(snap)
             self.snapshot = snap
-            self._pending_snapshot = snap
             self.commit = meta.index
             self._applied = meta.index
-            self._unstable_from = meta.index + 1
             match = meta.index
         self._send(AppendResponse(term=self.term, src=self.id, dst=m.src, success=True, match_index=match))
 
@@ -723,7 +706,7 @@ class RaftNode:
         """§5.3/§5.4.2: the highest index stored on a majority is committed — if it is from our term."""
         # Our own log counts only as far as it is durable: the leader writes it while replicating it.
         acked = {peer: pr.match for peer, pr in self._progress.items()}
-        acked[self.id] = min(self._stable_last, self.log.last_index)
+        acked[self.id] = self.log.durable_index
         candidate = self._majority.committed_index(acked)
         if candidate <= self.commit or not self._may_commit_by_count(candidate):
             return False
