@@ -818,10 +818,9 @@ class RaftNode:
         if self._read_round_wanted:
             self._read_round_wanted = False
             self._broadcast_heartbeat()
+        last = self.log.last_index
         for peer, pr in self._progress.items():
-            while not pr.is_paused() and (
-                pr.next <= self.log.last_index or pr.state is ReplicationState.PROBE
-            ):
+            while not pr.is_paused() and (pr.next <= last or pr.state is ReplicationState.PROBE):
                 if not self._send_append(peer, pr):
                     break
             if min(pr.match, self.commit) > pr.commit_sent:

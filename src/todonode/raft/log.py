@@ -168,7 +168,11 @@ class RaftLog:
 
     def has_unstable(self) -> bool:
         """Is there a snapshot or an entry not yet handed out for persisting?"""
-        return self._unstable_from <= self.last_index or self._unstable_snapshot is not None
+        # Spelled out rather than through last_index: the node asks several times per write.
+        return (
+            self._unstable_from <= self.snapshot_index + len(self._entries)
+            or self._unstable_snapshot is not None
+        )
 
     def take_unstable(self) -> tuple[Snapshot | None, tuple[Entry, ...]]:
         """Hand out what must be persisted next: the snapshot the log was restored from, if it has

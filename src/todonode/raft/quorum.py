@@ -49,12 +49,14 @@ class MajorityConfig:
         A voter missing from ``acked`` has acknowledged nothing (index 0). Whether that index may be
         committed by counting is the caller's decision (§5.4.2: only entries of the leader's term).
         """
-        return self._reached_by_majority(acked)
+        reached = sorted([acked.get(voter, 0) for voter in self.voters], reverse=True)
+        return reached[self.quorum - 1]
 
     def confirmed_round(self, acked_rounds: Mapping[str, int]) -> int:
         """ReadIndex (thesis §6.4): the latest heartbeat round a majority of voters has answered;
-        every read that waited on this round or an earlier one is confirmed. Missing voters: 0."""
-        return self._reached_by_majority(acked_rounds)
+        every read that waited on this round or an earlier one is confirmed. Missing voters: 0.
+        The same count as ``committed_index``: the highest value a majority has reached."""
+        return self.committed_index(acked_rounds)
 
     def vote_result(self, votes: Mapping[str, bool]) -> VoteResult:
         """Raft §5.2: won with a majority of granted votes; lost once the refusals leave too few
@@ -80,8 +82,3 @@ class MajorityConfig:
     def voters_among(self, ids: Iterable[str]) -> int:
         """How many distinct voters ``ids`` names; anyone else is not counted."""
         return len(self.voters.intersection(ids))
-
-    def _reached_by_majority(self, values: Mapping[str, int]) -> int:
-        """The highest value that at least ``quorum`` voters have reached (missing voters count 0)."""
-        reached = sorted((values.get(voter, 0) for voter in self.voters), reverse=True)
-        return reached[self.quorum - 1]
