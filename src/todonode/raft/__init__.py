@@ -25,6 +25,7 @@ from .messages import (
     from_wire,
     to_wire,
 )
+from .quorum import MajorityConfig, VoteResult
 from .ready import NO_LEADER, NOT_LEADER, TRANSFERRING, Accepted, ReadState, Ready, Refused, SoftState
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Heartbeat",
     "HeartbeatResponse",
     "InstallSnapshot",
+    "MajorityConfig",
     "Message",
     "PeerStatus",
     "RaftLog",
@@ -60,6 +62,7 @@ __all__ = [
     "TimeoutNow",
     "VoteRequest",
     "VoteResponse",
+    "VoteResult",
     "WireError",
     "from_wire",
     "to_wire",

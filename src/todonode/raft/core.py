@@ -9,6 +9,29 @@ Rules this file lives by:
   does it (see ``ready.py`` for the order) and then calls ``advance()``.
 - Each rule of the paper is a small named method whose comment cites it, so a test can name the rule
   it protects and a planted bug can replace exactly one rule.
+- A role is a pair of functions, set together when the role changes (``_set_role``): a step function
+  for messages (``_step_follower``, ``_step_candidate``, ``_step_leader``) and a tick function
+  (``_tick_election``, ``_tick_heartbeat``). ``step`` keeps only what every role does alike — the
+  term checks and vote requests — so no handler asks which role it is in.
+- Majorities are counted by ``quorum.py`` and durability is tracked by ``log.py``: this file hands
+  them facts (who acknowledged what, what was persisted) and never does either sum itself.
+
+Where each rule lives:
+
+    §5.1 terms                        _accept_higher_term, _answer_stale
+    §5.2 elections                    _tick_election, _start_election, _become_candidate,
+                                      _may_vote_for, _tally_votes
+    §5.3 replication                  _handle_append, _append_from_leader, _reject_append,
+                                      _handle_append_response, _maybe_commit, _committed_to_apply
+    §5.4.1 election restriction       _log_is_up_to_date
+    §5.4.2 no commit by counting      _may_commit_by_count
+    thesis §3.10 leadership transfer  transfer_leadership, _handle_timeout_now
+    thesis §4.2.3 leader lease        _in_leader_lease
+    thesis §5 snapshots               compact, _handle_snapshot, _send_snapshot
+    thesis §6.2 CheckQuorum           _quorum_active
+    thesis §6.4 ReadIndex             _leader_read, _release_confirmed_reads
+    thesis §9.6 PreVote               _become_pre_candidate, _handle_vote_request
+    thesis §10.2.1 parallel writes    _maybe_commit counts our own log up to ``log.durable_index``
 
 Leader preference (todonode's addition): the voters are listed most preferred first. A leader that
 sees a more preferred voter alive and caught up for ``settle_ticks`` hands leadership to it with
@@ -20,7 +43,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
 
 from .log import CompactedError, RaftLog
 from .messages import (
@@ -43,6 +65,7 @@ from .messages import (
     VoteResponse,
 )
 from .progress import Progress, ReplicationState
+from .quorum import MajorityConfig, VoteResult
 from .ready import NO_LEADER, NOT_LEADER, TRANSFERRING, Accepted, ReadState, Ready, Refused, SoftState
 
 
@@ -83,6 +106,9 @@ class Status:
     snapshot_index: int
     transferee: str | None
     peers: tuple[PeerStatus, ...]  # filled in on the leader only
+    quorum: int  # how many voters make a majority
+    # Leader only (None elsewhere): voters heard from within an election timeout, this one included.
+    active_voters: int | None
 
 
 @dataclass(slots=True)
@@ -113,6 +139,7 @@ class RaftNode:
         self.id = options.node_id
         self.opts = options
         self.config = options.config
+        self._majority: MajorityConfig = options.config.majority()
         self.rng = rng
 
         hard_state = hard_state or HardState()
@@ -125,8 +152,11 @@ class RaftNode:
         self.term = hard_state.term
         self.vote = hard_state.vote
         self.commit = min(max(hard_state.commit, snap_index), self.log.last_index)
-        self.role = Role.FOLLOWER
         self.leader: str | None = None
+        # What the current role does with a message and with a tick: chosen when the role changes.
+        self.role = Role.FOLLOWER
+        self._step_role: Callable[[Message], None] = self._step_follower
+        self._tick_role: Callable[[], None] = self._tick_election
 
         self._now = 0  # ticks since start: the only notion of time here
         self._election_elapsed = 0
@@ -146,10 +176,7 @@ class RaftNode:
         # Bookkeeping for ready(): what has been handed to the caller so far.
         self._handed_hard = hard_state
         self._handed_soft = self._soft_state()
-        self._unstable_from = self.log.last_index + 1  # entries below are already durable
-        self._stable_last = self.log.last_index  # the last index known to be on disk (leader's own match)
         self._applied = snap_index  # highest index handed out for applying
-        self._pending_snapshot: Snapshot | None = None
         self._msgs: list[Message] = []
         self._read_states: list[ReadState] = []
         self._failed_reads: list[str] = []
@@ -160,10 +187,7 @@ class RaftNode:
     def tick(self) -> None:
         """One unit of time has passed."""
         self._now += 1
-        if self.role is Role.LEADER:
-            self._tick_leader()
-        else:
-            self._tick_election()
+        self._tick_role()
 
     def propose(self, data: bytes) -> Accepted | Refused:
         """Append a client command to the leader's log. Accepted is not committed: wait for it to be
@@ -214,10 +238,15 @@ class RaftNode:
             self.snapshot = snapshot
         cut = meta.index - retain
         if cut > self.log.snapshot_index:
-            self.log.compact(cut, self.log.term_at(cut))
+            term = self.log.term_at(cut)
+            assert term is not None, "the cut is at or below the applied index, so inside the log"
+            self.log.compact(cut, term)
 
     def step(self, m: Message) -> None:
-        """Handle one message from a peer. Unknown senders and misdelivered messages are ignored."""
+        """Handle one message from a peer. Unknown senders and misdelivered messages are ignored.
+
+        The term checks (§5.1) and vote requests (§5.2) are the same in every role; everything else
+        goes to the step function of the current role."""
         if m.dst != self.id or m.src not in self.config.voters or m.src == self.id:
             return
         if m.term > self.term:
@@ -226,7 +255,10 @@ class RaftNode:
         elif m.term < self.term:
             self._answer_stale(m)
             return
-        self._HANDLERS[type(m)](self, m)
+        if isinstance(m, VoteRequest):
+            self._handle_vote_request(m)
+        else:
+            self._step_role(m)
 
     # ============================================================================ output: Ready / advance
 
@@ -238,11 +270,10 @@ class RaftNode:
         # states to compare them cost more than everything else here.
         hard, soft = self._handed_hard, self._handed_soft
         return bool(
-            self._unstable_from <= self.log.last_index
+            self.log.has_unstable()
             or self._msgs
             or self._applied < self.commit
             or (self.term, self.vote, self.commit) != (hard.term, hard.vote, hard.commit)
-            or self._pending_snapshot
             or self._read_states
             or self._failed_reads
             or (self.role, self.leader, self.term) != (soft.role, soft.leader, soft.term)
@@ -254,25 +285,23 @@ class RaftNode:
         self._flush_sends()
         hard = self._hard_state()
         soft = self._soft_state()
-        unstable = tuple(self.log.entries(max(self._unstable_from, self.log.first_index)))
+        snapshot, entries = self.log.take_unstable()
         vote_changed = (hard.term, hard.vote) != (self._handed_hard.term, self._handed_hard.vote)
         rd = Ready(
             hard_state=hard if hard != self._handed_hard else None,
-            entries=unstable,
-            snapshot=self._pending_snapshot,
+            entries=entries,
+            snapshot=snapshot,
             messages=tuple(self._msgs),
             committed=tuple(self._committed_to_apply()),
             read_states=tuple(self._read_states),
             failed_reads=tuple(self._failed_reads),
             soft_state=soft if soft != self._handed_soft else None,
-            must_sync=bool(unstable) or self._pending_snapshot is not None or vote_changed,
+            must_sync=bool(entries) or snapshot is not None or vote_changed,
             send_before_persisting=self.role is Role.LEADER and not vote_changed,
         )
         self._handed_hard, self._handed_soft = hard, soft
-        self._unstable_from = self.log.last_index + 1
         if rd.committed:
             self._applied = rd.committed[-1].index
-        self._pending_snapshot = None
         self._msgs, self._read_states, self._failed_reads = [], [], []
         self._ready_outstanding = True
         return rd
@@ -280,12 +309,7 @@ class RaftNode:
     def advance(self, ready: Ready) -> None:
         """The caller has done everything ``ready`` asked (see ready.py)."""
         self._ready_outstanding = False
-        if ready.snapshot is not None:
-            self._stable_last = ready.snapshot.meta.index
-        if ready.entries:
-            self._stable_last = ready.entries[-1].index
-        # Entries truncated since the Ready was taken are gone from the log, durable or not.
-        self._stable_last = min(self._stable_last, self.log.last_index)
+        self.log.persisted(ready.snapshot, ready.entries)
         if self.role is Role.LEADER:
             self._maybe_commit()  # our own write may have been what a majority was waiting for
 
@@ -316,17 +340,77 @@ class RaftNode:
             snapshot_index=self.log.snapshot_index,
             transferee=self._transferee,
             peers=peers,
+            quorum=self._majority.quorum,
+            active_voters=self._count_active_voters() if self.role is Role.LEADER else None,
         )
 
-    # ====================================================================================== time
+    def _count_active_voters(self) -> int:
+        live = [self.id, *(peer for peer, pr in self._progress.items() if self._is_live(pr))]
+        return self._majority.voters_among(live)
+
+    # ============================================================ roles: one step and tick function each
+
+    def _step_follower(self, m: Message) -> None:
+        """A follower answers its leader (§5.3, thesis §5), campaigns at once when the leader hands
+        over (thesis §3.10), and learns the outcome of reads it forwarded (thesis §6.4)."""
+        match m:
+            case AppendEntries():
+                self._handle_append(m)
+            case Heartbeat():
+                self._handle_heartbeat(m)
+            case InstallSnapshot():
+                self._handle_snapshot(m)
+            case TimeoutNow():
+                self._handle_timeout_now(m)
+            case ReadIndexRequest():
+                self._refuse_read_index(m)
+            case ReadIndexResponse():
+                self._handle_read_index_response(m)
+            # Vote and replication answers arrive here only late, from a campaign or a leadership
+            # this node has left; they count for nothing now.
+
+    def _step_candidate(self, m: Message) -> None:
+        """A pre-candidate or candidate counts votes (§5.2, thesis §9.6) until it wins, loses, or
+        hears from a leader of its term."""
+        match m:
+            case VoteResponse():
+                self._handle_vote_response(m)
+            case AppendEntries() | Heartbeat() | InstallSnapshot():
+                # §5.2: a leader of our term won this election; follow it.
+                self._follow_leader_of_this_term(m)
+            case TimeoutNow() | ReadIndexRequest() | ReadIndexResponse():
+                self._step_follower(m)  # a hand-over and reads are handled as a follower does
+
+    def _step_leader(self, m: Message) -> None:
+        """A leader takes its followers' answers (§5.3) and serves reads they forward (thesis §6.4)."""
+        match m:
+            case AppendResponse():
+                self._handle_append_response(m)
+            case HeartbeatResponse():
+                self._handle_heartbeat_response(m)
+            case ReadIndexRequest():
+                self._leader_read(_PendingRead(m.ctx, m.src))
+            case AppendEntries() | Heartbeat() | InstallSnapshot():
+                # Another leader of our term: Election Safety (§5.2) is already broken (a voter forgot
+                # its vote). Stepping down leaves one leader taking writes instead of two.
+                self._follow_leader_of_this_term(m)
+            # TimeoutNow is for a follower to take over from us, and vote answers are late: ignored.
+
+    def _follow_leader_of_this_term(self, m: AppendEntries | Heartbeat | InstallSnapshot) -> None:
+        """§5.2: whoever hears from the leader of its own term becomes its follower, then answers."""
+        self._become_follower(self.term, m.src)
+        self._step_follower(m)
 
     def _tick_election(self) -> None:
+        """Followers and candidates: §5.2, no word from a leader for an election timeout; try to
+        become one."""
         self._election_elapsed += 1
         if self._election_elapsed >= self._randomized_timeout and not self._recovering():
-            # §5.2: no word from a leader for an election timeout; try to become one.
             self._start_election(pre_vote=self.opts.pre_vote, transfer=False)
 
-    def _tick_leader(self) -> None:
+    def _tick_heartbeat(self) -> None:
+        """The leader: heartbeats (§5.2), CheckQuorum (thesis §6.2), giving up a stalled hand-over
+        (thesis §3.10), restarting stalled replication and handing over to a preferred voter."""
         self._heartbeat_elapsed += 1
         self._election_elapsed += 1
         if self._transferee is not None:
@@ -352,10 +436,10 @@ class RaftNode:
 
     def _quorum_active(self) -> bool:
         """CheckQuorum (thesis §6.2): did a majority talk to us during the last election timeout?"""
-        active = 1 + sum(pr.recent_active for pr in self._progress.values())
+        active = [self.id, *(peer for peer, pr in self._progress.items() if pr.recent_active)]
         for pr in self._progress.values():
             pr.recent_active = False
-        return active >= self.config.quorum()
+        return self._majority.has_quorum(active)
 
     def _restart_stalled_replication(self) -> None:
         """Messages can be lost. A snapshot that got no answer is sent again; an append stream that
@@ -409,18 +493,11 @@ class RaftNode:
 
     def _start_election(self, *, pre_vote: bool, transfer: bool) -> None:
         if pre_vote:
-            # PreVote (thesis §9.6): ask whether we could win before disturbing anyone's term.
-            self.role = Role.PRE_CANDIDATE
+            self._become_pre_candidate()
             campaign_term = self.term + 1
         else:
-            # §5.2: increment the term and vote for ourselves. Both are persisted before the
-            # requests leave, because Ready puts hard state on disk before any message.
-            self.term += 1
-            self.vote = self.id
-            self.role = Role.CANDIDATE
+            self._become_candidate()
             campaign_term = self.term
-        self.leader = None
-        self._reset_election_timer()
         self._votes = {self.id: True}
         if self._tally_votes():
             return
@@ -439,19 +516,15 @@ class RaftNode:
 
     def _tally_votes(self) -> bool:
         """Count the votes; move on when a majority decided. Returns True if the campaign ended."""
-        granted = sum(self._votes.values())
-        rejected = len(self._votes) - granted
-        quorum = self.config.quorum()
-        if granted >= quorum:
+        result = self._majority.vote_result(self._votes)
+        if result is VoteResult.WON:
             if self.role is Role.PRE_CANDIDATE:
                 self._start_election(pre_vote=False, transfer=False)
             else:
                 self._become_leader()
-            return True
-        if rejected > len(self.config.voters) - quorum:
+        elif result is VoteResult.LOST:
             self._become_follower(self.term, None)
-            return True
-        return False
+        return result is not VoteResult.PENDING
 
     def _handle_vote_request(self, m: VoteRequest) -> None:
         if self._recovering():
@@ -483,15 +556,14 @@ class RaftNode:
         return self.log.is_up_to_date(last_index, last_term)
 
     def _handle_vote_response(self, m: VoteResponse) -> None:
-        expected = Role.PRE_CANDIDATE if m.pre_vote else Role.CANDIDATE
-        if self.role is not expected:
-            return
+        if m.pre_vote != (self.role is Role.PRE_CANDIDATE):
+            return  # a late answer to the other kind of campaign
         self._votes[m.src] = m.granted
         self._tally_votes()
 
     def _handle_timeout_now(self, m: TimeoutNow) -> None:
         # Thesis §3.10: the leader is handing over to us; campaign at once, without PreVote.
-        if self.role is not Role.LEADER and not self._recovering():
+        if not self._recovering():
             self._start_election(pre_vote=False, transfer=True)
 
     def _recovering(self) -> bool:
@@ -506,14 +578,29 @@ class RaftNode:
             self.vote = None
         if self.role is Role.LEADER or leader != self.leader:
             self._fail_pending_reads()
-        self.role = Role.FOLLOWER
+        self._set_role(Role.FOLLOWER, self._step_follower, self._tick_election)
         self.leader = leader
         self._transferee = None
         self._progress = {}
         self._reset_election_timer()
 
+    def _become_pre_candidate(self) -> None:
+        # PreVote (thesis §9.6): ask whether we could win before disturbing anyone's term.
+        self._set_role(Role.PRE_CANDIDATE, self._step_candidate, self._tick_election)
+        self.leader = None
+        self._reset_election_timer()
+
+    def _become_candidate(self) -> None:
+        # §5.2: increment the term and vote for ourselves. Both are persisted before the requests
+        # leave, because Ready puts hard state on disk before any message.
+        self.term += 1
+        self.vote = self.id
+        self._set_role(Role.CANDIDATE, self._step_candidate, self._tick_election)
+        self.leader = None
+        self._reset_election_timer()
+
     def _become_leader(self) -> None:
-        self.role = Role.LEADER
+        self._set_role(Role.LEADER, self._step_leader, self._tick_heartbeat)
         self.leader = self.id
         self._transferee = None
         self._heartbeat_elapsed = 0
@@ -557,9 +644,13 @@ class RaftNode:
         elif isinstance(m, VoteRequest) and m.pre_vote:
             self._send(VoteResponse(term=self.term, src=self.id, dst=m.src, granted=False, pre_vote=True))
 
+    def _set_role(self, role: Role, step: Callable[[Message], None], tick: Callable[[], None]) -> None:
+        """A role and the functions that act for it change together."""
+        self.role, self._step_role, self._tick_role = role, step, tick
+
     def _follow(self, leader: str) -> None:
-        """A current-term leader spoke to us: follow it and restart the election timer."""
-        if self.role is not Role.FOLLOWER or self.leader != leader:
+        """The leader of our term spoke to us: follow it and restart the election timer."""
+        if self.leader != leader:
             self._become_follower(self.term, leader)
         self._election_elapsed = 0
 
@@ -587,8 +678,6 @@ class RaftNode:
                 if e.index <= self.commit:
                     raise AssertionError(f"leader overwrote committed entry {e.index}")  # Log Matching broken
                 self.log.truncate_from(e.index)
-                self._unstable_from = min(self._unstable_from, e.index)
-                self._stable_last = min(self._stable_last, e.index - 1)
             self.log.append(entries[i:])
             break
         return prev_index + len(entries)
@@ -645,15 +734,11 @@ class RaftNode:
             self._commit_to(meta.index)
             match = meta.index
         else:
-            # Thesis §5: the snapshot replaces our whole log. Until it is durable, only what the
-            # previous snapshot covered is known to be on disk.
-            self._stable_last = min(self._stable_last, self.log.snapshot_index)
-            self.log.reset(meta.index, meta.term)
+            # Thesis §5: the snapshot replaces our whole log (and is persisted through Ready).
+            self.log.restore(snap)
             self.snapshot = snap
-            self._pending_snapshot = snap
             self.commit = meta.index
             self._applied = meta.index
-            self._unstable_from = meta.index + 1
             match = meta.index
         self._send(AppendResponse(term=self.term, src=self.id, dst=m.src, success=True, match_index=match))
 
@@ -670,8 +755,6 @@ class RaftNode:
         return entry
 
     def _handle_append_response(self, m: AppendResponse) -> None:
-        if self.role is not Role.LEADER:
-            return
         pr = self._progress[m.src]
         self._heard_from(pr)
         if not m.success:
@@ -697,8 +780,6 @@ class RaftNode:
         return m.conflict_index
 
     def _handle_heartbeat_response(self, m: HeartbeatResponse) -> None:
-        if self.role is not Role.LEADER:
-            return
         pr = self._progress[m.src]
         self._heard_from(pr)
         pr.acked_round = max(pr.acked_round, m.round)
@@ -713,9 +794,9 @@ class RaftNode:
     def _maybe_commit(self) -> bool:
         """§5.3/§5.4.2: the highest index stored on a majority is committed — if it is from our term."""
         # Our own log counts only as far as it is durable: the leader writes it while replicating it.
-        own = min(self._stable_last, self.log.last_index)
-        matches = sorted([own, *(pr.match for pr in self._progress.values())], reverse=True)
-        candidate = matches[self.config.quorum() - 1]
+        acked = {peer: pr.match for peer, pr in self._progress.items()}
+        acked[self.id] = self.log.durable_index
+        candidate = self._majority.committed_index(acked)
         if candidate <= self.commit or not self._may_commit_by_count(candidate):
             return False
         self.commit = candidate
@@ -737,10 +818,9 @@ class RaftNode:
         if self._read_round_wanted:
             self._read_round_wanted = False
             self._broadcast_heartbeat()
+        last = self.log.last_index
         for peer, pr in self._progress.items():
-            while not pr.is_paused() and (
-                pr.next <= self.log.last_index or pr.state is ReplicationState.PROBE
-            ):
+            while not pr.is_paused() and (pr.next <= last or pr.state is ReplicationState.PROBE):
                 if not self._send_append(peer, pr):
                     break
             if min(pr.match, self.commit) > pr.commit_sent:
@@ -822,15 +902,15 @@ class RaftNode:
         self._release_confirmed_reads()
 
     def _release_confirmed_reads(self) -> None:
-        while self._reads_awaiting_quorum:
-            read = self._reads_awaiting_quorum[0]
-            if read.round > self._round:
-                return  # its heartbeat round has not gone out yet
-            acked = 1 + sum(pr.acked_round >= read.round for pr in self._progress.values())
-            if acked < self.config.quorum():
-                return
-            self._reads_awaiting_quorum.pop(0)
-            self._answer_read(read, ok=True)
+        """ReadIndex (thesis §6.4): answer, in order, every read whose heartbeat round a majority has
+        answered. A round that has not gone out yet is answered by nobody but us."""
+        if not self._reads_awaiting_quorum:
+            return
+        rounds = {peer: pr.acked_round for peer, pr in self._progress.items()}
+        rounds[self.id] = self._round
+        confirmed = self._majority.confirmed_round(rounds)
+        while self._reads_awaiting_quorum and self._reads_awaiting_quorum[0].round <= confirmed:
+            self._answer_read(self._reads_awaiting_quorum.pop(0), ok=True)
 
     def _answer_read(self, read: _PendingRead, *, ok: bool) -> None:
         if read.requester == self.id:
@@ -845,11 +925,9 @@ class RaftNode:
                 )
             )
 
-    def _handle_read_index_request(self, m: ReadIndexRequest) -> None:
-        if self.role is Role.LEADER:
-            self._leader_read(_PendingRead(m.ctx, m.src))
-        else:
-            self._send(ReadIndexResponse(term=self.term, src=self.id, dst=m.src, ctx=m.ctx, ok=False))
+    def _refuse_read_index(self, m: ReadIndexRequest) -> None:
+        """Only the leader serves ReadIndex (thesis §6.4): the read fails, and its caller retries."""
+        self._send(ReadIndexResponse(term=self.term, src=self.id, dst=m.src, ctx=m.ctx, ok=False))
 
     def _handle_read_index_response(self, m: ReadIndexResponse) -> None:
         if m.ctx not in self._remote_reads:
@@ -886,16 +964,3 @@ class RaftNode:
         if self._applied >= self.commit:
             return []
         return self.log.entries(self._applied + 1, self.commit)
-
-    _HANDLERS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
-        VoteRequest: _handle_vote_request,
-        VoteResponse: _handle_vote_response,
-        AppendEntries: _handle_append,
-        AppendResponse: _handle_append_response,
-        Heartbeat: _handle_heartbeat,
-        HeartbeatResponse: _handle_heartbeat_response,
-        InstallSnapshot: _handle_snapshot,
-        TimeoutNow: _handle_timeout_now,
-        ReadIndexRequest: _handle_read_index_request,
-        ReadIndexResponse: _handle_read_index_response,
-    }

@@ -1,15 +1,32 @@
-"""The in-memory view of one node's Raft log: entries after the last snapshot.
+"""The in-memory view of one node's Raft log: entries after the last snapshot, and how far it is durable.
 
 Indexes start at 1. Everything up to ``snapshot_index`` has been compacted into a snapshot; the log
-remembers only that point's index and term, which is all the consistency check needs. This class
-knows nothing about disks: the core tells the node, through ``Ready``, which entries to persist.
+remembers only that point's index and term, which is all the consistency check needs.
+
+The log also owns its durable boundary (as etcd-io/raft's ``log_unstable.go`` does), so that no rule
+that changes the log has any bookkeeping of its own to remember. Its entries fall in three parts:
+
+    first_index .. durable_index     known to be on disk (``persisted`` said so)
+    .. the first unstable index      handed out for persisting (``take_unstable``), not yet confirmed
+    .. last_index                    unstable: still to be handed out
+
+- ``append`` adds unstable entries.
+- ``truncate_from`` (a conflicting suffix, Raft §5.3) hands its replacements out again and lowers the
+  durable index below the cut: what is on disk there is no longer this log.
+- ``restore`` (a snapshot from the leader, thesis §5) replaces the whole log; the snapshot itself is
+  unstable until handed out, and only what the previous snapshot covered stays known durable.
+- ``persisted`` reports what a handed-out batch made durable. A batch handed out before a truncation
+  may report entries the log no longer holds; they are ignored, and their replacements are reported
+  by a later batch.
+
+This class knows nothing about disks: the core hands the unstable part to the node through ``Ready``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .messages import Entry
+from .messages import Entry, Snapshot
 
 
 class CompactedError(LookupError):
@@ -24,6 +41,10 @@ class RaftLog:
         for e in entries:
             if e.index > snapshot_index:
                 self._append_one(e)
+        # What the log starts from was read back from disk: all of it is durable.
+        self._durable = self.last_index
+        self._unstable_from = self.last_index + 1  # the first entry not yet handed out for persisting
+        self._unstable_snapshot: Snapshot | None = None
 
     # ---------------------------------------------------------------------------------------- queries
 
@@ -38,6 +59,12 @@ class RaftLog:
     @property
     def last_term(self) -> int:
         return self._entries[-1].term if self._entries else self.snapshot_term
+
+    @property
+    def durable_index(self) -> int:
+        """The last index known to be on disk: a leader counts its own log toward a majority only
+        this far (thesis §10.2.1), because it writes its entries while it replicates them."""
+        return self._durable
 
     def term_at(self, index: int) -> int | None:
         """Term of the entry at ``index``; 0 for index 0; None if beyond the end.
@@ -109,13 +136,16 @@ class RaftLog:
         self._entries.append(e)
 
     def truncate_from(self, index: int) -> None:
-        """Drop every entry at ``index`` and above (a conflicting suffix, Raft §5.3)."""
+        """Drop every entry at ``index`` and above (a conflicting suffix, Raft §5.3). What replaces
+        them must be persisted anew, and what the disk holds from ``index`` on is no longer ours."""
         if index <= self.snapshot_index:
             raise CompactedError(index)
         del self._entries[index - self.first_index :]
+        self._unstable_from = min(self._unstable_from, index)
+        self._durable = min(self._durable, index - 1)
 
     def compact(self, index: int, term: int) -> None:
-        """Forget entries up to ``index``: a snapshot now covers them."""
+        """Forget entries up to ``index``: a snapshot the caller saved now covers them."""
         if index <= self.snapshot_index:
             return
         if index >= self.last_index:
@@ -123,8 +153,46 @@ class RaftLog:
         else:
             del self._entries[: index - self.snapshot_index]
         self.snapshot_index, self.snapshot_term = index, term
+        self._unstable_from = max(self._unstable_from, index + 1)
 
-    def reset(self, index: int, term: int) -> None:
-        """Discard the whole log in favour of a snapshot that ends at (index, term)."""
+    def restore(self, snapshot: Snapshot) -> None:
+        """Discard the whole log in favour of ``snapshot`` (thesis §5), which must now be persisted.
+        Until it is, only what the previous snapshot covered is known to be on disk."""
+        self._durable = min(self._durable, self.snapshot_index)
         self._entries = []
-        self.snapshot_index, self.snapshot_term = index, term
+        self.snapshot_index, self.snapshot_term = snapshot.meta.index, snapshot.meta.term
+        self._unstable_from = self.snapshot_index + 1
+        self._unstable_snapshot = snapshot
+
+    # --------------------------------------------------------------------------------- durability
+
+    def has_unstable(self) -> bool:
+        """Is there a snapshot or an entry not yet handed out for persisting?"""
+        # Spelled out rather than through last_index: the node asks several times per write.
+        return (
+            self._unstable_from <= self.snapshot_index + len(self._entries)
+            or self._unstable_snapshot is not None
+        )
+
+    def take_unstable(self) -> tuple[Snapshot | None, tuple[Entry, ...]]:
+        """Hand out what must be persisted next: the snapshot the log was restored from, if it has
+        not been handed out yet, and every entry not handed out yet. They count as durable only once
+        ``persisted`` reports them."""
+        snapshot, self._unstable_snapshot = self._unstable_snapshot, None
+        entries = tuple(self.entries(self._unstable_from))
+        self._unstable_from = self.last_index + 1
+        return snapshot, entries
+
+    def persisted(self, snapshot: Snapshot | None, entries: Sequence[Entry]) -> None:
+        """The caller made a batch from ``take_unstable`` durable. Whatever this log no longer holds
+        (a truncation or a newer snapshot replaced it since) is ignored."""
+        if snapshot is not None:
+            self._stable_to(snapshot.meta.index, snapshot.meta.term)
+        if entries:
+            self._stable_to(entries[-1].index, entries[-1].term)
+
+    def _stable_to(self, index: int, term: int) -> None:
+        # Log Matching (Raft §5.3): if we still hold (index, term), we hold everything before it as
+        # it was handed out, so all of it is on disk now.
+        if index > self._durable and self.matches(index, term):
+            self._durable = index

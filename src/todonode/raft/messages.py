@@ -9,10 +9,11 @@ these over HTTP; the core itself never serialises anything.
 from __future__ import annotations
 
 import base64
-import functools
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from .quorum import MajorityConfig
 
 WIRE_VERSION = 1
 
@@ -51,8 +52,12 @@ class ClusterConfig:
 
     voters: tuple[str, ...]
 
+    def majority(self) -> MajorityConfig:
+        """The voters as one majority: every count of votes or acknowledgements goes through it."""
+        return MajorityConfig(frozenset(self.voters))
+
     def quorum(self) -> int:
-        return len(self.voters) // 2 + 1
+        return self.majority().quorum
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,19 +242,23 @@ def snapshot_meta_from_wire(raw: dict[str, Any]) -> SnapshotMeta:
     )
 
 
-_PLAIN_TYPES = {"int": int, "str": str, "bool": bool, "str | None": (str, type(None))}
+_PLAIN_TYPES: dict[str, type | tuple[type, ...]] = {
+    "int": int,
+    "str": str,
+    "bool": bool,
+    "str | None": (str, type(None)),
+}
 
-
-@functools.cache
-def _wire_fields(cls: type[Message]) -> tuple[tuple[str, str], ...]:
-    """(name, annotation) of each field of ``cls``: looked up once per class, not once per message
-    (every write sends and receives several)."""
-    return tuple((f.name, str(f.type)) for f in fields(cls))
+# (name, annotation) of each field of each message type: looked up once, not once per message (every
+# write sends and receives several).
+_WIRE_FIELDS: dict[type[Message], tuple[tuple[str, str], ...]] = {
+    cls: tuple((f.name, str(f.type)) for f in fields(cls)) for cls in MESSAGE_TYPES.values()
+}
 
 
 def to_wire(msg: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"v": WIRE_VERSION, "kind": msg.kind}
-    for name, _ in _wire_fields(type(msg)):
+    for name, _ in _WIRE_FIELDS[type(msg)]:
         value = getattr(msg, name)
         if name == "entries":
             value = [entry_to_wire(e) for e in value]
@@ -263,7 +272,7 @@ def to_wire(msg: Message) -> dict[str, Any]:
     return out
 
 
-def _check_type(cls: type, name: str, annotation: str, value: Any) -> None:
+def _check_type(cls: type[Message], name: str, annotation: str, value: Any) -> None:
     expected = _PLAIN_TYPES.get(annotation)
     # bool is an int in Python, but a term of `true` is no term.
     if expected is not None and (
@@ -283,7 +292,7 @@ def from_wire(raw: dict[str, Any]) -> Message:
         if cls is None:
             raise WireError(f"unknown message kind {raw.get('kind')!r}")
         kwargs: dict[str, Any] = {}
-        for name, annotation in _wire_fields(cls):
+        for name, annotation in _WIRE_FIELDS[cls]:
             if name not in raw:
                 continue
             value = raw[name]

@@ -6,9 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from todonode.raft import CompactedError, Entry, RaftLog
+from todonode.raft import ClusterConfig, CompactedError, Entry, RaftLog, Snapshot, SnapshotMeta
 
-from .harness import log_of
+from .harness import IDS, log_of
+
+
+def snapshot_at(index: int, term: int) -> Snapshot:
+    return Snapshot(SnapshotMeta(index=index, term=term, config=ClusterConfig(IDS)), data=b"state")
 
 
 def test_empty_log():
@@ -108,7 +112,7 @@ def test_compact_never_goes_backwards():
 
 def test_reset_replaces_the_whole_log_with_a_snapshot_point():
     log = RaftLog(entries=log_of(1, 1, 2))
-    log.reset(7, 4)
+    log.restore(snapshot_at(7, 4))
     assert (log.first_index, log.last_index, log.last_term, log.term_at(7)) == (8, 7, 4, 4)
 
 
@@ -152,3 +156,98 @@ def test_compaction_preserves_every_term_from_the_snapshot_on(terms, data):
     if cut > 1:
         with pytest.raises(CompactedError):
             log.term_at(cut - 1)
+
+
+# ======================================================================= the durable boundary
+
+
+def test_a_log_read_back_from_disk_is_durable_and_has_nothing_to_persist():
+    log = RaftLog(entries=log_of(1, 1))
+    assert (log.durable_index, log.has_unstable()) == (2, False)
+    assert log.take_unstable() == (None, ())
+
+
+def test_appended_entries_count_as_durable_only_once_persisted():
+    """Handed out is not durable: a leader writes its entries while it replicates them."""
+    log = RaftLog(entries=log_of(1, 1))
+    log.append([Entry(1, 3), Entry(1, 4)])
+    assert log.has_unstable()
+    snapshot, entries = log.take_unstable()
+    assert (snapshot, entries) == (None, (Entry(1, 3), Entry(1, 4)))
+    assert (log.has_unstable(), log.durable_index) == (False, 2)
+    log.persisted(snapshot, entries)
+    assert log.durable_index == 4
+
+
+def test_each_entry_is_handed_out_once():
+    log = RaftLog()
+    log.append([Entry(1, 1)])
+    log.take_unstable()
+    log.append([Entry(1, 2)])
+    assert log.take_unstable() == (None, (Entry(1, 2),))
+    assert log.take_unstable() == (None, ())
+
+
+def test_truncating_durable_entries_lowers_the_durable_index_and_hands_out_the_replacements():
+    """§5.3: what the disk holds from the cut on is no longer this log."""
+    log = RaftLog(entries=log_of(1, 1, 1, 1))
+    log.truncate_from(3)
+    assert log.durable_index == 2
+    log.append([Entry(2, 3)])
+    assert log.take_unstable() == (None, (Entry(2, 3),))
+
+
+def test_truncating_entries_handed_out_but_not_persisted_hands_out_their_replacements():
+    log = RaftLog(entries=log_of(1, 1))
+    log.append([Entry(1, 3), Entry(1, 4)])
+    log.take_unstable()
+    log.truncate_from(4)
+    log.append([Entry(2, 4)])
+    assert log.take_unstable() == (None, (Entry(2, 4),))
+
+
+def test_a_batch_persisted_after_a_truncation_does_not_make_the_replacements_durable():
+    """A batch handed out before a conflicting suffix was replaced reports entries the log no longer
+    holds: that must not count the replacements, still unwritten, as durable."""
+    log = RaftLog(entries=log_of(1, 1))
+    log.append([Entry(1, 3), Entry(1, 4)])
+    stale = log.take_unstable()
+    log.truncate_from(4)
+    log.append([Entry(2, 4), Entry(2, 5)])
+    log.persisted(*stale)
+    assert log.durable_index == 2
+    replacements = log.take_unstable()
+    assert replacements == (None, (Entry(2, 4), Entry(2, 5)))
+    log.persisted(*replacements)
+    assert log.durable_index == 5
+
+
+def test_restore_hands_out_the_snapshot_and_keeps_only_the_old_snapshot_durable():
+    """Thesis §5: until the new snapshot is on disk, only what the previous one covered is."""
+    log = RaftLog(snapshot_index=2, snapshot_term=1, entries=log_of(1, 1, 1, 1))
+    log.restore(snapshot_at(9, 3))
+    assert (log.durable_index, log.has_unstable()) == (2, True)
+    log.append([Entry(3, 10)])
+    batch = log.take_unstable()
+    assert batch == (snapshot_at(9, 3), (Entry(3, 10),))
+    assert not log.has_unstable()
+    log.persisted(*batch)
+    assert log.durable_index == 10
+
+
+def test_a_batch_persisted_after_a_restore_does_not_make_the_new_snapshot_durable():
+    log = RaftLog(entries=log_of(1, 1))
+    log.append([Entry(1, 3)])
+    stale = log.take_unstable()
+    log.restore(snapshot_at(9, 2))
+    log.persisted(*stale)
+    assert log.durable_index < 9
+    log.persisted(*log.take_unstable())
+    assert log.durable_index == 9
+
+
+def test_compacted_entries_are_never_handed_out():
+    log = RaftLog(entries=log_of(1))
+    log.append([Entry(1, 2), Entry(1, 3)])
+    log.compact(2, 1)
+    assert log.take_unstable() == (None, (Entry(1, 3),))
