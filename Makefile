@@ -15,10 +15,10 @@ help:
 	@echo "make node PORT=4001 start one node (e.g. again, after killing it)"
 	@echo "make test           set up .venv and run every test"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
-	@echo "make bench          measure a local cluster against SPEC §7 (and etcd, if installed)"
+	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
-	@echo "make lint           ruff"
+	@echo "make lint           ruff, and mypy (strict) on src/todonode"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "todonode needs Python 3.11 or newer"'
@@ -42,7 +42,7 @@ node: $(STAMP) configs/cluster.secret
 	@$(BIN)/python scripts/cluster.py configs/node$(PORT).toml
 
 # pytest exits 5 when it collected nothing; make fails on any non-zero status, so that can never pass.
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -n auto -q
 
 test-quick: $(STAMP)
@@ -79,6 +79,7 @@ fuzz: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -36,10 +36,7 @@ class QuorumStatus:
     voters: int
     needed: int
     reachable: int
-
-    @property
-    def met(self) -> bool:
-        return self.reachable >= self.needed
+    met: bool  # enough voters are reachable to accept writes
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +120,11 @@ def capture(
 
 def quorum(core: RaftNode, transport: PeerTransport) -> QuorumStatus:
     """The quorum facts alone: cheap enough to check before every write."""
-    voters = core.config.voters
-    reachable = sum(v == core.id or transport.is_reachable(v) for v in voters)
-    return QuorumStatus(voters=len(voters), needed=core.config.quorum(), reachable=reachable)
+    majority = core.config.majority()
+    reachable = [v for v in majority.voters if v == core.id or transport.is_reachable(v)]
+    return QuorumStatus(
+        voters=len(majority.voters),
+        needed=majority.quorum,
+        reachable=len(reachable),
+        met=majority.has_quorum(reachable),
+    )

@@ -730,7 +730,8 @@ class RaftNode:
         if meta.index <= self.commit:
             match = self.commit  # we already have all of it
         elif self.log.term_at(meta.index) == meta.term:
-            # We hold the snapshot's last entry: keep the log after it and just commit (PITFALLS 7).
+            # We hold the snapshot's last entry: keep the log after it and just commit
+            # (docs/guarantees.md#snapshots-and-logs-out-of-step).
             self._commit_to(meta.index)
             match = meta.index
         else:

@@ -185,7 +185,8 @@ def test_follower_vote():
 
 
 def test_vote_is_persisted_in_the_ready_with_the_grant():
-    """Figure 2 / PITFALLS 1: votedFor is on stable storage before the vote leaves the node."""
+    """Figure 2: votedFor is on stable storage before the vote leaves the node
+    (docs/guarantees.md#a-vote-forgotten-in-a-crash)."""
     node = new_node()
     node.step(vote_request(1, (0, 0)))
     rd = take(node)
@@ -610,8 +611,8 @@ def test_preferred_node_takes_over_once_it_stayed_caught_up_for_settle_ticks():
 
 
 def test_stale_preferred_node_cannot_win_an_election():
-    """PITFALLS 4 / §5.4.1: preference never enters elections; a preferred node whose log is behind
-    gets no votes."""
+    """§5.4.1: preference never enters elections; a preferred node whose log is behind gets no votes
+    (docs/guarantees.md#a-stale-preferred-node-taking-over)."""
     hard = dict.fromkeys(IDS, HardState(term=1, commit=1))
     net = Network(logs={"n1": log_of(1), "n2": log_of(1, 1, 1), "n3": log_of(1, 1, 1)}, hard_states=hard)
     net.campaign("n1")
@@ -620,8 +621,8 @@ def test_stale_preferred_node_cannot_win_an_election():
 
 
 def test_stale_preferred_node_leads_only_after_catching_up():
-    """PITFALLS 4: the preferred node gets leadership back only by transfer, once caught up, and the
-    writes it missed survive."""
+    """The preferred node gets leadership back only by transfer, once caught up, and the writes it
+    missed survive (docs/guarantees.md#a-stale-preferred-node-taking-over)."""
     writes = (Entry(1, 1), Entry(1, 2, b"w2"), Entry(1, 3, b"w3"))
     hard = dict.fromkeys(IDS, HardState(term=1, commit=1))
     net = Network(logs={"n1": writes[:1], "n2": writes, "n3": writes}, hard_states=hard, settle_ticks=5)
@@ -755,9 +756,10 @@ def test_a_leader_counts_its_own_entries_only_once_they_are_durable():
 
 
 def test_a_node_that_lost_entries_does_not_vote_or_campaign_until_it_has_them_again():
-    """PITFALLS 7 and thesis §11.7.1 (disk loss): a node restarted without entries it once held may
-    have acknowledged them as part of a majority. Voting now could elect a leader that lacks a
-    committed entry, so it stays out of elections until its log reaches what it had."""
+    """Thesis §11.7.1 (disk loss): a node restarted without entries it once held may have acknowledged
+    them as part of a majority. Voting now could elect a leader that lacks a committed entry, so it
+    stays out of elections until its log reaches what it had
+    (docs/guarantees.md#a-node-that-lost-acknowledged-entries)."""
     node = new_node(hard_state=HardState(term=3, vote="n3", commit=4), vote_floor=4)
     for _ in range(100):
         node.tick()
