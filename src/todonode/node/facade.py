@@ -98,7 +98,9 @@ class Node:
     async def start(self) -> None:
         self._disk.lock()
         core = self._core = await recover(self.config, self._disk, self._applied)
-        self._role_changes = RoleChanges(self.id, self.members, self.events, self.observer)
+        self._role_changes = RoleChanges(
+            self.id, self.members, self.events, self.observer, lambda: self.last_leader_contact
+        )
         self._snapshot_policy = SnapshotPolicy(
             core, self._applied, self._disk, self.config.storage, self.observer
         )

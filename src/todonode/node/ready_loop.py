@@ -152,6 +152,8 @@ class ReadyLoop:
             self.reads.fail(ctx, NoLeader("leadership changed during the read; retry", retry_after=0.5))
         if rd.soft_state is not None:
             self.role_changes.report(rd.soft_state, self.core.votes_granted)
+        if rd.votes:
+            self.role_changes.voted(rd.votes)
 
     async def _restore(self, snap: Snapshot) -> None:
         meta, state = await asyncio.to_thread(decode_snapshot, snap.data, "the snapshot from the leader")
