@@ -123,6 +123,7 @@ class ReadyLoop:
         wal = self.disk.wal
         wal.append(rd.hard_state, list(rd.entries))
         started = time.perf_counter()
+        self.disk.before_fsync()
         wal.sync()
         self.observer.fsync(time.perf_counter() - started)
 
