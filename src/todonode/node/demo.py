@@ -39,7 +39,11 @@ from .disk import Disk
 
 log = logging.getLogger("todonode.demo")
 
-REPORT_PATH = "http://supervisor/report"  # over the Unix socket: the host name is never resolved
+# The supervisor's control API, over its Unix socket (the host name is never resolved). Nodes report
+# to /report; the API's demo routes (api/demo.py) read /state and /events and act through
+# /nodes/{node}/{action}.
+SUPERVISOR_URL = "http://supervisor"
+ACTIONS = ("stop", "pause", "resume", "restart", "isolate", "heal", "slow-disk", "normal-disk")
 REPORT_TIMEOUT_S = 1.0
 REPORTED_EVENTS = frozenset({"role", "vote", "peer"})
 FAULTS_FD = 0  # standard input
@@ -155,9 +159,8 @@ class DemoLink:
 
     @staticmethod
     async def _send(session: aiohttp.ClientSession, report: dict[str, Any]) -> None:
-        async with session.post(
-            REPORT_PATH, data=orjson.dumps(report), headers={"Content-Type": "application/json"}
-        ) as resp:
+        body, headers = orjson.dumps(report), {"Content-Type": "application/json"}
+        async with session.post(f"{SUPERVISOR_URL}/report", data=body, headers=headers) as resp:
             resp.raise_for_status()
 
 
