@@ -45,13 +45,20 @@ export class DemoMode {
     this.stream = null;
     this.messages = null;
     this.experiments = null;
+    this.starting = null;
   }
 
   get active() {
     return this.state !== null;
   }
 
-  // Ask the node in use whether this is a demo; if so, show the demo's parts and follow its stream.
+  // A node's status (GET /status) says whether it runs in demo mode; the first that does starts it.
+  noticed(status) {
+    if (status?.demo && !this.starting) this.starting = this.start();
+  }
+
+  // Ask the node in use for the demo's state; then show the demo's parts and follow its stream. (From
+  // beyond this machine the demo routes do not exist, and nothing shows.)
   async start() {
     const { conn } = this.page;
     for (;;) {

@@ -86,7 +86,7 @@ function composePage(doc) {
   chrome.onLanguagePicked(showLanguage);
   doc.defaultView.addEventListener('hashchange', redraw.schedule);
   showLanguage(lang());
-  const connected = conn.start({
+  conn.start({
     onTasks(tasks, index) {
       list.replace(tasks);
       outbox.settleUpTo(index);
@@ -107,6 +107,7 @@ function composePage(doc) {
     },
     onNodeStatus(url, own) {
       panel.nodeStatus(url, own);
+      demo.noticed(own);
       redraw.schedule();
     },
     onState(info) {
@@ -116,7 +117,6 @@ function composePage(doc) {
       redraw.schedule();
     },
   });
-  connected.then(() => demo.start()); // in demo mode only: the node in use says whether it is one
 }
 
 composePage(document);

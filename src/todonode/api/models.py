@@ -417,6 +417,7 @@ class Status(Struct):
     last_heartbeat: str | None
     reachable_peers: int
     storage_error: str | None
+    demo: Annotated[bool, Meta(description="runs in demo mode (make demo): GET /demo answers this machine")]
 
 
 class Health(Struct):

@@ -208,6 +208,7 @@ class Node:
             last_leader_contact=self.last_leader_contact,
             storage_error=self._disk.error,
             tick_ms=self.config.cluster.tick_ms,
+            demo=self.config.demo.enabled,
         )
 
     # ==================================================================================== peers
