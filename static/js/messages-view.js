@@ -65,6 +65,7 @@ export class MessagesView {
     this.slow = 1;
     this.reportMs = 200;
     this.frame = 0;
+    this.reports = 0;
     this.legendShown = 0;
     this.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
     this.build();
@@ -105,6 +106,8 @@ export class MessagesView {
 
   // One node's report: what it sent whom in its last interval.
   report(report) {
+    this.reports += 1;
+    this.root.dataset.reports = String(this.reports); // how many came in, drawn or not (frozen)
     if (this.paused || !this.positions.has(report.node)) return;
     const rows = report.traffic.filter((row) => this.positions.has(row.to) && GROUP[row.kind]);
     const now = performance.now();

@@ -3,7 +3,7 @@
 // with the rule that refused it. Pure: events in, stories out as {key, params} lines for i18n.js, so
 // that Node can test it (tests/js).
 //
-// One story per election, keyed by the term the candidates ask for: a pre-vote round for term 5 and
+// One story per election, found by the term the candidates ask for: a pre-vote round for term 5 and
 // the vote that follows are one story. Reports from several nodes arrive out of order (each node
 // reports every 200 ms), so each line carries the time its node stamped on it, and lines are told in
 // that order.
@@ -12,7 +12,7 @@ const SEEN_MAX = 5000; // events remembered to drop repeats (a reconnected strea
 
 export class Narrator {
   constructor() {
-    this.stories = new Map(); // campaign term → story
+    this.stories = new Map(); // campaign term → its stories, in order of time
     this.terms = new Map(); // node → the term of its last role event
     this.seen = new Set();
   }
@@ -97,21 +97,30 @@ export class Narrator {
   }
 
   tell(term, at, key, params) {
-    const { story, isNew } = this.storyFor(term, at, CAMPAIGNS.has(key));
+    const { story, isNew } = this.storyFor(term, at);
     story.lines.push({ at, key, params });
     sortLines(story);
-    if (story.outcome !== 'won') story.outcome = ended(story) ? 'ended' : 'open';
+    if (story.outcome !== 'won') {
+      story.endedAt = endedAt(story);
+      story.outcome = story.endedAt === null ? 'open' : 'ended';
+    }
     return { story, isNew };
   }
 
-  // The story of the election for `term`; a campaign after one that ended without a leader (a node
-  // cut off tries again and again) is a new story, told where it happens on the timeline.
-  storyFor(term, at, campaign = false) {
-    let story = this.stories.get(term);
-    const isNew = !story || (campaign && story.outcome === 'ended');
+  // The story of the election for `term` that the moment `at` belongs to: the last one begun by then,
+  // unless it had already ended without a leader (a node cut off tries again and again: each attempt
+  // is a story of its own, told where it happens on the timeline). Reports come in out of order, so
+  // the next story may already exist, begun by a report stamped a little later.
+  storyFor(term, at) {
+    const stories = this.stories.get(term) ?? [];
+    this.stories.set(term, stories);
+    const i = stories.findLastIndex((s) => s.at <= at);
+    let story = stories[i];
+    if (!story || (story.endedAt !== null && story.endedAt < at)) story = stories[i + 1];
+    const isNew = !story;
     if (isNew) {
-      story = { term, at, lines: [], outcome: 'open', winner: null, votes: null, voters: null }; // outcome: open, won, ended
-      this.stories.set(term, story);
+      story = { term, at, lines: [], outcome: 'open', endedAt: null, winner: null, votes: null, voters: null };
+      stories.splice(i + 1, 0, story);
     }
     story.at = Math.min(story.at, at);
     return { story, isNew };
@@ -125,13 +134,17 @@ function sortLines(story) {
 const CAMPAIGNS = new Set(['st_timedOut', 'st_preVote', 'st_candidate', 'st_transfer']);
 const DEFEATS = new Set(['st_preLost', 'st_lost', 'st_yielded']);
 
-// Every node that campaigned in this story has given up since (no one won): the election ended
-// without a new leader.
-function ended(story) {
+// When the election ended without a new leader: the time the last of the nodes that campaigned in it
+// gave up; null while one still campaigns.
+function endedAt(story) {
   const campaigning = new Map(); // node → still campaigning
-  for (const { key, params } of story.lines) {
+  let last = null;
+  for (const { at, key, params } of story.lines) {
     if (CAMPAIGNS.has(key)) campaigning.set(params.node, true);
-    if (DEFEATS.has(key)) campaigning.set(params.node, false);
+    if (DEFEATS.has(key)) {
+      campaigning.set(params.node, false);
+      last = at;
+    }
   }
-  return campaigning.size > 0 && ![...campaigning.values()].some(Boolean);
+  return campaigning.size > 0 && ![...campaigning.values()].some(Boolean) ? last : null;
 }

@@ -30,7 +30,7 @@ test('an election is one story from the timeout to the winner, in the order it h
   const { n, results } = killTheLeader();
   assert.equal(results[0].isNew, true);
   assert.ok(results.slice(1).every((r) => r.isNew === false && r.story === results[0].story));
-  const story = n.stories.get(3);
+  const [story] = n.stories.get(3);
   assert.deepEqual(keys(story), ['st_timedOut', 'st_grantedPre', 'st_candidate', 'st_granted', 'st_refused_already_voted', 'st_won']);
   assert.deepEqual(story.lines[0].params, { node: 'node4002', term: 3, ms: 640 });
   assert.deepEqual(story.lines[1].params.who, ['node4001', 'node4003'], 'the grants of a round make one line');
@@ -58,9 +58,9 @@ test('a lost pre-vote and a hand-over are told as such', () => {
   const n = new Narrator();
   n.feed(role('node4003', 'follower', 'pre_candidate', 4, 1, { silent_ms: 900 }));
   n.feed(role('node4003', 'pre_candidate', 'follower', 4, 2, { votes: 1 }));
-  assert.deepEqual(keys(n.stories.get(5)), ['st_timedOut', 'st_preLost']);
+  assert.deepEqual(keys(n.stories.get(5)[0]), ['st_timedOut', 'st_preLost']);
   n.feed(role('node4000', 'follower', 'candidate', 6, 3));
-  assert.deepEqual(keys(n.stories.get(6)), ['st_transfer']);
+  assert.deepEqual(keys(n.stories.get(6)[0]), ['st_transfer']);
 });
 
 test('a leader stepping down says why: a newer leader, a newer term, or no majority', () => {
@@ -82,7 +82,7 @@ test('an event seen twice (a stream replayed after a reconnect) is told once', (
   const e = role('node4002', 'follower', 'pre_candidate', 2, 1000, { silent_ms: 640 });
   assert.ok(n.feed(e));
   assert.equal(n.feed({ ...e }), null);
-  assert.equal(n.stories.get(3).lines.length, 1);
+  assert.equal(n.stories.get(3)[0].lines.length, 1);
 });
 
 test('peer events and plain leader changes tell nothing', () => {
@@ -100,7 +100,7 @@ test('a story whose every campaigner gave up ends without a new leader', () => {
   assert.equal(story.outcome, 'open', 'node4001 is still campaigning');
   n.feed(role('node4001', 'pre_candidate', 'follower', 4, 4, { votes: 2 }));
   assert.equal(story.outcome, 'ended');
-  n.feed(vote('node4002', 'node4001', 5, 5, false, 'leader_lease', { pre_vote: true }));
+  n.feed(vote('node4002', 'node4001', 5, 3.5, false, 'leader_lease', { pre_vote: true })); // reported late
   assert.equal(story.lines.length, 5, 'a late refusal still belongs to it');
 });
 
@@ -113,4 +113,22 @@ test('a node that tries again after its election ended starts a new story', () =
   assert.notEqual(again.story, first);
   assert.deepEqual(keys(first), ['st_timedOut', 'st_preLost']);
   assert.deepEqual(keys(again.story), ['st_timedOut']);
+});
+
+test('votes reported before the campaign they answer join its story, not the one that ended', () => {
+  const n = new Narrator();
+  const first = n.feed(role('node4003', 'follower', 'pre_candidate', 4, 100, { silent_ms: 900 })).story;
+  n.feed(role('node4003', 'pre_candidate', 'follower', 4, 200, { votes: 1 }));
+  // The voters' reports of the second attempt come in before the candidate's own.
+  const granted = n.feed(vote('node4001', 'node4003', 5, 320, true, 'granted', { pre_vote: true }));
+  assert.equal(granted.isNew, true);
+  const again = n.feed(role('node4003', 'follower', 'pre_candidate', 4, 300, { silent_ms: 1100 }));
+  assert.equal(again.isNew, false);
+  assert.equal(again.story, granted.story);
+  assert.deepEqual(keys(again.story), ['st_timedOut', 'st_grantedPre']);
+  assert.equal(again.story.at, 300);
+  // A late line of the first attempt still goes to the first story.
+  n.feed(vote('node4002', 'node4003', 5, 150, false, 'leader_lease', { pre_vote: true, leader: 'node4000' }));
+  assert.deepEqual(keys(first), ['st_timedOut', 'st_refused_leader_lease', 'st_preLost']);
+  assert.deepEqual(n.stories.get(5), [first, again.story]);
 });
