@@ -14,7 +14,16 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.integration.harness import ProcessCluster
-from tests.integration.supervised import JSON, Supervised, act, demo_state, gone, process_state, status_of
+from tests.integration.supervised import (
+    JSON,
+    Supervised,
+    act,
+    demo_state,
+    gone,
+    leader_of,
+    process_state,
+    status_of,
+)
 
 from .conftest import TIMINGS, http, needs_chromium, screenshot, wait_until, write
 
@@ -42,24 +51,6 @@ def ids(s: Supervised) -> list[str]:
     return [n.id for n in s.cluster.nodes]
 
 
-def leader_of(s: Supervised, *, preferred: bool = False) -> int:
-    """The index of the node a majority of the running nodes agrees leads, every running node ready;
-    with ``preferred``, once that is the lowest-port node (index 0), where leadership settles when
-    every node runs."""
-
-    def probe() -> list[int] | None:
-        statuses = [status_of(s, i) for i in range(SIZE)]
-        running = [i for i, st in enumerate(statuses) if st]
-        leaders = [i for i in running if statuses[i]["is_leader"]]
-        if len(leaders) != 1 or (preferred and leaders[0] != 0):
-            return None
-        agree = sum(1 for i in running if statuses[i]["leader_id"] == ids(s)[leaders[0]])
-        ready = all(http("GET", f"{s.url(i)}/ready", timeout=2)[0] == 200 for i in running)
-        return leaders if agree * 2 > SIZE and ready else None
-
-    return wait_until(probe, SLOW_S, "a leader the nodes agree on")[0]
-
-
 @pytest.fixture
 def healthy(demo: Supervised) -> Supervised:
     """Every node running, in touch and at full speed, and a leader agreed on."""
@@ -75,7 +66,9 @@ def healthy(demo: Supervised) -> Supervised:
         if node["disk_delay_ms"]:
             act(demo, via, i, "normal-disk")
     demo.wait_running()
-    leader_of(demo, preferred=True)  # where leadership settles: no hand-over comes in the middle
+    leader_of(
+        demo, preferred=True, timeout=SLOW_S
+    )  # where leadership settles: no hand-over comes in the middle
     return demo
 
 

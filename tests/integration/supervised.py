@@ -38,14 +38,16 @@ def gone(pid: int) -> bool:
 class Supervised:
     """scripts/cluster.py running nodes of a ProcessCluster's configs (free ports, temporary dirs)."""
 
-    def __init__(self, root: Path, size: int, *, demo: bool, timings: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, root: Path, size: int, *, demo: bool, timings: dict[str, int] | None = None, slow: int = 1
+    ) -> None:
         # The cluster writes the configs; its own start() is never used.
         self.cluster = ProcessCluster(root, size, timings=timings or {})
         self.demo = demo
         self.demo_dir = root / "demo"
         args = [sys.executable, str(SCRIPT), *(str(n.config) for n in self.cluster.nodes)]
         if demo:
-            args[2:2] = ["--demo", "--demo-dir", str(self.demo_dir)]
+            args[2:2] = ["--demo", "--demo-dir", str(self.demo_dir), "--slow", str(slow)]
         self.log = root / "supervisor.log"
         env = {**os.environ, "TODONODE_SECRET": SECRET, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "wb") as out:
@@ -106,3 +108,22 @@ def act(s: Supervised, via: int, node: int, action: str) -> dict[str, Any]:
 def status_of(s: Supervised, i: int) -> dict[str, Any] | None:
     code, body, _ = http("GET", f"{s.url(i)}/status", timeout=3)
     return body if code == 200 else None
+
+
+def leader_of(s: Supervised, *, preferred: bool = False, timeout: float = 30) -> int:
+    """The index of the node a majority of the running nodes agrees leads, every running node ready;
+    with ``preferred``, once that is the lowest-port node (index 0), where leadership settles when
+    every node runs."""
+    size = s.cluster.size
+
+    def probe() -> list[int] | None:
+        statuses = [status_of(s, i) for i in range(size)]
+        running = [i for i, st in enumerate(statuses) if st]
+        leaders = [i for i in running if statuses[i]["is_leader"]]
+        if len(leaders) != 1 or (preferred and leaders[0] != 0):
+            return None
+        agree = sum(1 for i in running if statuses[i]["leader_id"] == s.cluster.nodes[leaders[0]].id)
+        ready = all(http("GET", f"{s.url(i)}/ready", timeout=2)[0] == 200 for i in running)
+        return leaders if agree * 2 > size and ready else None
+
+    return wait_until(probe, timeout, "a leader the nodes agree on")[0]
