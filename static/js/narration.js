@@ -20,7 +20,7 @@ export class Narrator {
   // One `cluster` event a node reported. Returns what it changed: {story, isNew} for an election,
   // {line} for something told on its own (a leader stepping down), or null.
   feed(event) {
-    const id = `${event.node}|${event.type}|${event.at}|${event.role ?? event.candidate}|${event.term}|${event.was}`;
+    const id = [event.node, event.type, event.at, event.role ?? event.candidate, event.term, event.was, event.pre_vote].join('|');
     if (this.seen.has(id)) return null;
     this.seen.add(id);
     if (this.seen.size > SEEN_MAX) this.seen.delete(this.seen.values().next().value);

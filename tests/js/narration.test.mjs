@@ -83,6 +83,10 @@ test('an event seen twice (a stream replayed after a reconnect) is told once', (
   assert.ok(n.feed(e));
   assert.equal(n.feed({ ...e }), null);
   assert.equal(n.stories.get(3)[0].lines.length, 1);
+  // A pre-vote and a vote stamped in the same millisecond are two events.
+  assert.ok(n.feed(vote('node4001', 'node4002', 3, 1005, true, 'granted', { pre_vote: true })));
+  assert.ok(n.feed(vote('node4001', 'node4002', 3, 1005, true)));
+  assert.deepEqual(keys(n.stories.get(3)[0]), ['st_timedOut', 'st_grantedPre', 'st_granted']);
 });
 
 test('peer events and plain leader changes tell nothing', () => {
