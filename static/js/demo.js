@@ -219,6 +219,7 @@ export class DemoMode {
         }
         return;
       }
+      chrome.showError(t('demoRefused', { message: t('probeNoAnswer') }));
     } finally {
       this.expected.delete(node);
       this.messages.setCluster(this.clusterForView(), this.state.slow, REPORT_MS);
