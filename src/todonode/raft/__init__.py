@@ -26,12 +26,36 @@ from .messages import (
     to_wire,
 )
 from .quorum import MajorityConfig, VoteResult
-from .ready import NO_LEADER, NOT_LEADER, TRANSFERRING, Accepted, ReadState, Ready, Refused, SoftState
+from .ready import (
+    ALREADY_VOTED,
+    FOLLOWS_LEADER,
+    LEADER_LEASE,
+    LOG_BEHIND,
+    NO_LEADER,
+    NOT_LEADER,
+    RECOVERING,
+    STALE_TERM,
+    TRANSFERRING,
+    VOTE_GRANTED,
+    Accepted,
+    ReadState,
+    Ready,
+    Refused,
+    SoftState,
+    VoteDecision,
+)
 
 __all__ = [
+    "ALREADY_VOTED",
+    "FOLLOWS_LEADER",
+    "LEADER_LEASE",
+    "LOG_BEHIND",
     "NOT_LEADER",
     "NO_LEADER",
+    "RECOVERING",
+    "STALE_TERM",
     "TRANSFERRING",
+    "VOTE_GRANTED",
     "Accepted",
     "AppendEntries",
     "AppendResponse",
@@ -60,6 +84,7 @@ __all__ = [
     "SoftState",
     "Status",
     "TimeoutNow",
+    "VoteDecision",
     "VoteRequest",
     "VoteResponse",
     "VoteResult",
