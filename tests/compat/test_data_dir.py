@@ -125,3 +125,18 @@ async def test_a_data_directory_in_a_newer_format_is_refused_with_exit_2_and_one
     assert f"storage format {STORAGE_FORMAT + 1}" in line
     assert f"todonode {release()} reads formats 1 to {STORAGE_FORMAT}" in line
     assert planted.read_bytes() == before and not (data_dir / "wal").exists()  # nothing was touched
+
+
+async def test_a_node_whose_log_moved_the_cluster_past_its_versions_exits_2_naming_both(make_cluster):
+    cluster: ProcessCluster = make_cluster(1)
+    node = cluster.nodes[0]
+    data_dir = cluster.root / f"data{node.port}"
+    (data_dir / "snapshots").mkdir(parents=True)
+    (data_dir / "VERSION").write_bytes(orjson.dumps({"format": STORAGE_FORMAT, "written_by": release()}))
+    header = {"index": 7, "term": 2, "config": {"voters": [node.id]}, "format": STORAGE_FORMAT}
+    state = {"tasks": {}, "cluster": {"version": NEWEST + 1}, "raft": header}
+    (data_dir / "snapshots" / f"snap-{7:016d}-{2:016d}.json").write_bytes(orjson.dumps(state))
+    cluster.start(0)
+    assert node.proc is not None and node.proc.wait(timeout=30) == 2
+    (line,) = node.log.read_text().strip().splitlines()
+    assert f"cluster version {NEWEST + 1}; todonode {release()} runs cluster versions 1 to {NEWEST}" in line

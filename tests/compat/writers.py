@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 import aiohttp
 
 RETRY = {0, 421, 429, 500, 502, 503, 504, 507}
-ATTEMPT_TIMEOUT_S = 3.0
+# A follower being stopped holds a write it forwarded until it has applied it, which it cannot once its
+# peer streams are closed: up to cluster.write_wait_ms. A client that gives a node a second, then tries
+# another, keeps writing through it; writes take milliseconds otherwise.
+ATTEMPT_TIMEOUT_S = 1.0
 STUCK_AFTER_S = 60.0  # a write not acknowledged by then means the cluster stopped accepting writes
 
 
