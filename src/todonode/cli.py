@@ -5,11 +5,13 @@
   talk to a running cluster (``client.py``).
 
 Problems a user can fix are reported in one line, never a traceback: a bad config exits 2 naming the
-file, key and problem; so does a data directory in a storage format this todonode cannot read, or a
-cluster that has moved to a version it cannot run, naming both versions; a port in use or a data
-directory held by another process exits 1. SIGTERM
+file, key and problem; a port in use or a data directory held by another process exits 1. SIGTERM
 and SIGINT stop the node gracefully: hand leadership over (a planned restart costs no election
 timeout), stop accepting, finish in-flight requests, close the log, exit 0.
+
+A data directory in a storage format this todonode cannot read, or a log that has moved the cluster
+to a cluster version it cannot run, exits 2 with one line naming both versions (docs/architecture.md,
+"Versions").
 
 The log is one line per event, as text or as JSON lines (``--log-format json``). It never holds a request
 body or a secret: aiohttp's report of a malformed request, which quotes the offending bytes (a header

@@ -28,8 +28,8 @@ import pytest
 from tests.integration.harness import NodeProcess, ProcessCluster, wait_for
 from todonode.versions import CLUSTER_VERSIONS, STORAGE_FORMAT
 
-from .conftest import record_figures
 from .previous import Release
+from .report import record_figures
 from .writers import Writers
 
 NEWEST = CLUSTER_VERSIONS.stop - 1

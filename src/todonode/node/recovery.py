@@ -4,8 +4,9 @@ The data directory's VERSION file is read first: a directory in a storage format
 todonode reads stops the node before anything in it is read or changed. The newest valid snapshot
 gives the applied state; the write-ahead log gives the term, the vote, the commit index and the
 entries after the snapshot, which the core will apply again. The log goes on in the storage format
-of the cluster version the snapshot holds, or in the newer one the directory already uses. A damaged snapshot
-is set aside (never deleted) and the one before it used; a torn log tail is cut (storage/wal.py).
+of the cluster version the snapshot holds, or in the newer one the directory already uses. A
+damaged snapshot is set aside (never deleted) and the one before it used; a torn log tail is cut
+(storage/wal.py).
 
 When what is left no longer joins up — the log starts after the newest snapshot that could be read —
 the entries in between are lost. The node then keeps its term and vote and the state of the snapshot
