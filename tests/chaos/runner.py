@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 
 from tests.integration.harness import Client, ProcessCluster, wait_for
+from tests.needs import NETNS
 
 from .checker import Report, check
 from .history import OK, UNKNOWN, History, terms_from_log
 from .nemesis import Nemesis, NemesisOptions
 from .netns import NetnsCluster, Network
-from .netns import available as netns_available
 from .workload import Monitor, Workload, WorkloadOptions
 
 PROFILES = ("netns", "loopback")
@@ -45,7 +45,7 @@ class ChaosOptions:
 
 def resolve_profile(profile: str) -> str:
     if profile == "auto":
-        return "netns" if netns_available() is None else "loopback"
+        return "netns" if NETNS.missing is None else "loopback"
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; use netns, loopback or auto")
     return profile

@@ -3,7 +3,11 @@
 ``make chaos MINUTES=30 SEED=7`` runs the same thing for as long as you like.
 """
 
-from .conftest import SEED, needs_netns
+import pytest
+
+from tests.needs import NETNS
+
+from .conftest import SEED
 from .nemesis import NETWORK_FAULTS, PROCESS_FAULTS
 from .runner import ChaosOptions, chaos_cluster, run_chaos
 
@@ -26,7 +30,7 @@ async def _run(tmp_path, profile: str, duration_s: float):
     return report.figures()
 
 
-@needs_netns
+@pytest.mark.needs(NETNS)
 async def test_four_nodes_in_namespaces_survive_kills_pauses_restarts_and_partitions(tmp_path):
     figures = await _run(tmp_path, "netns", duration_s=45)
     assert figures["acked_writes"] >= 200

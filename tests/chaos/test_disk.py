@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import Client, NodeProcess, ProcessCluster, wait_for
+from tests.needs import ROOT
 
-from .conftest import needs_root
 from .runner import converge
 
 TMPFS_SIZE = "4m"
@@ -37,7 +37,7 @@ def small_tmpfs(path: Path):
         text=True,
     )
     if mounted.returncode != 0:
-        # The tests using this are already limited to root (needs_root): a root that cannot mount a
+        # The tests using this already need root (ROOT): a root that cannot mount a
         # tmpfs is a broken environment, and a silent skip would hide that the test never ran.
         pytest.fail(f"cannot mount a tmpfs as root: {mounted.stderr.strip()}")
     try:
@@ -98,7 +98,7 @@ async def _everyone_follows(client: Client, cluster: ProcessCluster, leader: Nod
     return all(s and s["leader_id"] == leader.id for s in statuses)
 
 
-@needs_root
+@pytest.mark.needs(ROOT)
 @pytest.mark.parametrize("role", ["follower", "leader"])
 async def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(make_cluster, client, role):
     cluster = make_cluster(4, log_level="info")

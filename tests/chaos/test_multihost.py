@@ -9,9 +9,11 @@ import json
 import sys
 import uuid
 
-from tests.integration.harness import Client, NodeProcess, ProcessCluster, wait_for
+import pytest
 
-from .conftest import needs_netns
+from tests.integration.harness import Client, NodeProcess, ProcessCluster, wait_for
+from tests.needs import NETNS
+
 from .netns import PORT, Network
 from .runner import chaos_cluster, converge
 
@@ -73,7 +75,7 @@ async def _acked_write(client: Client, node: NodeProcess, title: str) -> str:
     return body["id"]
 
 
-@needs_netns
+@pytest.mark.needs(NETNS)
 async def test_a_cluster_across_namespaces_takes_writes_refuses_a_minority_and_heals(tmp_path, client):
     with chaos_cluster("netns", tmp_path / "cluster", 4, log_level="info") as (cluster, network):
         assert isinstance(cluster, ProcessCluster) and network is not None
