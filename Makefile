@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick sim lint clean cluster node bench chaos fuzz
+.PHONY: help install test test-quick flake sim lint clean cluster node bench chaos fuzz
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -14,6 +14,7 @@ help:
 	@echo "make cluster        start the four nodes of configs/ in the foreground (Ctrl-C stops them)"
 	@echo "make node PORT=4001 start one node (e.g. again, after killing it)"
 	@echo "make test           set up .venv and run every test"
+	@echo "make flake RUNS=10  run make test RUNS times in a row and list every failure of every run"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
 	@echo "make bench          measure a local cluster against SPEC §7 (and etcd, if installed)"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
@@ -42,8 +43,14 @@ node: $(STAMP) configs/cluster.secret
 	@$(BIN)/python scripts/cluster.py configs/node$(PORT).toml
 
 # pytest exits 5 when it collected nothing; make fails on any non-zero status, so that can never pass.
+# -rfEs: the summary at the end names every failure, error and skip, each with its reason.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto -q
+	$(BIN)/python -m pytest -n auto -q -rfEs
+
+# make flake RUNS=10: make test RUNS times in a row on this machine; no run stops the others, and the
+# end lists every failed test of every run (each run's full output stays in test-artifacts/flake/).
+flake: $(STAMP)
+	$(BIN)/python -m tests.flake --runs $(or $(RUNS),10)
 
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -x tests/unit
