@@ -44,8 +44,13 @@ node: $(STAMP) configs/cluster.secret
 
 # pytest exits 5 when it collected nothing; make fails on any non-zero status, so that can never pass.
 # -rfEs: the summary at the end names every failure, error and skip, each with its reason.
+# Two runs: everything in parallel, then the tests marked `alone` one at a time, so that CPU-heavy
+# suites never starve the nodes of a test that asserts "no election" or "no error". Both always run.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto -q -rfEs
+	@status=0; \
+	$(BIN)/python -m pytest -n auto -q -rfEs -m "not alone" || status=1; \
+	$(BIN)/python -m pytest -q -rfEs -m alone || status=1; \
+	exit $$status
 
 # make flake RUNS=10: make test RUNS times in a row on this machine; no run stops the others, and the
 # end lists every failed test of every run (each run's full output stays in test-artifacts/flake/).

@@ -7,7 +7,10 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from .harness import SECRET, Client, NodeProcess, ProcessCluster, find_leader, wait_for
 
@@ -79,6 +82,9 @@ async def test_redirect_mode_answers_not_leader_with_the_leaders_url(make_cluste
     assert await client.tasks(leader) == []
 
 
+# "No client error during the failover" holds only while a new leader comes within write_wait_ms: alone,
+# no CPU-heavy suite delays the election that long.
+@pytest.mark.alone
 async def test_failover_after_kill_9_loses_no_acknowledged_write(make_cluster, client):
     cluster = make_cluster(4)
     cluster.start_all()
@@ -123,7 +129,9 @@ async def test_failover_after_kill_9_loses_no_acknowledged_write(make_cluster, c
     # Exact: every write was acknowledged once, and the tasks are those writes, each once.
     written = {t["id"]: t["title"] for t in final}
     assert len(acked) == len(sent), "two writes were acknowledged with the same task id"
-    assert sorted(t["title"] for t in final) == sorted(sent), "a write was lost or applied twice"
+    titles = Counter(t["title"] for t in final)
+    lost, twice = set(sent) - set(titles), sorted(title for title, n in titles.items() if n > 1)
+    assert not lost and not twice, f"writes lost: {sorted(lost)}; applied twice: {twice}"
     assert written == acked
 
 
