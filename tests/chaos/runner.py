@@ -40,7 +40,8 @@ class ChaosOptions:
     workload: WorkloadOptions = field(default_factory=WorkloadOptions)
     nemesis: NemesisOptions = field(default_factory=NemesisOptions)
     converge_s: float = 45.0  # after the heal, how long the nodes get to agree
-    # True: the fault phase goes on past duration_s until every kind has struck at least once
+    # True: the fault phase goes on past duration_s until every kind has struck at least once, for at
+    # most three times duration_s in all (then the report shows which kinds never struck)
     every_kind: bool = False
     artifacts: Path | None = None  # where to write history.jsonl and report.txt
 
@@ -157,7 +158,7 @@ async def run_chaos(
         started = time.monotonic()
         try:
             while (elapsed := time.monotonic() - started) < options.duration_s or (
-                options.every_kind and not nemesis.injected_every_kind()
+                options.every_kind and not nemesis.injected_every_kind() and elapsed < 3 * options.duration_s
             ):
                 if progress is not None:
                     progress(_progress_line(elapsed, options.duration_s, history, workload, nemesis, monitor))
