@@ -23,6 +23,9 @@ import aiohttp
 
 T = TypeVar("T")
 SECRET = "integration-test-secret"
+# How long a poll for a cluster's state waits before it fails the test. Generous: a machine loaded by
+# other work can stall a node for seconds, and a test that passes never waits it out.
+DEADLINE_S = 30.0
 
 DEFAULT_TIMINGS = {
     "tick_ms": 10,
@@ -239,7 +242,7 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
-async def find_leader(client: Client, cluster: ProcessCluster, timeout: float = 20) -> NodeProcess:
+async def find_leader(client: Client, cluster: ProcessCluster, timeout: float = DEADLINE_S) -> NodeProcess:
     """The running node that says it leads, once every running node answers and follows it in its term.
     Every one, not a majority: a test that goes on to pick "a follower" must not pick a node that is
     still starting (on a loaded machine one can lag the others by a second or more)."""

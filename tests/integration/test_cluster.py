@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import SECRET, Client, NodeProcess, ProcessCluster, find_leader, wait_for
+from .harness import DEADLINE_S, SECRET, Client, NodeProcess, ProcessCluster, find_leader, wait_for
 
 
 async def _write(client: Client, url: str, title: str, key: str | None = None, timeout: float = 10):
@@ -20,7 +20,9 @@ async def _write(client: Client, url: str, title: str, key: str | None = None, t
     return await client.call("POST", url + "/tasks", {"title": title}, headers=headers, timeout=timeout)
 
 
-async def _visible_everywhere(client: Client, cluster: ProcessCluster, ids: set[str], timeout: float = 10):
+async def _visible_everywhere(
+    client: Client, cluster: ProcessCluster, ids: set[str], timeout: float = DEADLINE_S
+):
     async def probe():
         for node in cluster.nodes:
             if not node.running:
@@ -33,7 +35,9 @@ async def _visible_everywhere(client: Client, cluster: ProcessCluster, ids: set[
     await wait_for(probe, timeout, f"{len(ids)} tasks on every running node")
 
 
-async def _same_everywhere(client: Client, cluster: ProcessCluster, timeout: float = 15) -> list[dict]:
+async def _same_everywhere(
+    client: Client, cluster: ProcessCluster, timeout: float = DEADLINE_S
+) -> list[dict]:
     async def probe():
         lists = [await client.tasks(n) for n in cluster.nodes if n.running]
         if any(lst is None for lst in lists) or any(lst != lists[0] for lst in lists):
@@ -108,13 +112,15 @@ async def test_failover_after_kill_9_loses_no_acknowledged_write(make_cluster, c
                 errors.append((title, code, body))
 
     writers = [asyncio.create_task(writer(node, f"{node.id}-w{w}")) for node in survivors for w in range(3)]
-    await wait_for(lambda: asyncio.sleep(0, len(acked) >= 30), 10, "some writes before the kill")
+    await wait_for(lambda: asyncio.sleep(0, len(acked) >= 30), DEADLINE_S, "some writes before the kill")
     killed_at = time.monotonic()
     cluster.kill(leader.index)
     new_leader = await find_leader(client, cluster)
     failover = time.monotonic() - killed_at
     count = len(acked)
-    await wait_for(lambda: asyncio.sleep(0, len(acked) >= count + 30), 10, "writes after the failover")
+    await wait_for(
+        lambda: asyncio.sleep(0, len(acked) >= count + 30), DEADLINE_S, "writes after the failover"
+    )
     stop.set()
     await asyncio.gather(*writers)
     assert new_leader is not leader
@@ -136,7 +142,9 @@ async def test_a_paused_leader_steps_down_and_acknowledges_nothing_stale(make_cl
     cluster.pause(old.index)
     try:
         new = await wait_for(
-            lambda: _leader_other_than(client, cluster, old), 10, "a new leader while the old one sleeps"
+            lambda: _leader_other_than(client, cluster, old),
+            DEADLINE_S,
+            "a new leader while the old one sleeps",
         )
         code, task, _ = await _write(client, new.url, "written while the old leader slept")
         assert code == 201
@@ -144,13 +152,15 @@ async def test_a_paused_leader_steps_down_and_acknowledges_nothing_stale(make_cl
         # believing it leads, in its stale term. ?redirect=true: a node that learned it no longer leads
         # answers 421 itself instead of forwarding, so whatever comes back is the old leader's own answer.
         stale = await RawRequest.send(old, "POST", "/tasks?redirect=true", {"title": STALE_TITLE})
-        await wait_for(stale.queued_at_server, 10, "the request to reach the paused leader's socket")
+        await wait_for(stale.queued_at_server, DEADLINE_S, "the request to reach the paused leader's socket")
     finally:
         cluster.resume(old.index)
-    code, headers, body = await stale.answer(timeout=15)
+    code, headers, body = await stale.answer(timeout=DEADLINE_S)
     assert headers.get("x-todonode-node") == old.id, headers
     assert code in (421, 503) and body["error"] in ("not_leader", "unavailable", "no_leader"), (code, body)
-    status = await wait_for(lambda: _status_if_follower(client, old), 10, "the old leader to step down")
+    status = await wait_for(
+        lambda: _status_if_follower(client, old), DEADLINE_S, "the old leader to step down"
+    )
     assert status["leader"] == new.url
     final = await _same_everywhere(client, cluster)
     titles = [t["title"] for t in final]
@@ -237,7 +247,7 @@ async def _catch_up(make_cluster, client, storage):
         code, _, _ = await _write(client, leader.url, f"t{i}")
         assert code == 201
     cluster.start(lagging.index)
-    final = await _same_everywhere(client, cluster, timeout=20)
+    final = await _same_everywhere(client, cluster)
     assert len(final) == 1200
     return cluster, lagging
 
@@ -256,7 +266,9 @@ async def test_the_preferred_node_leads_again_only_once_caught_up(make_cluster, 
     cluster = make_cluster(3)
     cluster.start_all()
     preferred = cluster.nodes[0]  # lowest port
-    await wait_for(lambda: _is_leader(client, preferred), 10, "leadership to settle on the lowest port")
+    await wait_for(
+        lambda: _is_leader(client, preferred), DEADLINE_S, "leadership to settle on the lowest port"
+    )
     cluster.kill(preferred.index)
     interim = await find_leader(client, cluster)
     ids = set()
@@ -273,7 +285,7 @@ async def test_the_preferred_node_leads_again_only_once_caught_up(make_cluster, 
         samples.append(status or {})
         return bool(status and status["is_leader"])
 
-    await wait_for(leads, 15, "leadership to move back to the preferred node", interval=0.02)
+    await wait_for(leads, DEADLINE_S, "leadership to move back to the preferred node", interval=0.02)
     # The first time it is seen leading, its log already holds everything written while it was away.
     assert samples[-1]["last_index"] >= interim_last
     assert not any(s.get("is_leader") for s in samples[:-1])
@@ -301,7 +313,7 @@ async def test_without_a_majority_writes_get_no_quorum_and_reads_still_work(make
         code, body, headers = await _write(client, survivor.url, "during the outage", timeout=10)
         return (code, body, headers) if code == 503 and body["error"] == "no_quorum" else None
 
-    code, body, headers = await wait_for(refused, 15, "writes to be refused with no_quorum")
+    code, body, headers = await wait_for(refused, DEADLINE_S, "writes to be refused with no_quorum")
     assert "2 of 4 nodes reachable; 3 needed" in body["message"]
     assert "Retry-After" in headers
     await _visible_everywhere(client, cluster, {task["id"]})  # reads still work on the survivor
