@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Client, NodeProcess, ProcessCluster, wait_for
+from tests.integration.harness import DEADLINE_S, Client, NodeProcess, ProcessCluster, wait_for
 from tests.needs import ROOT
 
 from .runner import converge
@@ -129,6 +129,11 @@ async def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(make_cluster,
             writing = [asyncio.create_task(writer.run(f"w{i}")) for i in range(3)]
             await writer.wait_more(30, 15, "writes before the disk fills")
 
+            async def victim_has_them():  # a follower may lag; what it serves later is what it had
+                tasks = await client.tasks(victim)
+                return tasks is not None and len(tasks) >= 30
+
+            await wait_for(victim_has_them, DEADLINE_S, f"{victim.id} to apply the first 30 writes")
             filler = await asyncio.to_thread(fill, data_dir)
 
             async def storage_error():
