@@ -26,8 +26,10 @@ NEWEST = CLUSTER_VERSIONS.stop - 1
 async def test_a_cluster_of_one_new_node_moves_itself_to_the_newest_version(client, node):
     # The version is applied first, then the disk moves to its format (VERSION file, FORMAT record).
     await wait_until(
-        lambda: (node.status().versions.cluster_version, node.status().versions.storage_format)
-        == (NEWEST, STORAGE_FORMAT),
+        lambda: (
+            (node.status().versions.cluster_version, node.status().versions.storage_format)
+            == (NEWEST, STORAGE_FORMAT)
+        ),
         "the cluster version and the storage format move",
     )
     body = await (await client.get("/status")).json()

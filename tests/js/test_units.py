@@ -7,7 +7,6 @@ needs no such hint (index.html loads them with ``type="module"``).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,13 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import NODEJS
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 JS_TEST_FILES = sorted(HERE.glob("*.test.mjs"))
-NO_NODE = (
-    "node is missing, so the dashboard's unit tests did not run: "
-    "install Debian's nodejs (apt-get install -y nodejs)"
-)
 # One result line of TAP as node prints it: "ok 3 - name", "not ok 4 - name", "ok 5 - name # SKIP why".
 RESULT = re.compile(
     r"^(?P<indent> *)(?P<status>not ok|ok) \d+ - (?P<name>.*?)"
@@ -67,12 +64,10 @@ def parse_tap(output: str) -> list[JsResult]:
 
 @pytest.fixture
 def node() -> str:
+    NODEJS.check()
     path = shutil.which("node")
-    if path:
-        return path
-    if os.environ.get("CI") == "true":
-        pytest.fail(NO_NODE)
-    pytest.skip(NO_NODE)
+    assert path is not None
+    return path
 
 
 def test_the_js_test_files_are_found() -> None:
