@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from todonode.api.keys import NODE
-from todonode.errors import NotLeader, Unavailable
+from todonode.errors import NoQuorum, NotLeader, Unavailable
 from todonode.node import Node
 from todonode.raft import Role
 
@@ -925,6 +925,23 @@ async def test_an_unknown_local_outcome_is_retried_only_with_a_key(client, node,
     resp = await client.post("/tasks", json={"title": "with key"}, headers={"Idempotency-Key": "k"})
     assert resp.status == 201
     assert await titles(client) == ["with key"]
+
+
+async def test_a_refusal_after_an_attempt_of_unknown_outcome_is_still_unknown(client, node, monkeypatch):
+    """The first attempt may have landed: that the retry found no quorum says nothing about it, so the
+    client must hear "unknown", never a refusal it would read as "nothing was written"."""
+    answers = [NoQuorum("2 of 4 nodes reachable", reachable=2, needed=3), Unavailable("leadership changed")]
+
+    async def propose(command: dict[str, Any], deadline: Any) -> Any:
+        raise answers.pop()
+
+    monkeypatch.setattr(node, "propose", propose)
+    headers = {"Idempotency-Key": "k-unknown"}
+    body = await error_of(
+        await client.post("/tasks", json={"title": "x"}, headers=headers), 503, "unavailable"
+    )
+    assert "may have been applied" in body["message"] and "no_quorum" not in body["error"]
+    assert not answers  # it did retry
 
 
 # ======================================================================================= garbage in

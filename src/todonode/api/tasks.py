@@ -204,55 +204,101 @@ async def _write(
     """Propose the command ``build`` makes, here or through the leader, and answer with its result.
 
     Attempts repeat while the leader is being replaced, until the write's deadline (a write waits for
-    the new leader rather than failing), but never when a repeat could apply the write twice.
+    the new leader rather than failing), but never when a repeat could apply the write twice. Once an
+    attempt's outcome is unknown, the write's is too: a later refusal (no leader, no quorum) says only
+    that the retry was not taken, so the answer stays "unknown", never a refusal the client would
+    read as "nothing was written".
     """
     node = request.app[NODE]
-    started = time.perf_counter()
-    redirect = models.REDIRECT.parse(request.query) or not _api(request).forward_writes
     idempotency = _idempotency(request, raw)
     if idempotency is not None:
         known = node.state.lookup_idempotent(idempotency.key, idempotency.fingerprint)
         if known is not None:
             _measure(request, None, replayed=known.replayed)
             return _result_response(known, node.leader_id, single_task)
-    deadline = Deadline(node.config.cluster.write_wait_ms / 1000)
-    while True:
-        try:
-            result = await node.propose(build(_now(), idempotency), deadline)
-            assert result is not None, "a task command always has a result"
-            _measure(request, time.perf_counter() - started, replayed=result.replayed)
-            return _result_response(result, node.id, single_task)
-        except NotLeader as exc:
-            if redirect:
-                return _redirect_response(request, exc)
-            if forwarded(request):
-                raise  # a forwarded request is never forwarded again: no loops between nodes
+    attempts = _Attempts(request, raw, build, idempotency, single_task)
+    try:
+        return await attempts.run()
+    except ApiError as exc:
+        if attempts.uncertain and exc.status >= 500 and not isinstance(exc, Unavailable):
+            raise _still_unknown(exc.message) from None
+        raise
+
+
+class _Attempts:
+    """One write's attempts, within one deadline; ``uncertain`` once any may have been applied."""
+
+    def __init__(
+        self,
+        request: web.Request,
+        raw: bytes,
+        build: BuildCommand,
+        idempotency: Idempotency | None,
+        single_task: bool,
+    ) -> None:
+        self.request, self.raw, self.build = request, raw, build
+        self.idempotency, self.single_task = idempotency, single_task
+        self.uncertain = False
+        self.node = request.app[NODE]
+        self.deadline = Deadline(self.node.config.cluster.write_wait_ms / 1000)
+
+    async def run(self) -> web.Response:
+        request, node, deadline = self.request, self.node, self.deadline
+        started = time.perf_counter()
+        redirect = models.REDIRECT.parse(request.query) or not _api(request).forward_writes
+        while True:
             try:
-                response = await _forward(request, raw, exc.leader, deadline)
-                _measure(request, time.perf_counter() - started, forwarded=True)
-                return response
-            except NotApplied as failure:
-                last_error: ApiError = NoLeader(
-                    f"the leader cannot be reached ({failure}) and no other has taken over yet; retry "
-                    "shortly",
-                    retry_after=1,
-                )
-            except OutcomeUnknown as failure:
-                last_error = Unavailable(
-                    f"the leader stopped answering before confirming the write ({failure}); it may or may "
-                    "not have been applied. Retry with an Idempotency-Key header to make retries safe",
-                    retry_after=1,
-                )
-                if idempotency is None:
-                    raise last_error from None
-        except Unavailable as exc:
-            # The outcome is unknown: only the key makes a second attempt harmless.
-            if idempotency is None:
-                raise
-            last_error = exc
-        if deadline.expired:
-            raise last_error
-        await deadline.pause(RETRY_PAUSE_S)
+                result = await node.propose(self.build(_now(), self.idempotency), deadline)
+                assert result is not None, "a task command always has a result"
+                _measure(request, time.perf_counter() - started, replayed=result.replayed)
+                return _result_response(result, node.id, self.single_task)
+            except NotLeader as exc:
+                if redirect:
+                    return _redirect_response(request, exc)
+                if forwarded(request):
+                    raise  # a forwarded request is never forwarded again: no loops between nodes
+                try:
+                    response = await _forward(request, self.raw, exc.leader, deadline)
+                except NotApplied as failure:
+                    last_error: ApiError = NoLeader(
+                        f"the leader cannot be reached ({failure}) and no other has taken over yet; "
+                        "retry shortly",
+                        retry_after=1,
+                    )
+                except OutcomeUnknown as failure:
+                    last_error = self._unknown(
+                        Unavailable(
+                            f"the leader stopped answering before confirming the write ({failure}); it "
+                            "may or may not have been applied. Retry with an Idempotency-Key header to "
+                            "make retries safe",
+                            retry_after=1,
+                        )
+                    )
+                else:
+                    if self.uncertain and response.status >= 500:
+                        raise _still_unknown(f"the leader answered {response.status}")
+                    _measure(request, time.perf_counter() - started, forwarded=True)
+                    return response
+            except Unavailable as exc:
+                last_error = self._unknown(exc)
+            if deadline.expired:
+                raise last_error
+            await deadline.pause(RETRY_PAUSE_S)
+
+    def _unknown(self, error: Unavailable) -> Unavailable:
+        """An attempt whose outcome is unknown: only the key makes another one harmless."""
+        if self.idempotency is None:
+            raise error
+        self.uncertain = True
+        return error
+
+
+def _still_unknown(why: str) -> Unavailable:
+    return Unavailable(
+        f"an earlier attempt of this write may have been applied, and the retry was not taken ({why}); "
+        "its outcome is unknown. Retry with the same Idempotency-Key: it is applied at most once",
+        retry_after=1,
+    )
 
 
 def _measure(

@@ -74,6 +74,7 @@ class Disk:
         """On the disk thread, just before the log is fsync'd: where the demo's slow disk waits."""
         if self.fsync_delay_s > 0:
             time.sleep(self.fsync_delay_s)
+
     async def use_format(self, storage_format: int) -> None:
         """Write ``storage_format`` from now on: the VERSION file first, then the log's FORMAT record."""
         await self.run(self.version.require, storage_format)
