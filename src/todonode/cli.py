@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command != "run":
         return client.run(args)
+    from .node.disk import DataDirExposed
     from .storage import DataDirLocked, WalCorruption
 
     try:
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"todonode: {exc}", file=sys.stderr)
         return 1
-    except (DataDirLocked, WalCorruption, NodeFailed) as exc:
+    except (DataDirLocked, DataDirExposed, WalCorruption, NodeFailed) as exc:
         print(f"todonode: {exc}", file=sys.stderr)
         return 1
     return 0
