@@ -3,6 +3,7 @@
 * ``todonode --config configs/node4000.toml`` (or ``todonode run --config ...``) runs one node.
 * ``todonode tasks list|add|done|edit|rm|clear-completed`` and ``todonode cluster status|transfer-leader``
   talk to a running cluster (``client.py``).
+* ``todonode certs init`` makes certificates for TLS (``certs.py``).
 
 Problems a user can fix are reported in one line, never a traceback: a bad config exits 2 naming the
 file, key and problem; a port in use or a data directory held by another process exits 1. SIGTERM
@@ -28,7 +29,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import orjson
 
-from . import client
+from . import certs, client
 from .config import Config, ConfigError, load_config
 
 # The server's modules (aiohttp, the app, storage) are imported only to run a node: the client commands
@@ -96,7 +97,7 @@ def _summarize_malformed_requests(record: logging.LogRecord) -> bool:
     return True
 
 
-COMMANDS = ("run", "tasks", "cluster")
+COMMANDS = ("run", "tasks", "cluster", "certs")
 _LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 
@@ -117,6 +118,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
         _node_options(commands.add_parser("run", help="run one node"), required=True)
         client.add_commands(commands)
+        certs.add_commands(commands)
         return parser.parse_args(argv)
     parser = argparse.ArgumentParser(
         prog="todonode",
@@ -125,7 +127,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="other commands (add --help to any of them):\n"
         "  todonode run --config FILE                  the same as above\n"
         "  todonode tasks list|add|done|edit|rm|clear-completed\n"
-        "  todonode cluster status|transfer-leader NODE",
+        "  todonode cluster status|transfer-leader NODE\n"
+        "  todonode certs init --out DIR NAME=HOST[,HOST...] ...",
     )
     parser.add_argument("--version", action="version", version=version)
     _node_options(parser, required=True)
@@ -136,6 +139,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "certs":
+        return certs.run(args)
     if args.command != "run":
         return client.run(args)
     from .node.disk import DataDirExposed
