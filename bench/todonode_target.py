@@ -17,7 +17,7 @@ from typing import Any
 from .client import HttpJson, Outcome, error_kind
 from .targets import Member, Target, free_ports, wait_for
 
-SECRET = "bench-cluster-secret"
+SECRET = "a4d7691cfdafa090267814b6995dfa66dda70f0a49e0488d404f61ca063dee73"  # 32 random bytes, in hex
 
 
 class TodonodeTarget(Target):

@@ -23,14 +23,21 @@ import errno
 import logging
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import orjson
 
 from . import certs, client
 from .config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .node import Node
 
 # The server's modules (aiohttp, the app, storage) are imported only to run a node: the client commands
 # start in a fraction of the time without them.
@@ -162,11 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             runner.run(serve(config))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(
-                f"todonode: port {config.node.port} on {config.node.host} is already in use "
-                "(is another node running with this config?)",
-                file=sys.stderr,
-            )
+            print(f"todonode: {exc.strerror} (is another node running with this config?)", file=sys.stderr)
         else:
             print(f"todonode: {exc}", file=sys.stderr)
         return 1
@@ -189,8 +192,10 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.bind((host, port))
         sock.listen(1024)
-    except OSError:
+    except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(exc.errno, f"port {port} on {host} is already in use") from None
         raise
     sock.setblocking(False)
     return sock
@@ -217,11 +222,15 @@ async def serve(config: Config) -> None:
     from .app import create_app
 
     sock = bind(config.node.host, config.node.port)
+    peer_sock = None if config.node.peer_port is None else bind(config.node.host, config.node.peer_port)
     runner = web.AppRunner(create_app(config), handle_signals=False, access_log=None)
+    runners = [runner]
     try:
         await runner.setup()
-        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
-        await site.start()
+        context = _client_tls(config)
+        await web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, ssl_context=context).start()
+        if peer_sock is not None:
+            runners.insert(0, await _serve_peers(config, runner.app[NODE], peer_sock))
         log.info(
             "todonode %s serving %s (dashboard at %s/; event loop %s)",
             package_version(),
@@ -229,6 +238,7 @@ async def serve(config: Config) -> None:
             config.self_url,
             type(asyncio.get_running_loop()).__module__.split(".")[0],
         )
+        _log_security(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -243,9 +253,44 @@ async def serve(config: Config) -> None:
         log.info("stopping: handing over leadership if leading, then finishing in-flight requests")
         await node.hand_over_leadership()
     finally:
-        await runner.cleanup()
+        for each in runners:  # the peer listener first: the node stops with the client listener's app
+            await each.cleanup()
         sock.close()
+        if peer_sock is not None:
+            peer_sock.close()
     log.info("stopped")
+
+
+def _client_tls(config: Config) -> ssl.SSLContext | None:
+    from . import tls
+
+    return tls.server_context(config.tls, require_certificate=False) if config.tls.enabled else None
+
+
+async def _serve_peers(config: Config, node: Node, sock: socket.socket) -> web.AppRunner:
+    """The peer listener (node.peer_port): the peer routes alone, a member's certificate required."""
+    from aiohttp import web
+
+    from . import tls
+    from .app import create_peer_app
+
+    runner = web.AppRunner(create_peer_app(config, node), handle_signals=False, access_log=None)
+    await runner.setup()
+    context = tls.server_context(config.tls, require_certificate=True) if config.tls.enabled else None
+    await web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, ssl_context=context).start()
+    log.info("peers reach this node at %s", config.peer_urls[config.node.id])
+    return runner
+
+
+def _log_security(config: Config) -> None:
+    if config.plaintext_beyond_loopback:
+        log.warning(
+            "node.insecure_plaintext: serving plain HTTP on %s, beyond loopback; anyone on that network "
+            "can read the tasks and the peers' traffic",
+            config.node.host,
+        )
+    elif config.tls.enabled and not config.tls.mutual:
+        log.info("TLS without tls.ca_file: peers prove who they are with the cluster secret")
 
 
 if __name__ == "__main__":

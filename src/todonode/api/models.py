@@ -417,6 +417,7 @@ class Status(Struct):
     last_heartbeat: str | None
     reachable_peers: int
     storage_error: str | None
+    warnings: list[str] | UnsetType = UNSET  # in GET /status: what leaves this node exposed (plaintext)
 
 
 class Health(Struct):
