@@ -26,6 +26,11 @@ def node_name(config: str) -> str:
     return f"node{match.group(1)}" if match else Path(config).stem
 
 
+def scheme(config: str) -> str:
+    """https for the configs of `make cluster TLS=1`, which have a [tls] section."""
+    return "https" if re.search(r"^\[tls\]", Path(config).read_text(), re.MULTILINE) else "http"
+
+
 def pump(proc: subprocess.Popen[bytes], prefix: str, lock: threading.Lock) -> None:
     assert proc.stdout is not None
     for raw in proc.stdout:
@@ -49,7 +54,8 @@ def main(configs: list[str]) -> int:
         prefix = f"{COLOURS[n % len(COLOURS)]}{name:>9}{RESET} |" if colour else f"{name:>9} |"
         threading.Thread(target=pump, args=(proc, prefix, lock), daemon=True).start()
         port = name.removeprefix("node")
-        print(f"started {name} (pid {proc.pid}): dashboard at http://127.0.0.1:{port}/", flush=True)
+        url = f"{scheme(config)}://127.0.0.1:{port}/"
+        print(f"started {name} (pid {proc.pid}): dashboard at {url}", flush=True)
     print("Ctrl-C stops them all. To kill one and watch the failover: kill -9 <pid>", flush=True)
 
     stopping = threading.Event()
