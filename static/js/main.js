@@ -3,6 +3,7 @@
 // given here: the connection feeds the task list and the cluster panel, the user's actions go through
 // the outbox, and every change schedules one render of the whole page from that state.
 
+import { Credentials } from './auth.js';
 import { PageChrome } from './chrome.js';
 import { Connection } from './connection.js';
 import { $, newKey, RenderQueue, sleep } from './dom.js';
@@ -15,7 +16,12 @@ import { describe, TodoView } from './todos.js';
 
 function composePage(doc) {
   // ---------------------------------------------------------------------------------- the parts
-  const conn = new Connection(doc.location.origin);
+  const win = doc.defaultView;
+  const credentials = new Credentials({
+    storage: win.sessionStorage,
+    ask: (wrong) => win.prompt(t(wrong ? 'tokenWrong' : 'tokenNeeded'), ''),
+  });
+  const conn = new Connection(doc.location.origin, credentials);
   const idOf = (url) => conn.idOf(url);
   const list = new TaskList();
   const gate = new ReadOnlyGate();
