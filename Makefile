@@ -77,6 +77,7 @@ chaos: $(STAMP)
 # make bench [QUICK=1] [RUNS=3] [ETCD=0]: a fresh local four-node cluster (and a four-member etcd cluster
 # when etcd is installed: apt-get install -y etcd-server) through every workload; prints the table and
 # writes bench/results/latest.json and the chart. QUICK=1: tiny sizes, under a minute. ETCD=0: skip etcd.
+# TLS=1: what TLS costs instead, writes/s at concurrency 1 and 32 with and without it (bench/results/tls.json).
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
@@ -85,7 +86,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS)) \
-		$(if $(filter 0,$(ETCD)),--no-etcd)
+		$(if $(filter 0,$(ETCD)),--no-etcd) $(if $(TLS_DIR),--tls)
 
 # make fuzz [EXAMPLES=200] [SEED=N]: tests/fuzz (a one-node cluster, then a follower of three nodes) with
 # many more generated requests per operation than the quick run in make test.
