@@ -10,8 +10,10 @@ import asyncio
 import base64
 import functools
 import os
+import re
 import shutil
 import signal
+import struct
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -110,7 +112,7 @@ async def test_the_wire_between_two_namespaces_shows_no_title_and_no_secret(tmp_
                 await wait_for(functools.partial(captured, pcap, traffic), 10, f"a capture of {traffic}")
         between = between_hosts(pcap, via.host, leader.host, tmp_path / "between.pcap")
 
-    wire = between.read_bytes()
+    wire = tcp_payloads(between)
     seen = {"title": any(form in wire for form in encoded_forms(TITLE)), "secret": SECRET.encode() in wire}
     assert seen == ({"title": False, "secret": False} if tls else {"title": True, "secret": True})
 
@@ -139,11 +141,15 @@ async def forwarded_write(
 @contextmanager
 def capture(traffic: str, path: Path) -> Iterator[Path]:
     """tcpdump of the packets matching ``traffic`` on every interface of the host (the host ends of
-    the namespaces' links among them), into ``path`` until the block ends; stopped by its PID."""
-    # --immediate-mode: each packet reaches tcpdump (and, with -U, the file) as it arrives, not when a
-    # block of the kernel's capture buffer fills or times out.
-    command = ["tcpdump", "-i", "any", "--immediate-mode", "-U", "-s", "0", "-n", "-w", str(path), traffic]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    the namespaces' links among them), into ``path`` until the block ends; stopped by its PID. Fails
+    if the kernel dropped a packet: a capture with holes could hide what the test looks for."""
+    # --immediate-mode: each packet reaches tcpdump (and, with -U, the file) as it arrives. In that mode
+    # the kernel's buffer holds whole snapshots of the snaplen each: -B 65536 (KiB) keeps a thousand
+    # packets of 64 KiB for when tcpdump waits for a busy CPU.
+    command = ["tcpdump", "-i", "any", "--immediate-mode", "-U", "-B", "65536", "-s", "65535", "-n"]
+    proc = subprocess.Popen(
+        [*command, "-w", str(path), traffic], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stderr is not None
         said = [proc.stderr.readline() for _ in range(2)]  # "listening on ...": capturing from now on
@@ -152,10 +158,12 @@ def capture(traffic: str, path: Path) -> Iterator[Path]:
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            _, report = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=10)
+            _, report = proc.communicate(timeout=10)
+    dropped = re.search(r"(\d+) packets? dropped by kernel", report)
+    assert dropped is not None and dropped[1] == "0", f"the capture lost packets: {report}"
 
 
 def between_hosts(pcap: Path, first: str, second: str, out: Path) -> Path:
@@ -175,6 +183,38 @@ async def captured(pcap: Path, traffic: str) -> bool:
     command = ["tcpdump", "-n", "-c", "1", "-r", str(pcap), traffic]
     done = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
     return bool(done.stdout.strip())
+
+
+# Where the IP packet starts after a capture's link-layer header, by the pcap link type.
+_LINK_HEADERS = {1: 14, 113: 16, 276: 20}  # Ethernet, Linux cooked (SLL), Linux cooked v2 (-i any)
+
+
+def tcp_payloads(pcap: Path) -> bytes:
+    """Every TCP connection in ``pcap`` put back together (each byte once, in order), one after the
+    other: a header or a title cut across two packets is whole again, and a packet seen on two
+    interfaces counts once."""
+    data = pcap.read_bytes()
+    skip = _LINK_HEADERS[struct.unpack_from("<I", data, 20)[0]]
+    flows: dict[bytes, dict[int, bytes]] = {}
+    offset = 24
+    while offset + 16 <= len(data):
+        length = struct.unpack_from("<I", data, offset + 8)[0]
+        packet = data[offset + 16 + skip : offset + 16 + length]
+        offset += 16 + length
+        if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != 6:  # IPv4 and TCP only
+            continue
+        ip_end = struct.unpack_from("!H", packet, 2)[0]
+        tcp = packet[(packet[0] & 0x0F) * 4 : ip_end]
+        payload = tcp[(tcp[12] >> 4) * 4 :]
+        if payload:
+            flow = packet[12:20] + tcp[:4]  # addresses and ports
+            flows.setdefault(flow, {})[struct.unpack_from("!I", tcp, 4)[0]] = payload
+    out = bytearray()
+    for segments in flows.values():
+        first = min(segments)  # a short capture: sequence numbers do not wrap around in it
+        for seq in sorted(segments, key=lambda seq: (seq - first) % 2**32):
+            out += segments[seq]
+    return bytes(out)
 
 
 def encoded_forms(text: str) -> list[bytes]:
