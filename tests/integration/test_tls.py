@@ -34,8 +34,10 @@ async def tls_cluster(make_cluster) -> AsyncIterator[tuple[ProcessCluster, Clien
         yield cluster, Client(session)
 
 
-def todonode(*args: str) -> subprocess.CompletedProcess[str]:
+def todonode(*args: str, secret: bool = False) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("TODONODE_")}
+    if secret:  # as the nodes have it: their configs need it to load
+        env["TODONODE_SECRET"] = SECRET
     command = [sys.executable, "-m", "todonode.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
@@ -96,6 +98,12 @@ async def test_the_terminal_client_speaks_tls_and_administers_with_its_certifica
     )
     assert moved.returncode == 0 and moved.stdout.startswith(f"{follower.id} leads now"), moved.stderr
     assert (await find_leader(client, cluster)) is follower
+
+    # With a node's config: its CA, and its own certificate as the credential.
+    back = await asyncio.to_thread(
+        todonode, "cluster", "transfer-leader", leader.id, "--config", str(follower.config), secret=True
+    )
+    assert back.returncode == 0 and back.stdout.startswith(f"{leader.id} leads now"), back.stderr
 
 
 # --- who may speak as a peer ---
