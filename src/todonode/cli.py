@@ -6,9 +6,9 @@
 * ``todonode certs init`` makes certificates for TLS (``certs.py``).
 
 Problems a user can fix are reported in one line, never a traceback: a bad config exits 2 naming the
-file, key and problem; a port in use or a data directory held by another process exits 1. SIGTERM
-and SIGINT stop the node gracefully: hand leadership over (a planned restart costs no election
-timeout), stop accepting, finish in-flight requests, close the log, exit 0.
+file, key and problem; a port in use, or a data directory held by another process or open to other
+users, exits 1. SIGTERM and SIGINT stop the node gracefully: hand leadership over (a planned restart
+costs no election timeout), stop accepting, finish in-flight requests, close the log, exit 0.
 
 The log is one line per event, as text or as JSON lines (``--log-format json``). It never holds a request
 body or a secret: aiohttp's report of a malformed request, which quotes the offending bytes (a header
@@ -268,7 +268,8 @@ def _client_tls(config: Config) -> ssl.SSLContext | None:
 
 
 async def _serve_peers(config: Config, node: Node, sock: socket.socket) -> web.AppRunner:
-    """The peer listener (node.peer_port): the peer routes alone, a member's certificate required."""
+    """The peer listener (node.peer_port): the peer routes alone; with TLS, a member's certificate
+    required."""
     from aiohttp import web
 
     from . import tls

@@ -455,7 +455,7 @@ _ALPHABETS = (
     (frozenset("0123456789abcdef"), 4.0),
     (frozenset("0123456789ABCDEF"), 4.0),
     (frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"), 6.0),
-    (frozenset(chr(c) for c in range(0x21, 0x7F)), 6.5),  # printable ASCII: log2(94)
+    (frozenset(chr(c) for c in range(0x20, 0x7F)), 6.5),  # printable ASCII and the space: log2(95)
 )
 _MIN_DISTINCT = 8  # fewer different characters than this is a pattern, not a random string
 
@@ -464,9 +464,9 @@ def secret_bits(secret: str) -> int:
     """An upper estimate of a secret's entropy: its length times the bits per character of the smallest
     alphabet it is written in (a hex string carries 4 bits a character, base64 6), or 8 bits a byte
     outside ASCII. It cannot see a pattern; it does refuse one character or a few repeated."""
-    if len(set(secret)) < _MIN_DISTINCT:
-        return 0
     used = set(secret)
+    if len(used) < _MIN_DISTINCT:
+        return 0
     per_char = next((bits for alphabet, bits in _ALPHABETS if used <= alphabet), None)
     if per_char is None:
         return 8 * len(secret.encode())

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .harness import SECRET, Client, NodeProcess, ProcessCluster, find_leader, free_port
+from .harness import SECRET, Client, NodeProcess, ProcessCluster, find_leader, free_port, wait_for
 
 
 def node_command(config: Path) -> subprocess.CompletedProcess[str]:
@@ -78,6 +78,12 @@ async def test_a_node_keeps_everything_private_whatever_its_umask(tmp_path: Path
         for n in range(12):  # past snapshot_every: snapshots are written too
             code, _, _ = await client.call("POST", leader.url + "/tasks", {"title": f"private {n}"})
             assert code == 201
+
+        async def all_up() -> bool:  # each has its signal handlers: SIGTERM stops it gracefully
+            statuses = await asyncio.gather(*(client.status(node) for node in cluster.nodes))
+            return all(status is not None for status in statuses)
+
+        await wait_for(all_up, 30, "every node to answer")
         for i in range(cluster.size):
             assert cluster.terminate(i) == 0
     finally:
