@@ -7,14 +7,17 @@ every certificate; the client presents its own to every TLS cluster, so each doe
 work. Each cluster is fresh, runs alone, and is stopped (by PID) before the next starts; runs
 alternate the order so that a machine growing busier does not favour one side.
 
-Prints the medians, each figure's range over the runs, and the TLS/plain and todonode/etcd ratios;
-writes ``tls.json`` next to the main results.
+Besides writes/s it reports the CPU time all members spent per acknowledged write (from
+``/proc/<pid>/stat``): on a machine busy with other work, writes/s says more about the other work than
+about TLS, while the CPU a write costs hardly moves. Prints the medians, each figure's range over the
+runs, and the TLS/plain and todonode/etcd ratios; writes ``tls.json`` next to the main results.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import itertools
 import json
+import os
 import ssl
 import statistics
 import tempfile
@@ -26,8 +29,7 @@ import aiohttp
 
 from todonode import certs
 
-from . import workloads as w
-from .client import HttpJson
+from .client import HttpJson, closed_loop
 from .etcd_target import EtcdTarget
 from .figures import Profile
 from .progress import Progress
@@ -44,7 +46,6 @@ SETUPS = (("todonode", False), ("todonode", True), ("etcd", False), ("etcd", Tru
 async def measure(profile: Profile, etcd_binary: str | None, runs: int, progress: Progress) -> dict[str, Any]:
     """``runs`` rounds over every setup; the figures of each, run by run."""
     setups = [setup for setup in SETUPS if setup[0] == "todonode" or etcd_binary is not None]
-    profile = dataclasses.replace(profile, writes={c: profile.writes[c] for c in CONCURRENCIES})
     per_run: list[dict[str, dict[str, float]]] = []
     failures: list[str] = []
     for n in range(runs):
@@ -80,32 +81,66 @@ async def _one(
                 if system == "todonode"
                 else EtcdTarget(root / system, http, etcd_binary or "etcd", SIZE, certs=mine)
             )
-            ctx = w.Context(target, profile, progress)
             try:
-                ctx.stage(f"{'TLS' if tls else 'plain'}: starting {SIZE} members")
+                progress.stage(f"{system} {'TLS' if tls else 'plain'}: starting {SIZE} members")
                 target.start_all()
                 await target.wait_settled(timeout=60)
-                await w.throughput(ctx)
+                return await _throughput(target, profile, progress, "TLS" if tls else "plain")
             finally:
                 target.close()
-    if ctx.figures.get("write_errors"):
-        raise RuntimeError(f"{ctx.figures['write_errors']:.0f} writes failed")
-    return {f"writes_c{c}": ctx.figures[f"writes_c{c}"] for c in CONCURRENCIES}
+
+
+async def _throughput(target: Target, profile: Profile, progress: Progress, how: str) -> dict[str, float]:
+    """Writes/s to the leader at each concurrency (after a warm-up), and the members' CPU per write."""
+    leader = await target.leader()
+    seq = itertools.count()
+    figures = {}
+    for concurrency in CONCURRENCIES:
+        progress.stage(f"{target.name} {how}: writes at concurrency {concurrency}")
+
+        def put(n: int) -> Any:
+            return target.put(leader, n)
+
+        await closed_loop(put, profile.warmup, concurrency, seq=seq)
+        before = _cpu_seconds(target)
+        result = await closed_loop(put, profile.writes[concurrency], concurrency, progress.count, seq)
+        spent = _cpu_seconds(target) - before
+        if result.errors:
+            raise RuntimeError(
+                f"{result.errors} writes failed at concurrency {concurrency}: {result.error_kinds}"
+            )
+        figures[f"writes_c{concurrency}"] = result.rate
+        figures[f"cpu_ms_c{concurrency}"] = 1000 * spent / result.acked
+    return figures
+
+
+def _cpu_seconds(target: Target) -> float:
+    """User and system CPU time the target's members have used so far."""
+    ticks = 0
+    for member in target.members:
+        if member.pid is not None:
+            fields = Path(f"/proc/{member.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime and stime, after the command's name
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+FIGURES = {"writes_c": "writes/s", "cpu_ms_c": "CPU ms per write, all members"}
 
 
 def summarize(measured: dict[str, Any], etcd: dict[str, str] | None, seconds: float) -> dict[str, Any]:
     rows = []
-    for c in CONCURRENCIES:
-        row: dict[str, Any] = {"concurrency": c}
-        for system, tls in SETUPS:
-            name = f"{system} {'TLS' if tls else 'plain'}"
-            values = [run[name][f"writes_c{c}"] for run in measured["per_run"] if name in run]
-            row[name] = (
-                {"median": statistics.median(values), "min": min(values), "max": max(values)}
-                if values
-                else None
-            )
-        rows.append(row)
+    for figure in FIGURES:
+        for c in CONCURRENCIES:
+            row: dict[str, Any] = {"figure": figure + str(c), "concurrency": c}
+            for system, tls in SETUPS:
+                name = f"{system} {'TLS' if tls else 'plain'}"
+                values = [run[name][f"{figure}{c}"] for run in measured["per_run"] if name in run]
+                row[name] = (
+                    {"median": statistics.median(values), "min": min(values), "max": max(values)}
+                    if values
+                    else None
+                )
+            rows.append(row)
     return {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
@@ -117,26 +152,30 @@ def summarize(measured: dict[str, Any], etcd: dict[str, str] | None, seconds: fl
 
 
 def format_table(summary: dict[str, Any]) -> str:
-    def cell(value: dict[str, float] | None) -> str:
-        if value is None:
-            return "-"
-        return f"{value['median']:,.0f} ({value['min']:,.0f}–{value['max']:,.0f})"
-
     def ratio(a: dict[str, float] | None, b: dict[str, float] | None) -> str:
         return f"{a['median'] / b['median']:.2f}×" if a and b and b["median"] else "-"
 
-    header = ["writes/s, median (range)", "todonode plain", "todonode TLS", "TLS ÷ plain"]
+    header = ["median (range over the runs)", "todonode plain", "todonode TLS", "TLS ÷ plain"]
     header += ["etcd plain", "etcd TLS", "TLS ÷ plain", "todonode ÷ etcd, plain / TLS"]
     lines = [" | ".join(header), " | ".join("---" for _ in header)]
     for row in summary["rows"]:
+        figure = row["figure"].rstrip("0123456789")
+        shape = "{:,.0f}" if figure == "writes_c" else "{:.2f}"
         tp, tt, ep, et = (row[name] for name in ("todonode plain", "todonode TLS", "etcd plain", "etcd TLS"))
-        cells = [f"concurrency {row['concurrency']}", cell(tp), cell(tt), ratio(tt, tp)]
-        cells += [cell(ep), cell(et), ratio(et, ep), f"{ratio(tp, ep)} / {ratio(tt, et)}"]
+        cells = [f"{FIGURES[figure]}, concurrency {row['concurrency']}", _cell(tp, shape), _cell(tt, shape)]
+        cells += [ratio(tt, tp), _cell(ep, shape), _cell(et, shape), ratio(et, ep)]
+        cells.append(f"{ratio(tp, ep)} / {ratio(tt, et)}")
         lines.append(" | ".join(cells))
     runs = len(summary["per_run"])
     lines.append(f"\n{runs} run{'s' if runs != 1 else ''}; {describe_machine(summary['machine'])}")
     lines += [f"failed: {failure}" for failure in summary["failures"]]
     return "\n".join(lines)
+
+
+def _cell(value: dict[str, float] | None, shape: str) -> str:
+    if value is None:
+        return "-"
+    return f"{shape.format(value['median'])} ({shape.format(value['min'])}–{shape.format(value['max'])})"
 
 
 def write(summary: dict[str, Any], out: Path) -> Path:

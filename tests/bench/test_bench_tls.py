@@ -25,18 +25,22 @@ def test_the_tls_cost_runs_on_todonode_with_and_without_tls(tmp_path: Path) -> N
 
     data = json.loads((tmp_path / "tls.json").read_text())
     assert data["failures"] == []
-    assert [row["concurrency"] for row in data["rows"]] == [1, 32]
+    assert [row["figure"] for row in data["rows"]] == ["writes_c1", "writes_c32", "cpu_ms_c1", "cpu_ms_c32"]
     for row in data["rows"]:
         for name in ("todonode plain", "todonode TLS"):
             assert row[name]["median"] > 0, (name, row)
         assert row["etcd plain"] is None and row["etcd TLS"] is None
-    assert "concurrency 32 |" in proc.stdout
+    assert "writes/s, concurrency 32 |" in proc.stdout and "CPU ms per write" in proc.stdout
 
 
 def test_the_table_gives_medians_ranges_and_both_ratios() -> None:
     def run(c1: tuple[float, ...], c32: tuple[float, ...]) -> dict[str, dict[str, float]]:
         names = ("todonode plain", "todonode TLS", "etcd plain", "etcd TLS")
-        return {name: {"writes_c1": a, "writes_c32": b} for name, a, b in zip(names, c1, c32, strict=True)}
+        figures = zip(names, c1, c32, strict=True)
+        return {
+            name: {"writes_c1": a, "writes_c32": b, "cpu_ms_c1": 1.0, "cpu_ms_c32": 0.5}
+            for name, a, b in figures
+        }
 
     runs = [
         run((100, 90, 200, 150), (1000, 800, 2000, 1000)),
@@ -45,9 +49,9 @@ def test_the_table_gives_medians_ranges_and_both_ratios() -> None:
 
     table = format_table(summarize({"per_run": runs, "failures": []}, None, 1.0))
 
-    line = next(line for line in table.splitlines() if line.startswith("concurrency 32"))
+    line = next(line for line in table.splitlines() if line.startswith("writes/s, concurrency 32"))
     assert line.split(" | ") == [
-        "concurrency 32", "1,100 (1,000–1,200)", "900 (800–1,000)", "0.82×",
+        "writes/s, concurrency 32", "1,100 (1,000–1,200)", "900 (800–1,000)", "0.82×",
         "2,000 (2,000–2,000)", "1,000 (1,000–1,000)", "0.50×", "0.55× / 0.90×",
     ]  # fmt: skip
 
