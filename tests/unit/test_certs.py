@@ -4,9 +4,7 @@ client; every file private from creation; nothing overwritten; every bad argumen
 from __future__ import annotations
 
 import ipaddress
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from todonode.certs import CLIENT_NAME, Member
 from todonode.cli import main
-
-
-@pytest.fixture
-def no_umask() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def load(path: Path) -> x509.Certificate:

@@ -3,9 +3,7 @@ directory that other users may open is refused, naming it."""
 
 from __future__ import annotations
 
-import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,16 +12,6 @@ from todonode.config import StorageSection
 from todonode.node.disk import DataDirExposed, Disk
 from todonode.privacy import exposure
 from todonode.raft import ClusterConfig, Entry, HardState, SnapshotMeta
-
-
-@pytest.fixture
-def no_umask() -> Iterator[None]:
-    """A umask of 0: whatever is created private here was created so, not narrowed by the umask."""
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def mode(path: Path) -> int:
