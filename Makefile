@@ -12,6 +12,7 @@ CONFIGS := $(sort $(wildcard configs/node*.toml))
 
 help:
 	@echo "make cluster        start the four nodes of configs/ in the foreground (Ctrl-C stops them)"
+	@echo "make cluster TLS=1  the same over TLS, mutual between peers (certificates made on first run)"
 	@echo "make node PORT=4001 start one node (e.g. again, after killing it)"
 	@echo "make demo [SLOW=10] the classroom cluster: break it from the page, watch Raft repair it"
 	@echo "make test           set up .venv and run every test"
@@ -32,17 +33,32 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The shipped configs read the cluster secret from this file; each checkout makes its own.
+# The shipped configs read the cluster secret from this file; each checkout makes its own, private
+# from the moment it exists (umask 077), never chmod'ed after.
 configs/cluster.secret:
-	@$(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
-	@chmod 600 $@
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_hex(32))' > $@
 
-cluster: $(STAMP) configs/cluster.secret
-	@$(BIN)/python scripts/cluster.py $(CONFIGS)
+# TLS=1: the same nodes over TLS, mutual between peers. On first run `todonode certs init` makes a CA
+# and a certificate per node in configs/certs/, and configs/tls/ gets an https copy of each config.
+TLS_DIR := $(if $(filter 1,$(TLS)),configs/tls/)
+TLS_CONFIGS := $(patsubst configs/%,configs/tls/%,$(CONFIGS))
 
-node: $(STAMP) configs/cluster.secret
-	@test -n "$(PORT)" || { echo "usage: make node PORT=4001"; exit 2; }
-	@$(BIN)/python scripts/cluster.py configs/node$(PORT).toml
+configs/certs/ca.crt: | $(STAMP)
+	$(BIN)/todonode certs init --out configs/certs \
+		$(foreach config,$(CONFIGS),$(basename $(notdir $(config)))=127.0.0.1,localhost)
+
+configs/tls/%.toml: configs/%.toml configs/certs/ca.crt
+	@mkdir -p configs/tls
+	@sed -e 's|http://|https://|g' -e 's|^secret_file = "|secret_file = "../|' $< > $@
+	@printf '\n[tls]\ncert_file = "../certs/%s.crt"\nkey_file = "../certs/%s.key"\nca_file = "../certs/ca.crt"\n' \
+		$* $* >> $@
+
+cluster: $(STAMP) configs/cluster.secret $(if $(TLS_DIR),$(TLS_CONFIGS))
+	@$(BIN)/python scripts/cluster.py $(if $(TLS_DIR),$(TLS_CONFIGS),$(CONFIGS))
+
+node: $(STAMP) configs/cluster.secret $(if $(TLS_DIR),$(TLS_CONFIGS))
+	@test -n "$(PORT)" || { echo "usage: make node PORT=4001 [TLS=1]"; exit 2; }
+	@$(BIN)/python scripts/cluster.py $(or $(TLS_DIR),configs/)node$(PORT).toml
 
 # The four nodes in demo mode (files in data/demo/): the page gets fault buttons, a live view of the
 # messages and each election told in words. SLOW=10 multiplies every timing by ten, for a lecture.
@@ -80,6 +96,7 @@ chaos: $(STAMP)
 # make bench [QUICK=1] [RUNS=3] [ETCD=0]: a fresh local four-node cluster (and a four-member etcd cluster
 # when etcd is installed: apt-get install -y etcd-server) through every workload; prints the table and
 # writes bench/results/latest.json and the chart. QUICK=1: tiny sizes, under a minute. ETCD=0: skip etcd.
+# TLS=1: what TLS costs instead, writes/s at concurrency 1 and 32 with and without it (bench/results/tls.json).
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP) pyproject.toml
@@ -88,7 +105,7 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS)) \
-		$(if $(filter 0,$(ETCD)),--no-etcd)
+		$(if $(filter 0,$(ETCD)),--no-etcd) $(if $(TLS_DIR),--tls)
 
 # make fuzz [EXAMPLES=200] [SEED=N]: tests/fuzz (a one-node cluster, then a follower of three nodes) with
 # many more generated requests per operation than the quick run in make test.

@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--runs N] [--no-etcd] [--out DIR]`` — what ``make bench`` runs.
+"""``python -m bench [--quick] [--runs N] [--no-etcd] [--out DIR] [--tls]`` — what ``make bench`` runs.
 
 Starts a fresh local four-node todonode cluster (and, when etcd is installed, a four-member etcd
 cluster) in temporary directories on free loopback ports, runs every workload against it, stops
@@ -6,6 +6,9 @@ everything, prints one table (figure, todonode, etcd, ratio, target, pass/fail) 
 ``latest.json``, a chart (``latest.png``, or ``latest.svg`` without matplotlib) and every member's
 log (``logs/``) to ``--out`` (default ``bench/results/``). Figures are as measured, with whatever
 else the machine is doing: compare medians of several runs (``--runs 3``) on a quiet machine.
+
+``--tls`` measures what TLS costs instead: writes/s with and without it, on both systems
+(``tls_cost.py``).
 
 Exit status: 0 when every workload ran (whatever the figures), 1 when one failed, 2 for bad usage.
 """
@@ -22,9 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import tls_cost
 from .chart import write_chart
 from .etcd_target import INSTALL_HINT, etcd_version, find_etcd
-from .figures import FULL, QUICK
+from .figures import FULL, QUICK, Profile
 from .progress import Progress
 from .report import format_table, summarize
 from .runner import run_once
@@ -39,6 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-etcd", action="store_true", help="skip the etcd comparison even if installed")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and the chart go")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument("--tls", action="store_true", help="what TLS costs: writes/s with and without it")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -69,6 +74,8 @@ async def _main(args: argparse.Namespace) -> int:
     if etcd is None and not args.no_etcd:
         progress.note(f"etcd not found, measuring todonode alone ({INSTALL_HINT})")
     started = time.monotonic()
+    if args.tls:
+        return await _tls_cost(args, profile, binary, etcd, progress, started)
     runs = []
     for n in range(args.runs):
         if args.runs > 1:
@@ -86,6 +93,22 @@ async def _main(args: argparse.Namespace) -> int:
     print(format_table(summary))
     print(f"\nresults: {path}\nchart:   {chart}\nlogs:    {args.out / 'logs'}/ (every member's, last run)")
     print(f"took {summary['seconds']:.0f} s")
+    return 1 if summary["failures"] else 0
+
+
+async def _tls_cost(
+    args: argparse.Namespace,
+    profile: Profile,
+    binary: str | None,
+    etcd: dict[str, str] | None,
+    progress: Progress,
+    started: float,
+) -> int:
+    measured = await tls_cost.measure(profile, binary, args.runs, progress)
+    progress.finish()
+    summary = tls_cost.summarize(measured, etcd, time.monotonic() - started)
+    print(tls_cost.format_table(summary))
+    print(f"\nresults: {tls_cost.write(_clean(summary), args.out)}")
     return 1 if summary["failures"] else 0
 
 

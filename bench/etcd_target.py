@@ -2,7 +2,11 @@
 
 Each member listens on two free loopback ports (clients, peers) and keeps its data in a directory
 under the temporary root; etcd's own defaults apply (fsync on, 100 ms heartbeat, 1 s election
-timeout). A write is ``POST /v3/kv/put`` with a base64 key and a value about the size of a stored
+timeout). With ``certs`` (a directory ``todonode certs init`` filled, with a certificate named for
+each member, m0, m1, ...) both ports speak TLS and both require a client certificate from that CA:
+``--client-cert-auth`` and ``--peer-client-cert-auth``, as todonode's peers do.
+
+A write is ``POST /v3/kv/put`` with a base64 key and a value about the size of a stored
 todonode task; "visible on a member" is a serializable ``POST /v3/kv/range`` on that member, which
 answers from its own state; the leader is found with ``POST /v3/maintenance/status``.
 """
@@ -55,20 +59,38 @@ def _b64(text: str | bytes) -> str:
 class EtcdTarget(Target):
     name = "etcd"
 
-    def __init__(self, root: Path, http: HttpJson, binary: str, size: int = 4) -> None:
+    def __init__(
+        self, root: Path, http: HttpJson, binary: str, size: int = 4, certs: Path | None = None
+    ) -> None:
         super().__init__(root, http, size)
         self.binary = binary
+        self.certs = certs
+        self.scheme = "https" if certs else "http"
         ports = free_ports(2 * size)
         self.client_ports, self.peer_ports = ports[:size], ports[size:]
         self.token = uuid.uuid4().hex[:8]
-        self.initial_cluster = ",".join(f"m{i}=http://127.0.0.1:{p}" for i, p in enumerate(self.peer_ports))
+        self.initial_cluster = ",".join(
+            f"m{i}={self.scheme}://127.0.0.1:{p}" for i, p in enumerate(self.peer_ports)
+        )
         self.ids: dict[str, int] = {}  # etcd member id (decimal string) -> index
         for i, port in enumerate(self.client_ports):
-            self.members.append(Member(i, f"m{i}", f"http://127.0.0.1:{port}", root / f"etcd-m{i}.log"))
+            url = f"{self.scheme}://127.0.0.1:{port}"
+            self.members.append(Member(i, f"m{i}", url, root / f"etcd-m{i}.log"))
+
+    def _tls_flags(self, member: Member) -> list[str]:
+        if self.certs is None:
+            return []
+        cert, key = (str(self.certs / f"{member.name}.{ext}") for ext in ("crt", "key"))
+        ca = str(self.certs / "ca.crt")
+        return [
+            "--cert-file", cert, "--key-file", key, "--trusted-ca-file", ca, "--client-cert-auth",
+            "--peer-cert-file", cert, "--peer-key-file", key, "--peer-trusted-ca-file", ca,
+            "--peer-client-cert-auth",
+        ]  # fmt: skip
 
     def command(self, member: Member) -> list[str]:
         i = member.index
-        peer = f"http://127.0.0.1:{self.peer_ports[i]}"
+        peer = f"{self.scheme}://127.0.0.1:{self.peer_ports[i]}"
         return [
             self.binary,
             "--name", member.name,
@@ -83,6 +105,7 @@ class EtcdTarget(Target):
             "--logger", "zap",
             "--log-outputs", "stderr",
             "--log-level", "warn",
+            *self._tls_flags(member),
         ]  # fmt: skip
 
     # ------------------------------------------------------------------------------------ the cluster

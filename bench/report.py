@@ -61,15 +61,7 @@ def summarize(
     failures = [f for run in runs for f in run["failures"]]
     summary = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {
-            "host": platform.node(),
-            "cpus": os.cpu_count(),
-            "cpu_model": _proc_field("/proc/cpuinfo", "model name"),
-            "memory": _proc_field("/proc/meminfo", "MemTotal"),
-            "kernel": platform.release(),
-            "python": platform.python_version(),
-            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        },
+        "machine": machine(),
         "profile": asdict(profile),
         "runs": len(runs),
         "seconds": round(seconds, 1),
@@ -84,6 +76,19 @@ def summarize(
         "per_run": [{k: v for k, v in run.items() if k != "failures"} for run in runs],
     }
     return summary
+
+
+def machine() -> dict[str, Any]:
+    """What the figures are measured on, and how busy it is now."""
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "cpu_model": _proc_field("/proc/cpuinfo", "model name"),
+        "memory": _proc_field("/proc/meminfo", "MemTotal"),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
 
 
 def _chart_data(rows: list[dict[str, Any]], last: dict[str, Any], with_etcd: bool) -> dict[str, Any]:

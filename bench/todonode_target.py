@@ -2,7 +2,9 @@
 
 Each node gets a config that sets only where it lives (port, data directory, members) and ``fsync =
 true``: every timing is the shipped default, so the figures are those of a cluster as users run it.
-Nodes log at the default level to a file per node under the temporary root.
+Nodes log at the default level to a file per node under the temporary root. With ``certs`` (a
+directory ``todonode certs init`` filled, with a certificate named for each node id) the members speak
+TLS, mutual between peers, as ``[tls]`` sets it up.
 """
 
 from __future__ import annotations
@@ -17,20 +19,29 @@ from typing import Any
 from .client import HttpJson, Outcome, error_kind
 from .targets import Member, Target, free_ports, wait_for
 
-SECRET = "bench-cluster-secret"
+SECRET = "a4d7691cfdafa090267814b6995dfa66dda70f0a49e0488d404f61ca063dee73"  # 32 random bytes, in hex
 
 
 class TodonodeTarget(Target):
     name = "todonode"
 
-    def __init__(self, root: Path, http: HttpJson, size: int = 4) -> None:
+    def __init__(
+        self,
+        root: Path,
+        http: HttpJson,
+        size: int = 4,
+        ports: list[int] | None = None,
+        certs: Path | None = None,
+    ) -> None:
         super().__init__(root, http, size)
-        self.ports = free_ports(size)
-        urls = [f"http://127.0.0.1:{p}" for p in self.ports]
+        self.ports = ports or free_ports(size)
+        scheme = "https" if certs else "http"
+        urls = [f"{scheme}://127.0.0.1:{p}" for p in self.ports]
         members = "[" + ", ".join(f'"{u}"' for u in urls) + "]"
         self.notes: list[str] = []
         for i, port in enumerate(self.ports):
             config = root / f"node{port}.toml"
+            tls = "" if certs is None else _tls_section(certs, f"node{port}")
             config.write_text(
                 "[node]\n"
                 'host = "127.0.0.1"\n'
@@ -39,7 +50,7 @@ class TodonodeTarget(Target):
                 "[cluster]\n"
                 f"nodes = {members}\n"
                 "[storage]\n"
-                "fsync = true\n"
+                "fsync = true\n" + tls
             )
             self.members.append(Member(i, f"node{port}", urls[i], root / f"node{port}.log"))
 
@@ -121,3 +132,8 @@ class TodonodeTarget(Target):
         reply = await self.http.request("POST", self.members[member].url + "/tasks/batch", body, timeout=60)
         if reply.status != 201:
             raise RuntimeError(f"POST /tasks/batch answered {error_kind(reply)}")
+
+
+def _tls_section(certs: Path, name: str) -> str:
+    files = {"cert_file": f"{name}.crt", "key_file": f"{name}.key", "ca_file": "ca.crt"}
+    return "[tls]\n" + "".join(f'{key} = "{certs / file}"\n' for key, file in files.items())

@@ -41,6 +41,17 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
     return app
 
 
+def create_peer_app(config: Config, node: Node) -> web.Application:
+    """The peer listener's application (``node.peer_port``): the peer routes alone, served for the node
+    that the client listener's application runs (and starts and stops)."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BATCH_BYTES)
+    app[CONFIG] = config
+    app[NODE] = node
+    internal.setup(app)
+    routes.install(app, config, peer_listener=True)
+    return app
+
+
 async def _node_lifetime(app: web.Application) -> AsyncIterator[None]:
     node = app[NODE]
     await node.start()

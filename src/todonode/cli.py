@@ -3,11 +3,12 @@
 * ``todonode --config configs/node4000.toml`` (or ``todonode run --config ...``) runs one node.
 * ``todonode tasks list|add|done|edit|rm|clear-completed`` and ``todonode cluster status|transfer-leader``
   talk to a running cluster (``client.py``).
+* ``todonode certs init`` makes certificates for TLS (``certs.py``).
 
 Problems a user can fix are reported in one line, never a traceback: a bad config exits 2 naming the
-file, key and problem; a port in use or a data directory held by another process exits 1. SIGTERM
-and SIGINT stop the node gracefully: hand leadership over (a planned restart costs no election
-timeout), stop accepting, finish in-flight requests, close the log, exit 0.
+file, key and problem; a port in use, or a data directory held by another process or open to other
+users, exits 1. SIGTERM and SIGINT stop the node gracefully: hand leadership over (a planned restart
+costs no election timeout), stop accepting, finish in-flight requests, close the log, exit 0.
 
 A data directory in a storage format this todonode cannot read, or a log that has moved the cluster
 to a cluster version it cannot run, exits 2 with one line naming both versions (docs/architecture.md,
@@ -26,14 +27,21 @@ import errno
 import logging
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import orjson
 
-from . import client
+from . import certs, client
 from .config import Config, ConfigError, load_config
 from .versions import CLUSTER_VERSIONS, STORAGE_FORMAT, ClusterTooNew, StorageTooNew, release
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .node import Node
 
 # The server's modules (aiohttp, the app, storage) are imported only to run a node: the client commands
 # start in a fraction of the time without them.
@@ -93,7 +101,7 @@ def _summarize_malformed_requests(record: logging.LogRecord) -> bool:
     return True
 
 
-COMMANDS = ("run", "tasks", "cluster")
+COMMANDS = ("run", "tasks", "cluster", "certs")
 _LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 
@@ -114,6 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
         _node_options(commands.add_parser("run", help="run one node"), required=True)
         client.add_commands(commands)
+        certs.add_commands(commands)
         return parser.parse_args(argv)
     parser = argparse.ArgumentParser(
         prog="todonode",
@@ -122,7 +131,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="other commands (add --help to any of them):\n"
         "  todonode run --config FILE                  the same as above\n"
         "  todonode tasks list|add|done|edit|rm|clear-completed\n"
-        "  todonode cluster status|transfer-leader NODE",
+        "  todonode cluster status|transfer-leader NODE\n"
+        "  todonode certs init --out DIR NAME=HOST[,HOST...] ...",
     )
     parser.add_argument("--version", action="version", version=version)
     _node_options(parser, required=True)
@@ -141,8 +151,11 @@ def version_line() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "certs":
+        return certs.run(args)
     if args.command != "run":
         return client.run(args)
+    from .node.disk import DataDirExposed
     from .storage import DataDirLocked, VersionFileDamaged, WalCorruption
 
     try:
@@ -161,18 +174,14 @@ def main(argv: list[str] | None = None) -> int:
             runner.run(serve(config))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            print(
-                f"todonode: port {config.node.port} on {config.node.host} is already in use "
-                "(is another node running with this config?)",
-                file=sys.stderr,
-            )
+            print(f"todonode: {exc.strerror} (is another node running with this config?)", file=sys.stderr)
         else:
             print(f"todonode: {exc}", file=sys.stderr)
         return 1
     except (StorageTooNew, ClusterTooNew) as exc:
         print(f"todonode: {exc}", file=sys.stderr)
         return 2
-    except (DataDirLocked, WalCorruption, VersionFileDamaged, NodeFailed) as exc:
+    except (DataDirLocked, DataDirExposed, WalCorruption, VersionFileDamaged, NodeFailed) as exc:
         print(f"todonode: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -191,8 +200,10 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.bind((host, port))
         sock.listen(1024)
-    except OSError:
+    except OSError as exc:
         sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise OSError(exc.errno, f"port {port} on {host} is already in use") from None
         raise
     sock.setblocking(False)
     return sock
@@ -219,11 +230,15 @@ async def serve(config: Config) -> None:
     from .app import create_app
 
     sock = bind(config.node.host, config.node.port)
+    peer_sock = None if config.node.peer_port is None else bind(config.node.host, config.node.peer_port)
     runner = web.AppRunner(create_app(config), handle_signals=False, access_log=None)
+    runners = [runner]
     try:
         await runner.setup()
-        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
-        await site.start()
+        context = _client_tls(config)
+        await web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, ssl_context=context).start()
+        if peer_sock is not None:
+            runners.insert(0, await _serve_peers(config, runner.app[NODE], peer_sock))
         log.info(
             "todonode %s serving %s (dashboard at %s/; event loop %s)",
             release(),
@@ -231,6 +246,7 @@ async def serve(config: Config) -> None:
             config.self_url,
             type(asyncio.get_running_loop()).__module__.split(".")[0],
         )
+        _log_security(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -247,9 +263,45 @@ async def serve(config: Config) -> None:
         log.info("stopping: handing over leadership if leading, then finishing in-flight requests")
         await node.hand_over_leadership()
     finally:
-        await runner.cleanup()
+        for each in runners:  # the peer listener first: the node stops with the client listener's app
+            await each.cleanup()
         sock.close()
+        if peer_sock is not None:
+            peer_sock.close()
     log.info("stopped")
+
+
+def _client_tls(config: Config) -> ssl.SSLContext | None:
+    from . import tls
+
+    return tls.server_context(config.tls, require_certificate=False) if config.tls.enabled else None
+
+
+async def _serve_peers(config: Config, node: Node, sock: socket.socket) -> web.AppRunner:
+    """The peer listener (node.peer_port): the peer routes alone; with TLS, a member's certificate
+    required."""
+    from aiohttp import web
+
+    from . import tls
+    from .app import create_peer_app
+
+    runner = web.AppRunner(create_peer_app(config, node), handle_signals=False, access_log=None)
+    await runner.setup()
+    context = tls.server_context(config.tls, require_certificate=True) if config.tls.enabled else None
+    await web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, ssl_context=context).start()
+    log.info("peers reach this node at %s", config.peer_urls[config.node.id])
+    return runner
+
+
+def _log_security(config: Config) -> None:
+    if config.plaintext_beyond_loopback:
+        log.warning(
+            "node.insecure_plaintext: serving plain HTTP on %s, beyond loopback; anyone on that network "
+            "can read the tasks and the peers' traffic",
+            config.node.host,
+        )
+    elif config.tls.enabled and not config.tls.mutual:
+        log.info("TLS without tls.ca_file: peers prove who they are with the cluster secret")
 
 
 if __name__ == "__main__":

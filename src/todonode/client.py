@@ -8,6 +8,12 @@ what happened and what to do, and the exit status is 1 (2 for a bad command line
 Writes carry an ``Idempotency-Key``, so the client may retry them (connection lost, 503 with
 ``Retry-After``) without ever applying one twice. Tasks may be named by a unique prefix of their id, as
 ``tasks list`` shows them.
+
+Over ``https://`` the node's certificate is checked against ``--ca`` (or the config's ``tls.ca_file``, or
+the system's CAs); ``--cert``/``--key`` (or, with ``--config``, the node's own certificate) are presented
+as the cluster's credentials. Administration sends the admin token if one is known, else relies on that
+certificate, and sends the cluster secret only when it has neither: a credential goes only where it is
+needed.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import json
 import os
 import socket
+import ssl
 import sys
 import time
 import urllib.error
@@ -30,6 +37,7 @@ from .config import SECRET_ENV, ConfigError, load_config
 
 URL_ENV = "TODONODE_URL"
 TOKEN_ENV = "TODONODE_TOKEN"
+ADMIN_TOKEN_ENV = "TODONODE_ADMIN_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:4000"
 SHORT_ID = 8
 RETRIES = 3
@@ -47,8 +55,10 @@ class UsageError(ClientError):
 class Client:
     urls: list[str]  # the node to ask first, then the others to try when it is down
     token: str | None = None  # the client token, sent as a bearer token
-    secret: str | None = field(default=None, repr=False)  # the cluster secret, for administration
+    # For administration: the admin token or the cluster secret; None when a certificate does instead.
+    admin: str | None = field(default=None, repr=False)
     timeout: float = 10.0
+    tls: ssl.SSLContext | None = None  # for https:// nodes: whom to trust, and what to present
 
     def call(
         self, method: str, path: str, body: Any = None, *, admin: bool = False, retry: bool = False
@@ -61,7 +71,7 @@ class Client:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        credential = (self.token or self.secret) if admin else self.token
+        credential = self.admin if admin else self.token
         if credential:
             headers["Authorization"] = f"Bearer {credential}"
         if retry and method != "GET":
@@ -94,7 +104,7 @@ class Client:
     def _send(self, url: str, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Any:
         request = urllib.request.Request(url + path, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self.tls) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             raise _http_error(url, exc) from None
@@ -144,6 +154,8 @@ def _http_error(url: str, exc: urllib.error.HTTPError) -> Exception:
         return _Retryable(message, pause=min(5.0, float(retry_after) if retry_after.isdigit() else 1.0))
     if code == "unauthorized":
         message += f"; pass --config with the node's config, or --token / {TOKEN_ENV}"
+    if code == "forbidden":
+        message += f"; pass --admin-token / {ADMIN_TOKEN_ENV}, or --config with the node's config"
     return ClientError(message)
 
 
@@ -157,6 +169,11 @@ def add_commands(subparsers: Any) -> None:
     target.add_argument("--url", help=f"a node's URL (default: ${URL_ENV} or {DEFAULT_URL})")
     target.add_argument("--config", "-c", help="a node's config file: its URL, token and secret")
     target.add_argument("--token", help=f"the client token, if the nodes need one (default: ${TOKEN_ENV})")
+    target.add_argument("--admin-token", help=f"the admin token, to administer (default: ${ADMIN_TOKEN_ENV})")
+    tls = common.add_argument_group("TLS (https:// nodes)")
+    tls.add_argument("--ca", help="the CA that signed the nodes' certificates (default: the config's)")
+    tls.add_argument("--cert", help="a client certificate from that CA: the cluster's credentials")
+    tls.add_argument("--key", help="the key of --cert")
     target.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
     target.add_argument("--json", action="store_true", help="print the API's JSON answer")
 
@@ -213,7 +230,9 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
 
 def _client(args: argparse.Namespace) -> Client:
     token = args.token or os.environ.get(TOKEN_ENV) or None
+    admin_token = args.admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
     secret = os.environ.get(SECRET_ENV) or None
+    ca, cert, key = args.ca, args.cert, args.key
     if args.config:
         try:
             config = load_config(args.config)
@@ -221,12 +240,37 @@ def _client(args: argparse.Namespace) -> Client:
             raise UsageError(str(exc)) from None
         first = args.url.rstrip("/") if args.url else config.self_url
         urls = [first, *(url for url in config.cluster.nodes if url != first)]
-        return Client(urls, token or config.api.token, secret or config.cluster.secret, args.timeout)
-    url = (args.url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--url must be a node's URL like {DEFAULT_URL}, got {url!r}")
-    return Client([url], token, secret, args.timeout)
+        token, admin_token = token or config.api.token, admin_token or config.api.admin_token
+        secret = secret or config.cluster.secret
+        ca = ca or config.tls.ca_file
+        if config.tls.mutual and cert is None:  # the node's own certificate: its CA will know it
+            cert, key = config.tls.cert_file, config.tls.key_file
+    else:
+        url = (args.url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"--url must be a node's URL like {DEFAULT_URL}, got {url!r}")
+        urls = [url]
+    context = _tls(ca, cert, key)
+    certified = context is not None and cert is not None
+    admin = admin_token or (None if certified else secret)
+    return Client(urls, token, admin, args.timeout, context)
+
+
+def _tls(ca: str | os.PathLike[str] | None, cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """The context for https:// nodes, or None (the system's CAs, no certificate) when nothing is given."""
+    if (cert is None) != (key is None):
+        raise UsageError("--cert and --key go together")
+    if ca is None and cert is None:
+        return None
+    try:
+        context = ssl.create_default_context(cafile=ca)
+        if cert is not None:
+            context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        raise UsageError(f"cannot use --ca {ca} / --cert {cert} / --key {key}: {reason}") from None
+    return context
 
 
 def _print_json(out: Callable[[str], None], value: Any) -> None:

@@ -25,6 +25,15 @@ Rules that are decisions rather than obvious:
   and the node offers the controls for them to the page. Demo mode needs ``node.host`` on loopback.
 - ``node.event_loop`` is ``"auto"`` (uvloop where it is installed, which it is wherever pip installs
   todonode but Windows), ``"uvloop"`` (an error if it is not installed) or ``"asyncio"``.
+- Relative ``tls.*`` paths resolve against the config file's directory. ``tls.cert_file`` and
+  ``tls.key_file`` go together and turn TLS on: every member URL is then ``https://`` (and without them,
+  ``http://``). ``tls.ca_file`` needs them too and turns on mutual TLS between peers (``tls.py``).
+- A node whose ``node.host`` reaches beyond this machine needs TLS, unless ``node.insecure_plaintext`` says
+  in so many words that plaintext is meant.
+- ``node.peer_port``, when set, is where every member listens for its peers (the same port on every
+  host, like etcd's 2380), so each member needs a host of its own.
+- The cluster secret must carry at least ``MIN_SECRET_BITS`` of entropy, as ``secret_bits`` estimates it.
+  A file holding a secret or a private key must be private to its owner (``privacy.py``).
 """
 
 from __future__ import annotations
@@ -35,8 +44,10 @@ import ipaddress
 import json
 import os
 import re
+import ssl
 import tomllib
 import types
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,12 +56,13 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from .privacy import exposure
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 SECRET_ENV = "TODONODE_SECRET"
-# Secrets a node refuses when it listens beyond loopback (an empty secret is refused everywhere).
-WEAK_SECRETS = frozenset({"change-me"})
+MIN_SECRET_BITS = 256  # 32 random bytes: `openssl rand -hex 32` makes one
 EventLoop = Literal["auto", "uvloop", "asyncio"]
 EVENT_LOOPS: tuple[str, ...] = get_args(EventLoop)
 # Integers carry their bounds as ge/le only: _expected words them from exactly those two.
@@ -76,6 +88,8 @@ class _NodeKeys:
     host: str = "127.0.0.1"  # the address the node binds to, and the host part of its URL in cluster.nodes
     port: Port
     event_loop: EventLoop = "auto"
+    peer_port: Port | None = None  # peers on a listener of their own, at this port on every member's host
+    insecure_plaintext: bool = False  # allow a host beyond loopback without TLS (and warn about it)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +150,7 @@ class ApiSection:
     max_batch: Positive = 1000
     cors_origins: tuple[str, ...] = ()  # never empty in ApiSection: defaults to the cluster's node origins
     token: str | None = field(default=None, repr=False)  # None: writes need no client token
+    admin_token: str | None = field(default=None, repr=False)  # for administration (api/access.py)
     protect_reads: bool = False  # reads need the token too
     metrics: bool = True  # serve GET /metrics and measure for it
 
@@ -143,6 +158,29 @@ class ApiSection:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _ApiFile(ApiSection):
     token_file: str | None = None
+    admin_token_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsSection:
+    cert_file: Path | None = None  # absolute in TlsSection; this node's certificate (chain), PEM
+    key_file: Path | None = None  # its private key, PEM
+    ca_file: Path | None = None  # the CA that signs every member's certificate: mutual TLS between peers
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+    @property
+    def mutual(self) -> bool:
+        return self.ca_file is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _TlsFile:
+    cert_file: str | None = None
+    key_file: str | None = None
+    ca_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,6 +209,7 @@ class _File:
     storage: StorageSection
     api: _ApiFile
     demo: _DemoFile
+    tls: _TlsFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +220,7 @@ class Config:
     storage: StorageSection
     api: ApiSection
     demo: DemoSection = DemoSection()
+    tls: TlsSection = TlsSection()
 
     @property
     def members(self) -> dict[str, str]:
@@ -190,6 +230,23 @@ class Config:
     @property
     def self_url(self) -> str:
         return self.members[self.node.id]
+
+    @property
+    def peer_urls(self) -> dict[str, str]:
+        """Every member's id → the URL its peers reach it at: its own URL, or its host at
+        ``node.peer_port`` when peers have a listener of their own."""
+        port = self.node.peer_port
+        if port is None:
+            return self.members
+        return {
+            member: _format_url(parts.scheme, parts.hostname or "", port)
+            for member, parts in ((member, urlsplit(url)) for member, url in self.members.items())
+        }
+
+    @property
+    def plaintext_beyond_loopback(self) -> bool:
+        """This node speaks plaintext on a network beyond loopback (node.insecure_plaintext allows it)."""
+        return not self.tls.enabled and not is_loopback_host(self.node.host)
 
     @property
     def peers(self) -> tuple[str, ...]:
@@ -244,19 +301,44 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
         storage=file.storage,
         api=_api_section(path, file.api, nodes),
         demo=_demo_section(path, file.demo),
+        tls=_tls_section(path, file.tls),
     )
     if config.demo.enabled and not is_loopback_host(config.node.host):
         host = config.node.host
         problem = f"needs node.host on loopback, got {host!r}: the fault controls stay on this machine"
         raise ConfigError(path, "demo.supervisor", problem)
-    if not is_loopback_host(config.node.host) and config.cluster.secret in WEAK_SECRETS:
-        problem = (
-            f"is the example secret, and node.host {config.node.host!r} is reachable from other machines: "
-            "anyone could join the cluster. Set a secret of your own (e.g. a file made with "
-            "`openssl rand -hex 32`, as secret_file, or TODONODE_SECRET)"
-        )
-        raise ConfigError(path, "cluster.secret", problem)
+    _check_transport_security(config)
     return config
+
+
+def _check_transport_security(config: Config) -> None:
+    """The URL schemes agree with [tls]; a node reachable from other machines has TLS or says it means
+    not to; a separate peer port can be reached on every member."""
+    path, scheme = config.path, "https" if config.tls.enabled else "http"
+    for url in config.cluster.nodes:
+        if urlsplit(url).scheme != scheme:
+            why = "[tls] is set" if config.tls.enabled else "[tls] cert_file and key_file are not set"
+            raise ConfigError(path, "cluster.nodes", f"must be {scheme}:// URLs as {why}, got {url}")
+    if config.plaintext_beyond_loopback and not config.node.insecure_plaintext:
+        problem = (
+            f"{config.node.host!r} is reachable from other machines, and this node has no TLS: anyone on "
+            "the network could read its tasks and pose as a member. Set [tls] cert_file and key_file "
+            "(`todonode certs init` makes them), or node.insecure_plaintext = true to accept that"
+        )
+        raise ConfigError(path, "node.host", problem)
+    peer_port = config.node.peer_port
+    if peer_port is None:
+        return
+    if peer_port == config.node.port:
+        raise ConfigError(path, "node.peer_port", f"must differ from node.port ({peer_port})")
+    hosts = [urlsplit(url).hostname for url in config.cluster.nodes]
+    shared = next((host for host in hosts if hosts.count(host) > 1), None)
+    if shared is not None:
+        problem = (
+            f"needs every member on a host of its own (each listens for peers on this port), but {shared} "
+            f"has {hosts.count(shared)} members"
+        )
+        raise ConfigError(path, "node.peer_port", problem)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -323,7 +405,8 @@ def _expected(hint: Any, key: str) -> str:
         return "an integer > 0" if low == 1 else f"an integer >= {low}"
     if origin is Literal:
         return f"one of {', '.join(map(_show, args))}"
-    if origin is types.UnionType:  # an optional key: TOML has no null, so only the other type can appear
+    # An optional key (``Port | None`` is a typing.Union): TOML has no null, so only the other type appears.
+    if origin in (types.UnionType, typing.Union):
         return _expected(args[0], key)
     return _WORDS.get(hint, f"a table [{key}]")
 
@@ -385,7 +468,38 @@ def _secret(path: Path, cluster: _ClusterFile, env: Mapping[str, str]) -> str:
         raise ConfigError(path, "cluster.secret", f"is required: set secret, secret_file or {SECRET_ENV}")
     if not secret:
         raise ConfigError(path, "cluster.secret", problem)
+    bits = secret_bits(secret)
+    if bits < MIN_SECRET_BITS:
+        source = f" (from {SECRET_ENV})" if env.get(SECRET_ENV) is not None else ""
+        problem = (
+            f"is too weak{source}: about {bits} bits of entropy, at least {MIN_SECRET_BITS} needed "
+            "(32 random bytes); make one with `openssl rand -hex 32`"
+        )
+        raise ConfigError(path, "cluster.secret", problem)
     return secret
+
+
+# Alphabets a random secret is usually written in, smallest first, with the bits each character carries.
+_ALPHABETS = (
+    (frozenset("0123456789abcdef"), 4.0),
+    (frozenset("0123456789ABCDEF"), 4.0),
+    (frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_"), 6.0),
+    (frozenset(chr(c) for c in range(0x20, 0x7F)), 6.5),  # printable ASCII and the space: log2(95)
+)
+_MIN_DISTINCT = 8  # fewer different characters than this is a pattern, not a random string
+
+
+def secret_bits(secret: str) -> int:
+    """An upper estimate of a secret's entropy: its length times the bits per character of the smallest
+    alphabet it is written in (a hex string carries 4 bits a character, base64 6), or 8 bits a byte
+    outside ASCII. It cannot see a pattern; it does refuse one character or a few repeated."""
+    used = set(secret)
+    if len(used) < _MIN_DISTINCT:
+        return 0
+    per_char = next((bits for alphabet, bits in _ALPHABETS if used <= alphabet), None)
+    if per_char is None:
+        return 8 * len(secret.encode())
+    return int(len(secret) * per_char)
 
 
 def _api_section(path: Path, api: _ApiFile, nodes: tuple[str, ...]) -> ApiSection:
@@ -395,7 +509,57 @@ def _api_section(path: Path, api: _ApiFile, nodes: tuple[str, ...]) -> ApiSectio
     token = _inline_or_file(path, "api.token_file", api.token, api.token_file) or None
     if api.protect_reads and token is None:
         raise ConfigError(path, "api.protect_reads", "needs api.token or api.token_file")
-    return _section(ApiSection, api, cors_origins=origins or nodes, token=token)
+    admin = _inline_or_file(path, "api.admin_token_file", api.admin_token, api.admin_token_file) or None
+    if admin is not None and admin == token:
+        raise ConfigError(path, "api.admin_token", "must differ from api.token: they grant different rights")
+    return _section(ApiSection, api, cors_origins=origins or nodes, token=token, admin_token=admin)
+
+
+def _tls_section(path: Path, tls: _TlsFile) -> TlsSection:
+    if (tls.cert_file is None) != (tls.key_file is None):
+        missing = "tls.key_file" if tls.key_file is None else "tls.cert_file"
+        raise ConfigError(path, missing, "is required: tls.cert_file and tls.key_file go together")
+    if tls.ca_file is not None and tls.cert_file is None:
+        problem = "needs tls.cert_file and tls.key_file: peers check this node's certificate too"
+        raise ConfigError(path, "tls.ca_file", problem)
+    files = {}
+    for name in ("cert_file", "key_file", "ca_file"):
+        given = getattr(tls, name)
+        if given is not None:
+            files[name] = _readable(path, f"tls.{name}", path.parent / given, private=name == "key_file")
+    section = TlsSection(**files)
+    _check_pem(path, section)
+    return section
+
+
+def _check_pem(path: Path, tls: TlsSection) -> None:
+    """The files hold what their keys say, and the key is the certificate's: found now, in one line,
+    rather than by the first peer that fails to connect."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if tls.cert_file is not None and tls.key_file is not None:
+        try:
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+        except ssl.SSLError as exc:
+            problem = f"{tls.cert_file} and {tls.key_file} are not a PEM certificate and its key"
+            raise ConfigError(path, "tls.key_file", f"{problem} ({exc.reason})") from None
+    if tls.ca_file is not None:
+        try:
+            context.load_verify_locations(tls.ca_file)
+        except ssl.SSLError as exc:
+            problem = f"{tls.ca_file} is not a PEM certificate ({exc.reason})"
+            raise ConfigError(path, "tls.ca_file", problem) from None
+
+
+def _readable(path: Path, key: str, file: Path, *, private: bool) -> Path:
+    """``file`` made absolute, once it is known to be readable (and, if ``private``, private)."""
+    try:
+        with open(file, "rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(path, key, f"cannot read {file}: {exc.strerror or exc}") from None
+    if private and (exposed := exposure(file)):
+        raise ConfigError(path, key, exposed)
+    return file.absolute()
 
 
 def _demo_section(path: Path, demo: _DemoFile) -> DemoSection:
@@ -416,6 +580,8 @@ def _inline_or_file(path: Path, file_key: str, inline: str | None, file_name: st
     except (OSError, UnicodeDecodeError) as exc:
         reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "not UTF-8"
         raise ConfigError(path, file_key, f"cannot read {file}: {reason}") from None
+    if exposed := exposure(file):
+        raise ConfigError(path, file_key, exposed)
     if not text:
         raise ConfigError(path, file_key, f"{file} is empty")
     return text

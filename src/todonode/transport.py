@@ -1,6 +1,6 @@
 """Peer RPC: the core's messages as JSON over one long-lived WebSocket per peer and direction.
 
-Each node opens a stream to every peer (``GET /internal/raft/stream``, with the secret and its versions) and
+Each node opens a stream to every peer (``GET /internal/raft/stream``, announcing its versions) and
 sends all its messages for that peer down it; what peers send to it arrives on the streams they
 opened (``api/internal.py`` hands those messages to ``received``). A frame is one batch of messages.
 A stream costs one HTTP request when it opens; after that a batch costs one frame, about a third of
@@ -12,6 +12,10 @@ for its peer and sends it as one frame, so batches grow by themselves under load
 in order. A batch whose stream breaks is dropped,
 not retried: Raft re-sends what matters, and a stale retry would only add noise. A ping without a pong
 (or a snapshot not sent within SNAPSHOT_TIMEOUT_S) breaks the stream; the sender reconnects.
+
+A stream proves who opened it with this node's certificate under mutual TLS, else with the cluster
+secret (``api/internal.py``); the secret is then the only credential a stream carries. Under mutual TLS
+a stream is also dropped unless the certificate at the other end names the member it was opened to.
 
 A link that has carried nothing for a probe interval sends an empty batch (``poll``, on every tick of
 the node's clock), so that every peer hears from every node it can reach: a node must know how many
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -49,6 +54,7 @@ from .raft import (
     SnapshotMeta,
     to_wire,
 )
+from .tls import member_named
 from .traffic import DROPPED, LOST, SENT, Traffic
 from .versions import this_node
 
@@ -84,16 +90,24 @@ class PeerTransport:
         *,
         self_id: str,
         members: dict[str, str],
-        secret: str,
+        secret: str | None,
         timeout_s: float,
         probe_interval_s: float,
         reachable_window_s: float,
         read_snapshot: Callable[[SnapshotMeta], Awaitable[bytes]],
         on_change: Callable[[str, bool], None] = lambda peer, up: None,
+        ssl_context: ssl.SSLContext | None = None,
     ):
+        """``members``: id → the URL the member takes peer traffic at. ``secret``: the bearer token every
+        stream carries, None when ``ssl_context`` presents a member's certificate instead."""
         self.self_id = self_id
         self.links = {peer: PeerLink(peer, url) for peer, url in members.items() if peer != self_id}
-        self._headers = {"Authorization": f"Bearer {secret}", PEER_VERSIONS: this_node().header()}
+        self._members = members
+        self._headers = {PEER_VERSIONS: this_node().header()}
+        if secret is not None:
+            self._headers["Authorization"] = f"Bearer {secret}"
+        self._ssl = ssl_context
+        self._mutual = secret is None and ssl_context is not None
         self._timeout_s = timeout_s
         self._probe_interval = probe_interval_s
         self._window = reachable_window_s
@@ -108,7 +122,7 @@ class PeerTransport:
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
             # Per peer: the stream, plus room for the status queries the API makes of the leader.
-            connector=aiohttp.TCPConnector(limit_per_host=4),
+            connector=aiohttp.TCPConnector(limit_per_host=4, ssl=self._ssl or True),
             # Opening a stream to a peer behind a partition must give up as fast as a request would,
             # or the stream stays down for the kernel's SYN retries (up to a minute) after it heals.
             timeout=aiohttp.ClientTimeout(total=None, connect=self._timeout_s),
@@ -161,6 +175,7 @@ class PeerTransport:
                     heartbeat=2 * self._timeout_s,
                     autoclose=True,
                 ) as ws:
+                    self._check_identity(link, ws)
                     if link.failing:
                         log.info("stream to %s open again", link.peer)
                     link.failing = False
@@ -175,6 +190,15 @@ class PeerTransport:
             await asyncio.sleep(pause)
             # A peer that stays down is tried less and less often, but at least once a probe interval.
             pause = min(2 * pause, self._probe_interval)
+
+    def _check_identity(self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Under mutual TLS, the certificate at the other end must name the member this stream is for:
+        on one host, every member's certificate is valid for the host name."""
+        if self._mutual:
+            named = member_named(ws.get_extra_info("peercert"), self._members)
+            if named != link.peer:
+                presented = f"{named}'s" if named else "no member's"
+                raise aiohttp.ClientConnectionError(f"{link.url} presented {presented} certificate")
 
     async def _stream(self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse) -> None:
         # Nothing but pongs and a close ever come back; reading them is what notices the close.

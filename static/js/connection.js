@@ -7,6 +7,7 @@
 // resumed there from the last log index the page applied, so no change is missed or applied twice.
 
 import { sleep } from './dom.js';
+import { EventStream } from './event-stream.js';
 import { appliedIndex } from './protocol.js';
 
 const PROBE_TIMEOUT_MS = 800;
@@ -26,7 +27,9 @@ export class NetworkError extends Error {
 const portOf = (url) => new URL(url).port || (url.startsWith('https:') ? '443' : '80');
 
 export class Connection {
-  constructor(origin) {
+  // `credentials`: what every request carries, and who is asked when a node answers 401 (auth.js).
+  constructor(origin, credentials) {
+    this.credentials = credentials;
     this.current = origin;
     this.urls = [origin]; // every member's URL, as the cluster reports them
     this.ids = new Map(); // member URL → member id, as the cluster reports them
@@ -60,12 +63,19 @@ export class Connection {
     this.pollLoop();
   }
 
-  // fetch with a deadline; answers with {status, ok, body, headers, base} or throws NetworkError.
-  async request(method, path, { body, headers = {}, timeout = READ_TIMEOUT_MS, base = this.current, track = true } = {}) {
+  // fetch with a deadline and the page's credential; answers with {status, ok, body, headers, base} or
+  // throws NetworkError. A 401 is asked about (auth.js) and, with a token, sent once more.
+  async request(method, path, options = {}) {
+    const res = await this.send(method, path, options);
+    if (res.status === 401 && (await this.credentials.refused(res.authorization))) return this.send(method, path, options);
+    return res;
+  }
+
+  async send(method, path, { body, headers = {}, timeout = READ_TIMEOUT_MS, base = this.current, track = true } = {}) {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeout);
     if (track) this.inflight.add(abort);
-    const init = { method, headers: { ...headers }, signal: abort.signal, cache: 'no-store' };
+    const init = { method, headers: this.credentials.headers(headers), signal: abort.signal, cache: 'no-store' };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers['Content-Type'] = 'application/json';
@@ -79,7 +89,7 @@ export class Connection {
       } catch {
         // Not JSON (a proxy's error page): the status still says what happened.
       }
-      return { status: res.status, ok: res.ok, body: data, headers: res.headers, base };
+      return { status: res.status, ok: res.ok, body: data, headers: res.headers, base, authorization: init.headers.Authorization };
     } catch (err) {
       throw new NetworkError(base, err);
     } finally {
@@ -120,7 +130,7 @@ export class Connection {
       url.searchParams.set('last_event_id', String(resume ? Math.max(0, this.lastIndex - 1) : this.lastIndex));
     }
     const base = this.current;
-    const es = new EventSource(url);
+    const es = new EventStream(url, this.credentials);
     this.stream = es;
     const live = (fn) => (e) => {
       if (es === this.stream) fn(e);
@@ -136,7 +146,7 @@ export class Connection {
       this.wakePoll(); // a role or peer change: refresh the whole picture now
     }));
     es.addEventListener('reset', live(() => this.resync()));
-    // EventSource would retry the same node by itself; the page decides where to go instead.
+    // The page decides where to go when the stream fails, never the stream itself.
     es.addEventListener('error', live(() => {
       this.closeStream();
       this.failover(base);

@@ -4,6 +4,7 @@
 // the outbox, and every change schedules one render of the whole page from that state. In demo mode
 // (make demo) demo.js adds its controls and views to the same page.
 
+import { Credentials } from './auth.js';
 import { PageChrome } from './chrome.js';
 import { Connection } from './connection.js';
 import { DemoMode } from './demo.js';
@@ -17,7 +18,12 @@ import { describe, TodoView } from './todos.js';
 
 function composePage(doc) {
   // ---------------------------------------------------------------------------------- the parts
-  const conn = new Connection(doc.location.origin);
+  const win = doc.defaultView;
+  const credentials = new Credentials({
+    storage: win.sessionStorage,
+    ask: (wrong) => win.prompt(t(wrong ? 'tokenWrong' : 'tokenNeeded'), ''),
+  });
+  const conn = new Connection(doc.location.origin, credentials);
   const idOf = (url) => conn.idOf(url);
   const list = new TaskList();
   const gate = new ReadOnlyGate();

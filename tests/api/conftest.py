@@ -20,7 +20,7 @@ from todonode.node import Node
 
 from ..integration.harness import free_port, toml_value
 
-SECRET = "test-secret"
+SECRET = "348c53de36883b199626e26804cda484537ad2c70a1226a27dc10b773c0ab91e"  # 32 random bytes
 TIMINGS = {"tick_ms": 10, "heartbeat_ms": 50, "election_timeout_ms": 150, "write_wait_ms": 2000}
 LEADER_DEADLINE_S = 10.0
 

@@ -142,7 +142,6 @@ WRITES = [
     ("PATCH", "/tasks/some-id", {"completed": True}),
     ("PUT", "/tasks/some-id", {"completed": True}),
     ("DELETE", "/tasks/some-id", None),
-    ("POST", "/cluster/transfer-leader", {"node": "x"}),
 ]
 
 

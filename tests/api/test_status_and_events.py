@@ -4,6 +4,8 @@ import asyncio
 
 import orjson
 
+from .conftest import SECRET
+
 JSON = {"Content-Type": "application/json"}
 
 
@@ -114,10 +116,10 @@ async def test_replicate_and_internal_rpc_need_the_cluster_secret(client, node):
         resp = await client.post(path, data=b'{"messages": []}', headers=JSON)
         assert resp.status == 401 and (await resp.json())["error"] == "unauthorized"
         resp = await client.post(
-            path, data=b'{"messages": []}', headers={"Authorization": "Bearer test-secret"}
+            path, data=b'{"messages": []}', headers={"Authorization": f"Bearer {SECRET}"}
         )
         assert resp.status == 204
-        resp = await client.post(path, data=b"[1,2", headers={"Authorization": "Bearer test-secret"})
+        resp = await client.post(path, data=b"[1,2", headers={"Authorization": f"Bearer {SECRET}"})
         assert resp.status == 400
 
 

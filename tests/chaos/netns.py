@@ -179,14 +179,17 @@ class NetnsCluster(ProcessCluster):
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        urls = [f"http://{address}:{PORT}" for address in self.network.addresses]
+        urls = [f"{self.scheme}://{address}:{PORT}" for address in self.network.addresses]
+        self._make_certificates([(f"{address}:{PORT}", address) for address in self.network.addresses])
+        if not self.tls:  # each node listens on its namespace's address, beyond loopback
+            self.node_keys.setdefault("insecure_plaintext", True)
         for i, address in enumerate(self.network.addresses):
             name = f"n{i}-{address.replace('.', '-')}"
             config = self.root / f"{name}.toml"
             config.write_text(
                 self._config_text(PORT, urls, host=address, data_dir=self.root / f"data-{name}")
             )
-            node = NodeProcess(i, PORT, config, self.root / f"{name}.log", host=address)
+            node = NodeProcess(i, PORT, config, self.root / f"{name}.log", host=address, scheme=self.scheme)
             node.member_id = f"{address}:{PORT}"
             self.nodes.append(node)
 

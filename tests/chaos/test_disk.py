@@ -32,7 +32,8 @@ TMPFS_SIZE = "4m"
 def small_tmpfs(path: Path):
     path.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(path)],
+        # mode=0700: a node refuses a data directory other users may open (a tmpfs is 1777 by default).
+        ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE},mode=0700", "tmpfs", str(path)],
         capture_output=True,
         text=True,
     )

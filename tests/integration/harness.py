@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -21,8 +22,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from todonode import certs
+from todonode.config import member_ids
+
 T = TypeVar("T")
-SECRET = "integration-test-secret"
+SECRET = "aaff831dd89ccc54cd401c4d9b2cfd62ab8df25e23afd17eebf343f4406b36a0"  # 32 random bytes, in hex
 # How long a poll for a cluster's state waits before it fails the test. Generous: a machine loaded by
 # other work can stall a node for seconds, and a test that passes never waits it out.
 DEADLINE_S = 30.0
@@ -64,10 +68,11 @@ class NodeProcess:
     proc: subprocess.Popen[bytes] | None = None
     host: str = "127.0.0.1"
     member_id: str | None = None  # set when ids are not "node<port>" (members on hosts sharing a port)
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def id(self) -> str:
@@ -89,15 +94,42 @@ class ProcessCluster:
     python: str = sys.executable  # the interpreter that runs the nodes
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the nodes, e.g. PYTHONPATH
     log_level: str = "debug"
+    node_keys: dict[str, Any] = field(default_factory=dict)  # more [node] keys, e.g. peer_port
+    tls: bool = False  # every member speaks TLS, mutual between peers, with certificates from certs_dir
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def certs_dir(self) -> Path:
+        """Where ``tls`` keeps the cluster's CA and certificates, made by ``todonode certs init``."""
+        return self.root / "certs"
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         ports = free_ports(self.size)
-        urls = [f"http://127.0.0.1:{p}" for p in ports]
+        urls = [f"{self.scheme}://127.0.0.1:{p}" for p in ports]
+        self._make_certificates([(f"node{port}", "127.0.0.1") for port in ports])
         for i, port in enumerate(ports):
             config = self.root / f"node{port}.toml"
             config.write_text(self._config_text(port, urls))
-            self.nodes.append(NodeProcess(i, port, config, self.root / f"node{port}.log"))
+            node = NodeProcess(i, port, config, self.root / f"node{port}.log", scheme=self.scheme)
+            self.nodes.append(node)
+
+    def ssl_context(self, certificate: str | None = "client") -> ssl.SSLContext:
+        """A client's context for ``tls``: trusts the cluster's CA, and presents ``certificate`` (the
+        terminal client's by default, a member's by its id, or none)."""
+        context = ssl.create_default_context(cafile=self.certs_dir / "ca.crt")
+        if certificate is not None:
+            stem = certs.Member(certificate, ()).stem
+            context.load_cert_chain(self.certs_dir / f"{stem}.crt", self.certs_dir / f"{stem}.key")
+        return context
+
+    def _make_certificates(self, members: list[tuple[str, str]]) -> None:
+        """With ``tls``: a CA and, for each (member id, host), a certificate naming both."""
+        if self.tls:
+            certs.init(self.certs_dir, [certs.Member(name, (host, "localhost")) for name, host in members])
 
     def _config_text(
         self, port: int, urls: list[str], host: str = "127.0.0.1", data_dir: Path | None = None
@@ -108,6 +140,7 @@ class ProcessCluster:
             f'host = "{host}"',
             f"port = {port}",
             f'data_dir = "{data_dir or self.root / f"data{port}"}"',
+            *(f"{k} = {toml_value(v)}" for k, v in self.node_keys.items()),
             "[cluster]",
             f"nodes = {urls!r}".replace("'", '"'),
             *(f"{k} = {v}" for k, v in timings.items()),
@@ -115,8 +148,21 @@ class ProcessCluster:
             *(f"{k} = {toml_value(v)}" for k, v in self.storage.items()),
             "[api]",
             *(f"{k} = {toml_value(v)}" for k, v in self.api.items()),
+            *self._tls_lines(member_ids(tuple(urls))[f"{self.scheme}://{host}:{port}"]),
         ]
         return "\n".join(lines) + "\n"
+
+    def _tls_lines(self, member: str) -> list[str]:
+        """The [tls] section of ``member``'s config: its own certificate, which certs.init named for it."""
+        if not self.tls:
+            return []
+        stem = certs.Member(member, ()).stem
+        return [
+            "[tls]",
+            f'cert_file = "{self.certs_dir / f"{stem}.crt"}"',
+            f'key_file = "{self.certs_dir / f"{stem}.key"}"',
+            f'ca_file = "{self.certs_dir / "ca.crt"}"',
+        ]
 
     # ------------------------------------------------------------------------------------ processes
 

@@ -101,7 +101,9 @@ async def test_cluster_status_is_a_table_and_transfer_leader_moves_the_leadershi
     assert any(row.startswith(f"{follower.id} *") for row in rows)
 
     unauthorized = await run("cluster", "transfer-leader", target.id, "--url", follower.url)
-    assert "cluster secret" in one_line_error(unauthorized)
+    assert "needs the admin token (api.admin_token) or the cluster's credentials" in one_line_error(
+        unauthorized
+    )
 
     # --config gives the node's URL and, with TODONODE_SECRET as the nodes have it, the secret.
     moved = await run("cluster", "transfer-leader", target.id, "--config", str(follower.config), secret=True)
@@ -151,14 +153,24 @@ async def test_run_is_the_same_as_the_original_form(tmp_path: Path, client: Clie
     assert "todonode tasks list" in usage.stdout and "--config" in usage.stdout
 
 
-async def test_a_node_refuses_to_listen_beyond_loopback_with_the_example_secret(tmp_path: Path):
+async def test_a_node_refuses_to_listen_beyond_loopback_without_tls(tmp_path: Path):
     config = tmp_path / "open.toml"
     config.write_text(
         '[node]\nhost = "0.0.0.0"\nport = 4000\n'
-        '[cluster]\nnodes = ["http://0.0.0.0:4000"]\nsecret = "change-me"\n'
+        f'[cluster]\nnodes = ["http://0.0.0.0:4000"]\nsecret = "{SECRET}"\n'
     )
     line = one_line_error(await run("--config", str(config)), 2)
-    assert str(config) in line and "cluster.secret" in line and "0.0.0.0" in line
+    assert line.startswith(f"todonode: {config}: node.host: '0.0.0.0' is reachable from other machines")
+    assert "[tls] cert_file and key_file" in line and "node.insecure_plaintext = true" in line
+
+
+async def test_a_node_refuses_the_example_secret_even_on_loopback(tmp_path: Path):
+    config = tmp_path / "example.toml"
+    config.write_text(
+        '[node]\nport = 4000\n[cluster]\nnodes = ["http://127.0.0.1:4000"]\nsecret = "change-me"\n'
+    )
+    line = one_line_error(await run("--config", str(config)), 2)
+    assert f"{config}: cluster.secret: is too weak" in line
 
 
 @pytest.mark.parametrize("choice", ["auto", "asyncio"])
@@ -181,7 +193,7 @@ async def test_asking_for_uvloop_where_it_is_missing_is_a_config_error(tmp_path:
     config = tmp_path / "uv.toml"
     config.write_text(
         '[node]\nport = 4000\nevent_loop = "uvloop"\n'
-        '[cluster]\nnodes = ["http://127.0.0.1:4000"]\nsecret = "s3cret"\n'
+        f'[cluster]\nnodes = ["http://127.0.0.1:4000"]\nsecret = "{SECRET}"\n'
     )
     hide_uvloop = "import sys; sys.modules['uvloop'] = None; from todonode.cli import main; sys.exit(main())"
     result = await asyncio.to_thread(

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import secrets
 import shutil
+import string
 from pathlib import Path
 
 import pytest
 
+from todonode import certs
 from todonode.config import SECRET_ENV, Config, ConfigError, is_loopback_host, load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+# Secrets strong enough to be accepted: 32 random bytes each, in hex.
+SECRET = "9e129fd2dd88e6d3670e96d0f5fc1ea2473d4e7f5b150797e6fefd58998be73d"
+ENV_SECRET = "5a72280ac9068a464d8c4ed3c0e7f3faf4351ab9b938b4e2dab572947697512f"
+FILE_SECRET = "d7c632267f20e1dc9b6b7cd252ce3c62cad1d94c697384c4b2d68c074f512c5b"
 NODES = '["http://127.0.0.1:4000", "http://127.0.0.1:4001", "http://127.0.0.1:4002"]'
 
 
@@ -18,7 +26,7 @@ def config_text(**overrides: dict[str, str | None]) -> str:
     """A minimal valid config with keys replaced (raw TOML values) or, for None, removed."""
     sections: dict[str, dict[str, str]] = {
         "node": {"port": "4000"},
-        "cluster": {"nodes": NODES, "secret": '"s3cret"'},
+        "cluster": {"nodes": NODES, "secret": f'"{SECRET}"'},
     }
     for section, keys in overrides.items():
         table = sections.setdefault(section, {})
@@ -57,19 +65,19 @@ def config_error(path: Path, env: dict[str, str] | None = None) -> str:
 
 @pytest.mark.parametrize("port", [4000, 4001, 4002, 4003])
 def test_shipped_config_loads_with_secret_from_environment(port: int) -> None:
-    config = load_config(CONFIGS / f"node{port}.toml", environ={SECRET_ENV: "from-env"})
+    config = load_config(CONFIGS / f"node{port}.toml", environ={SECRET_ENV: ENV_SECRET})
 
     assert config.node.id == f"node{port}"
     assert config.node.data_dir == Path.cwd() / f"data/node{port}"
     assert config.self_url == f"http://127.0.0.1:{port}"
     assert len(config.peers) == 3 and config.self_url not in config.peers
-    assert config.cluster.secret == "from-env"
+    assert config.cluster.secret == ENV_SECRET
     assert config.preference_order() == ("node4000", "node4001", "node4002", "node4003")
     assert is_loopback_host(config.node.host)
 
 
 def test_shipped_configs_agree_on_the_cluster() -> None:
-    env = {SECRET_ENV: "x"}
+    env = {SECRET_ENV: ENV_SECRET}
     configs = [load_config(CONFIGS / f"node{port}.toml", environ=env) for port in (4000, 4001, 4002, 4003)]
 
     assert len({c.cluster for c in configs}) == 1
@@ -81,12 +89,13 @@ def test_shipped_config_reads_the_secret_file_next_to_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shutil.copy(CONFIGS / "node4001.toml", tmp_path)
-    (tmp_path / "cluster.secret").write_text("generated-secret\n")
+    (tmp_path / "cluster.secret").write_text(FILE_SECRET + "\n")
+    (tmp_path / "cluster.secret").chmod(0o600)
     monkeypatch.chdir(CONFIGS)  # the secret file is found relative to the config, not the working directory
 
     config = load_config(tmp_path / "node4001.toml", environ={})
 
-    assert config.cluster.secret == "generated-secret"
+    assert config.cluster.secret == FILE_SECRET
 
 
 def test_shipped_config_without_its_secret_file_names_the_file(tmp_path: Path) -> None:
@@ -145,24 +154,24 @@ def test_sections_are_frozen_and_secrets_stay_out_of_repr(tmp_path: Path) -> Non
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.node.port = 1  # type: ignore[misc]
-    assert "s3cret" not in repr(config) and "client-token" not in repr(config)
+    assert SECRET not in repr(config) and "client-token" not in repr(config)
 
 
 # --- cluster members ---
 
 
 def test_member_ids_derive_from_ports_and_self_is_matched_by_host_and_port(tmp_path: Path) -> None:
-    nodes = '["http://10.0.0.2:4001", "HTTP://LocalHost:4000/", "https://[::1]:4002"]'
+    nodes = '["http://10.0.0.2:4001", "HTTP://LocalHost:4000/", "http://[::1]:4002"]'
     config = load(tmp_path, node={"host": '"localhost"', "id": '"node4000"'}, cluster={"nodes": nodes})
 
-    assert config.cluster.nodes == ("http://10.0.0.2:4001", "http://localhost:4000", "https://[::1]:4002")
+    assert config.cluster.nodes == ("http://10.0.0.2:4001", "http://localhost:4000", "http://[::1]:4002")
     assert config.members == {
         "node4001": "http://10.0.0.2:4001",
         "node4000": "http://localhost:4000",
-        "node4002": "https://[::1]:4002",
+        "node4002": "http://[::1]:4002",
     }
     assert config.self_url == "http://localhost:4000"
-    assert config.peers == ("http://10.0.0.2:4001", "https://[::1]:4002")
+    assert config.peers == ("http://10.0.0.2:4001", "http://[::1]:4002")
 
 
 def test_preference_order_is_by_port_not_list_position(tmp_path: Path) -> None:
@@ -195,19 +204,20 @@ def test_one_node_cluster(tmp_path: Path) -> None:
 
 
 def test_environment_secret_overrides_inline_secret(tmp_path: Path) -> None:
-    assert load(tmp_path, env={SECRET_ENV: " env-secret "}).cluster.secret == "env-secret"
+    assert load(tmp_path, env={SECRET_ENV: f" {ENV_SECRET} "}).cluster.secret == ENV_SECRET
 
 
 def test_environment_secret_overrides_secret_file_which_is_then_not_read(tmp_path: Path) -> None:
-    config = load(tmp_path, env={SECRET_ENV: "env"}, cluster={"secret": None, "secret_file": '"missing"'})
+    cluster = {"secret": None, "secret_file": '"missing"'}
+    config = load(tmp_path, env={SECRET_ENV: ENV_SECRET}, cluster=cluster)
 
-    assert config.cluster.secret == "env"
+    assert config.cluster.secret == ENV_SECRET
 
 
 def test_environ_defaults_to_the_process_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SECRET_ENV, "process-env")
+    monkeypatch.setenv(SECRET_ENV, ENV_SECRET)
 
-    assert load_config(write(tmp_path, config_text())).cluster.secret == "process-env"
+    assert load_config(write(tmp_path, config_text())).cluster.secret == ENV_SECRET
 
 
 def test_empty_environment_secret_is_an_error(tmp_path: Path) -> None:
@@ -218,6 +228,7 @@ def test_empty_environment_secret_is_an_error(tmp_path: Path) -> None:
 
 def test_token_from_file_and_empty_token_means_none(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("tok\n")
+    (tmp_path / "token").chmod(0o600)
 
     from_file = load(tmp_path, api={"token_file": '"token"', "protect_reads": "true"}).api
     empty = load(tmp_path, api={"token": '""'}).api
@@ -324,6 +335,7 @@ def test_invalid_config_is_one_line_naming_the_key(
 
 def test_empty_secret_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "empty").write_text(" \n")
+    (tmp_path / "empty").chmod(0o600)
     path = write(tmp_path, config_text(cluster={"secret": None, "secret_file": '"empty"'}))
 
     assert config_error(path) == f"{path}: cluster.secret_file: {tmp_path / 'empty'} is empty"
@@ -446,7 +458,7 @@ def test_misspelt_section_is_named_rather_than_the_keys_its_real_one_lacks(tmp_p
 def test_secret_and_secret_file_together_is_an_error_even_with_the_env_secret(tmp_path: Path) -> None:
     path = write(tmp_path, config_text(cluster={"secret_file": '"s"'}))
 
-    message = config_error(path, {SECRET_ENV: "from-env"})
+    message = config_error(path, {SECRET_ENV: ENV_SECRET})
 
     assert message == f"{path}: cluster.secret_file: set cluster.secret or cluster.secret_file, not both"
 
@@ -479,7 +491,8 @@ def test_is_loopback_host(host: str, loopback: bool) -> None:
 def test_members_on_different_hosts_sharing_a_port_are_named_by_host_and_port(tmp_path: Path) -> None:
     # One address per host, one port for all: the shape of a cluster spread over machines.
     nodes = '["http://10.0.0.3:4000", "http://10.0.0.1:4000", "http://10.0.0.2:4000"]'
-    config = load(tmp_path, node={"host": '"10.0.0.1"'}, cluster={"nodes": nodes})
+    node = {"host": '"10.0.0.1"', "insecure_plaintext": "true"}
+    config = load(tmp_path, node=node, cluster={"nodes": nodes})
 
     assert config.node.id == "10.0.0.1:4000"
     assert list(config.members) == ["10.0.0.3:4000", "10.0.0.1:4000", "10.0.0.2:4000"]
@@ -488,26 +501,253 @@ def test_members_on_different_hosts_sharing_a_port_are_named_by_host_and_port(tm
     assert config.node.data_dir.name == "10.0.0.1-4000"
 
 
-# --- refusing to listen beyond loopback with the example secret ---
+# --- secure defaults: strong secrets, private files, TLS beyond loopback ---
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.1", "node1.example"])
-@pytest.mark.parametrize("secret", ['"change-me"', '" change-me\\n"'])
-def test_the_example_secret_is_refused_beyond_loopback(tmp_path: Path, host: str, secret: str) -> None:
-    nodes = f'["http://{host}:4000", "http://10.0.0.2:4000"]'
-    text = config_text(node={"host": f'"{host}"'}, cluster={"nodes": nodes, "secret": secret})
-    path = write(tmp_path, text)
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "change-me",
+        "s3cret",
+        "a" * 64,  # long, but one character
+        "0123456789abcdef",  # hex, 64 bits
+        secrets.token_hex(16),  # 128 bits
+        secrets.token_urlsafe(31),  # 246 bits
+        "correct horse battery staple",
+    ],
+    ids=["example", "short", "one_character", "hex_8_bytes", "hex_16_bytes", "base64_31_bytes", "words"],
+)
+def test_a_secret_with_less_than_32_bytes_of_entropy_is_refused(tmp_path: Path, secret: str) -> None:
+    path = write(tmp_path, config_text(cluster={"secret": f'"{secret}"'}))
+
     message = config_error(path)
-    assert "cluster.secret: is the example secret" in message and host in message
+
+    assert "cluster.secret: is too weak: about" in message and "at least 256 needed" in message
+    assert "openssl rand -hex 32" in message and secret not in message
 
 
-def test_the_example_secret_may_stay_on_loopback_and_env_overrides_it(tmp_path: Path) -> None:
-    assert load(tmp_path, cluster={"secret": '"change-me"'}).cluster.secret == "change-me"
-    nodes = '["http://0.0.0.0:4000"]'
-    overrides = {"node": {"host": '"0.0.0.0"'}, "cluster": {"nodes": nodes, "secret": '"change-me"'}}
-    assert load(tmp_path, {SECRET_ENV: "a-real-one"}, **overrides).node.host == "0.0.0.0"
-    with pytest.raises(ConfigError):
-        load(tmp_path, {SECRET_ENV: "change-me"}, **overrides)
+def test_a_weak_secret_from_the_environment_is_refused_and_says_where_it_came_from(tmp_path: Path) -> None:
+    path = write(tmp_path, config_text())
+
+    assert "cluster.secret: is too weak (from TODONODE_SECRET)" in config_error(path, {SECRET_ENV: "short"})
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        secrets.token_hex(32),
+        secrets.token_hex(32).upper(),
+        secrets.token_urlsafe(32),
+        base64.b64encode(secrets.token_bytes(32)).decode(),
+        "".join(secrets.choice(string.printable[:94]) for _ in range(40)),
+    ],
+    ids=["hex", "hex_upper_case", "base64url", "base64", "printable"],
+)
+def test_a_secret_of_32_random_bytes_in_any_usual_form_is_accepted(tmp_path: Path, secret: str) -> None:
+    assert load(tmp_path, {SECRET_ENV: secret}).cluster.secret == secret
+
+
+@pytest.mark.parametrize(("key", "mode"), [("secret_file", 0o644), ("secret_file", 0o640)])
+def test_a_secret_file_open_to_others_is_refused_naming_it(tmp_path: Path, key: str, mode: int) -> None:
+    (tmp_path / "secret").write_text(SECRET)
+    (tmp_path / "secret").chmod(mode)
+    path = write(tmp_path, config_text(cluster={"secret": None, key: '"secret"'}))
+
+    message = config_error(path)
+
+    assert f"cluster.secret_file: {tmp_path / 'secret'} is open to" in message
+    assert f"(mode 0{mode:o}); make it private: chmod 600 {tmp_path / 'secret'}" in message
+
+
+@pytest.mark.parametrize("key", ["token_file", "admin_token_file"])
+def test_token_files_must_be_private_too(tmp_path: Path, key: str) -> None:
+    (tmp_path / "token").write_text("a-token")
+    (tmp_path / "token").chmod(0o604)
+    path = write(tmp_path, config_text(api={key: '"token"'}))
+
+    assert f"api.{key}: {tmp_path / 'token'} is open to other users (mode 0604)" in config_error(path)
+
+
+def test_admin_token_from_file_or_inline_and_never_the_client_token(tmp_path: Path) -> None:
+    (tmp_path / "admin").write_text("the-admin-token\n")
+    (tmp_path / "admin").chmod(0o600)
+
+    assert load(tmp_path, api={"admin_token_file": '"admin"'}).api.admin_token == "the-admin-token"
+    assert load(tmp_path, api={"admin_token": '"x"'}).api.admin_token == "x"
+    assert load(tmp_path).api.admin_token is None
+    path = write(tmp_path, config_text(api={"token": '"same"', "admin_token": '"same"'}))
+    assert "api.admin_token: must differ from api.token" in config_error(path)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.1", "node1.example", "::"])
+def test_a_node_beyond_loopback_without_tls_is_refused_unless_plaintext_is_asked_for(
+    tmp_path: Path, host: str
+) -> None:
+    url = f"http://[{host}]:4000" if ":" in host else f"http://{host}:4000"
+    nodes = f'["{url}", "http://10.0.0.2:4000"]'
+    path = write(tmp_path, config_text(node={"host": f'"{host}"'}, cluster={"nodes": nodes}))
+
+    message = config_error(path)
+
+    assert f"node.host: {host!r} is reachable from other machines, and this node has no TLS" in message
+    assert "todonode certs init" in message and "node.insecure_plaintext = true" in message
+    plain = load(tmp_path, node={"host": f'"{host}"', "insecure_plaintext": "true"}, cluster={"nodes": nodes})
+    assert plain.plaintext_beyond_loopback
+
+
+def test_loopback_needs_no_tls(tmp_path: Path) -> None:
+    config = load(tmp_path)
+
+    assert not config.tls.enabled and not config.plaintext_beyond_loopback
+    assert config.node.insecure_plaintext is False and config.node.peer_port is None
+
+
+# --- [tls] ---
+
+
+@pytest.fixture(scope="module")
+def cert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("certs") / "certs"
+    certs.init(
+        directory, [certs.Member("node4000", ("127.0.0.1",)), certs.Member("node4001", ("127.0.0.1",))]
+    )
+    return directory
+
+
+TLS_NODES = '["https://127.0.0.1:4000", "https://127.0.0.1:4001", "https://127.0.0.1:4002"]'
+
+
+def tls_keys(cert_dir: Path, name: str = "node4000", *, ca: bool = True) -> dict[str, str | None]:
+    return {
+        "cert_file": f'"{cert_dir / f"{name}.crt"}"',
+        "key_file": f'"{cert_dir / f"{name}.key"}"',
+        "ca_file": f'"{cert_dir / "ca.crt"}"' if ca else None,
+    }
+
+
+def test_tls_files_resolve_against_the_config_and_members_are_https(tmp_path: Path, cert_dir: Path) -> None:
+    shutil.copytree(cert_dir, tmp_path / "certs")
+    keys = {
+        "cert_file": '"certs/node4000.crt"',
+        "key_file": '"certs/node4000.key"',
+        "ca_file": '"certs/ca.crt"',
+    }
+
+    config = load(tmp_path, cluster={"nodes": TLS_NODES}, tls=keys)
+
+    assert config.tls.cert_file == tmp_path / "certs/node4000.crt"
+    assert config.tls.ca_file == tmp_path / "certs/ca.crt"
+    assert config.tls.enabled and config.tls.mutual
+    assert config.self_url == "https://127.0.0.1:4000"
+
+
+def test_tls_without_a_ca_is_tls_for_everyone_but_not_mutual(tmp_path: Path, cert_dir: Path) -> None:
+    config = load(tmp_path, cluster={"nodes": TLS_NODES}, tls=tls_keys(cert_dir, ca=False))
+
+    assert config.tls.enabled and not config.tls.mutual
+
+
+def test_tls_beyond_loopback_needs_no_plaintext_permission(tmp_path: Path, cert_dir: Path) -> None:
+    nodes = '["https://10.0.0.1:4000", "https://10.0.0.2:4000"]'
+
+    config = load(tmp_path, node={"host": '"10.0.0.1"'}, cluster={"nodes": nodes}, tls=tls_keys(cert_dir))
+
+    assert config.tls.enabled and not config.plaintext_beyond_loopback
+
+
+def test_a_private_key_open_to_others_is_refused(tmp_path: Path, cert_dir: Path) -> None:
+    key = tmp_path / "open.key"
+    shutil.copy(cert_dir / "node4000.key", key)
+    key.chmod(0o644)
+    keys = {**tls_keys(cert_dir), "key_file": f'"{key}"'}
+    path = write(tmp_path, config_text(cluster={"nodes": TLS_NODES}, tls=keys))
+
+    assert (
+        f"tls.key_file: {key} is open to other users (mode 0644); make it private: chmod 600"
+        in config_error(path)
+    )
+
+
+@pytest.mark.parametrize(
+    ("tls", "cluster", "expected"),
+    [
+        (
+            {"key_file": None},
+            TLS_NODES,
+            "tls.key_file: is required: tls.cert_file and tls.key_file go together",
+        ),
+        ({"cert_file": None}, TLS_NODES, "tls.cert_file: is required: tls.cert_file and tls.key_file go"),
+        ({"cert_file": None, "key_file": None}, NODES, "tls.ca_file: needs tls.cert_file and tls.key_file"),
+        ({}, NODES, "cluster.nodes: must be https:// URLs as [tls] is set, got http://127.0.0.1:4000"),
+        ({"ca_file": '"missing.crt"'}, TLS_NODES, "tls.ca_file: cannot read"),
+        ({"cert_fil": '"x"'}, TLS_NODES, "tls.cert_fil: unknown key (did you mean tls.cert_file?)"),
+    ],
+)
+def test_tls_mistakes_are_one_line(
+    tmp_path: Path, cert_dir: Path, tls: dict[str, str | None], cluster: str, expected: str
+) -> None:
+    path = write(tmp_path, config_text(cluster={"nodes": cluster}, tls={**tls_keys(cert_dir), **tls}))
+
+    assert expected in config_error(path)
+
+
+def test_https_members_without_tls_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, config_text(cluster={"nodes": TLS_NODES}))
+
+    expected = "cluster.nodes: must be http:// URLs as [tls] cert_file and key_file are not set, got https://"
+    assert expected in config_error(path)
+
+
+def test_a_key_that_is_not_the_certificates_is_refused(tmp_path: Path, cert_dir: Path) -> None:
+    keys = {**tls_keys(cert_dir), "key_file": f'"{cert_dir / "node4001.key"}"'}
+    path = write(tmp_path, config_text(cluster={"nodes": TLS_NODES}, tls=keys))
+
+    assert "tls.key_file: " in config_error(path) and "are not a PEM certificate and its key" in config_error(
+        path
+    )
+
+
+def test_a_ca_file_that_is_not_pem_is_refused(tmp_path: Path, cert_dir: Path) -> None:
+    (tmp_path / "ca.crt").write_text("not a certificate")
+    keys = {**tls_keys(cert_dir), "ca_file": '"ca.crt"'}
+    path = write(tmp_path, config_text(cluster={"nodes": TLS_NODES}, tls=keys))
+
+    assert "tls.ca_file: " in config_error(path) and "is not a PEM certificate" in config_error(path)
+
+
+# --- a listener for peers ---
+
+HOSTS = '["https://10.0.0.1:4000", "https://10.0.0.2:4000", "https://10.0.0.3:4000"]'
+
+
+def test_peers_reach_every_member_at_its_host_and_the_peer_port(tmp_path: Path, cert_dir: Path) -> None:
+    node = {"host": '"10.0.0.1"', "peer_port": "4100"}
+
+    config = load(tmp_path, node=node, cluster={"nodes": HOSTS}, tls=tls_keys(cert_dir))
+
+    assert config.peer_urls == {
+        "10.0.0.1:4000": "https://10.0.0.1:4100",
+        "10.0.0.2:4000": "https://10.0.0.2:4100",
+        "10.0.0.3:4000": "https://10.0.0.3:4100",
+    }
+    assert load(tmp_path).peer_urls == load(tmp_path).members  # without peer_port, the member URLs
+
+
+@pytest.mark.parametrize(
+    ("node", "nodes", "expected"),
+    [
+        ({"peer_port": "4000"}, NODES, "node.peer_port: must differ from node.port (4000)"),
+        ({"peer_port": "4100"}, NODES, "node.peer_port: needs every member on a host of its own"),
+        ({"peer_port": "0"}, NODES, "node.peer_port: must be an integer in 1..65535, got 0"),
+        ({"insecure_plaintext": '"yes"'}, NODES, "node.insecure_plaintext: must be true or false"),
+    ],
+)
+def test_peer_port_mistakes_are_one_line(
+    tmp_path: Path, node: dict[str, str], nodes: str, expected: str
+) -> None:
+    path = write(tmp_path, config_text(node=node, cluster={"nodes": nodes}))
+
+    assert expected in config_error(path)
 
 
 # --- demo mode ---

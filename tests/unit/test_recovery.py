@@ -37,6 +37,7 @@ def _state_after(entries: list[Entry]) -> dict:
 async def _write_disk(data_dir: Path, voters: tuple[str, ...]) -> list[Entry]:
     """A node's disk after two snapshots (at 3 and 10) and a log compacted to keep 8..12."""
     entries = [_command_entry(i, f"task {i}") for i in range(1, 13)]
+    data_dir.mkdir(mode=0o700, parents=True)  # as a node makes it: private
     store = SnapshotStore(data_dir / "snapshots")
     config = ClusterConfig(voters)
     await store.save(SnapshotMeta(3, 1, config), _state_after(entries[:3]))

@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from ..config import Config
 from ..errors import ApiError, NoLeader, NotFound
 from ..node import NodeStatus, PeerStatus
 from . import models
@@ -124,7 +125,20 @@ def cluster_body(status: NodeStatus) -> dict[str, Any]:
 
 
 async def status(request: web.Request) -> web.Response:
-    return json_response(status_body(request.app[NODE].status(), request.app[CONFIG].node.port))
+    config = request.app[CONFIG]
+    body = status_body(request.app[NODE].status(), config.node.port)
+    body["warnings"] = security_warnings(config)
+    return json_response(body)
+
+
+def security_warnings(config: Config) -> list[str]:
+    """What an operator must know about how exposed this node is (node.insecure_plaintext)."""
+    if not config.plaintext_beyond_loopback:
+        return []
+    return [
+        f"node.insecure_plaintext: this node serves plain HTTP on {config.node.host}, beyond loopback; "
+        "anyone on that network can read its tasks and its peers' traffic"
+    ]
 
 
 async def health(request: web.Request) -> web.Response:
@@ -194,7 +208,7 @@ class TransferFailed(ApiError):
 
 
 async def transfer_leader(request: web.Request) -> web.Response:
-    """``{"node": id}``: make that member the leader. Needs the cluster secret or the client token."""
+    """``{"node": id}``: make that member the leader. Needs an administrator (api/access.py)."""
     require_admin(request)
     node = request.app[NODE]
     api = request.app[CONFIG].api
@@ -235,7 +249,8 @@ async def _forward_to_leader(request: web.Request, raw: bytes) -> web.Response:
     cluster = node.config.cluster
     timeout = aiohttp.ClientTimeout(total=2 * cluster.election_timeout_ms / 1000 + TRANSFER_SLACK_S)
     try:
-        relayed = await request.app[FORWARDER].forward(request, raw, leader_url, node.id, timeout)
+        forwarder = request.app[FORWARDER]
+        relayed = await forwarder.forward(request, raw, leader_url, node.id, timeout, as_member=True)
     except (NotApplied, OutcomeUnknown) as exc:
         raise NoLeader(f"the leader did not answer ({exc}); retry shortly", retry_after=1) from None
     return relayed.response(node.id)

@@ -10,12 +10,17 @@ status, the body, the headers a client acts on (``RELAYED_RESPONSE_HEADERS``), a
 
 The forwarding client has a connection pool of its own: the transport's pool carries Raft messages,
 and a forwarded write waiting for its commit must never hold up the very messages (this follower's
-acknowledgements) that commit it.
+acknowledgements) that commit it. Over TLS it checks the leader's certificate but presents none of its
+own (``tls.py``): the leader judges a relayed request by the client's credentials, never the
+follower's. The one exception is administration the follower has already authorised
+(``as_member``): a client certificate cannot travel with the request, so under mutual TLS the
+follower vouches for it with its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -26,8 +31,10 @@ from aiohttp import web
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from .. import tls
 from ..errors import NotLeader
 from . import headers
+from .keys import CONFIG
 
 FORWARDED_REQUEST_HEADERS = ("Content-Type", headers.IDEMPOTENCY_KEY, "If-Match", "Authorization")
 RELAYED_RESPONSE_HEADERS = (
@@ -75,6 +82,7 @@ class Relayed:
 class Forwarder:
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._member_session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -82,16 +90,33 @@ class Forwarder:
         return self._session
 
     async def lifetime(self, app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)) as session:
-            self._session = session
+        config = app[CONFIG].tls
+        verify = tls.client_context(config, present_certificate=False) or True
+        as_member = tls.client_context(config, present_certificate=True) if config.mutual else None
+        async with contextlib.AsyncExitStack() as stack:
+            self._session = await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256, ssl=verify))
+            )
+            if as_member is not None:
+                self._member_session = await stack.enter_async_context(
+                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8, ssl=as_member))
+                )
             yield
-            self._session = None
+            self._session = self._member_session = None
 
     async def forward(
-        self, request: web.Request, body: bytes, leader_url: str, node_id: str, timeout: aiohttp.ClientTimeout
+        self,
+        request: web.Request,
+        body: bytes,
+        leader_url: str,
+        node_id: str,
+        timeout: aiohttp.ClientTimeout,
+        *,
+        as_member: bool = False,
     ) -> Relayed:
         """Send ``request`` (whose body was ``body``) to the leader at ``leader_url`` and return its
-        answer. NotApplied or OutcomeUnknown when there is no answer to relay."""
+        answer. NotApplied or OutcomeUnknown when there is no answer to relay. ``as_member``: only for a
+        request this node has authorised itself, which then carries this node's certificate too."""
         sent = {
             name: value
             for name in FORWARDED_REQUEST_HEADERS
@@ -100,7 +125,8 @@ class Forwarder:
         sent[headers.FORWARDED_BY] = node_id
         url = URL(leader_url + request.raw_path, encoded=True)
         try:
-            async with self.session.request(
+            session = (self._member_session if as_member else None) or self.session
+            async with session.request(
                 request.method, url, data=body or None, headers=sent, timeout=timeout
             ) as resp:
                 relayed = Relayed(resp.status, resp.headers, await resp.read())

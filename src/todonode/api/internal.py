@@ -3,8 +3,14 @@
 ``GET /internal/raft/stream?from=<id>`` is a WebSocket on which a peer sends this node every batch of
 Raft messages it has for it (see transport.py). ``POST /internal/raft`` steps one batch and is what
 tools use; ``POST /replicate`` — the original system's replication hook, through which anyone could
-once rewrite the data — is that same endpoint and nothing else. Only cluster members may speak here:
-every request must carry the cluster secret as a bearer token, compared in constant time.
+once rewrite the data — is that same endpoint and nothing else.
+
+Only cluster members may speak here. With mutual TLS (``tls.ca_file``) a member is known by its
+certificate (``tls.member_named``): the stream's ``from`` must be the member the certificate names, and
+the cluster secret is not accepted. Without it, every request must carry the cluster secret as a bearer
+token, compared in constant time, and any holder of the secret may speak for any member. Either way a
+message whose ``src`` is not the member the request comes from is dropped and logged: one member's
+credentials never let it speak for another.
 
 A stream's opening request announces the peer's versions (``X-Todonode-Versions``; none from 0.1.0).
 A peer too old for the cluster version is refused with 409 ``version_mismatch`` naming both versions
@@ -21,10 +27,12 @@ from itertools import groupby
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..errors import ApiError, InvalidJson, Unauthorized, Validation
+from ..errors import ApiError, Forbidden, InvalidJson, Unauthorized, Validation
 from ..raft import Message, WireError, from_wire
+from ..tls import member_named
 from ..transport import MAX_BATCH_BYTES
 from ..versions import Announcement
+from .access import verified_certificate
 from .headers import PEER_VERSIONS
 from .keys import CONFIG, NODE
 
@@ -50,6 +58,38 @@ def require_secret(request: web.Request) -> None:
         raise Unauthorized("This endpoint is for cluster members only; it needs the cluster secret.")
 
 
+def authenticated_peer(request: web.Request) -> str | None:
+    """The member this request comes from, by its certificate with mutual TLS (401 without one, 403 for
+    one that names no other member); without mutual TLS the cluster secret is checked and any member may
+    hold it, so None."""
+    config = request.app[CONFIG]
+    if not config.tls.mutual:
+        require_secret(request)
+        return None
+    certificate = verified_certificate(request)
+    if certificate is None:
+        raise Unauthorized("This endpoint is for cluster members only; it needs a member's certificate.")
+    member = member_named(certificate, config.members)
+    if member is None or member == config.node.id:
+        raise Forbidden("This certificate names no other member of the cluster.")
+    return member
+
+
+def _from_sender(sender: str, messages: list[Message]) -> list[Message]:
+    """The messages whose ``src`` is ``sender``; any other is dropped, and the frame logged."""
+    kept = [m for m in messages if m.src == sender]
+    if len(kept) < len(messages):
+        forged = next(m.src for m in messages if m.src != sender)
+        log.warning(
+            "dropped %d of %d messages from %s: their src (e.g. %r) is not the member that sent them",
+            len(messages) - len(kept),
+            len(messages),
+            sender,
+            forged[:64],
+        )
+    return kept
+
+
 def _decode(raw: bytes | str) -> list[Message]:
     """A batch, as a POST body or a stream frame: ``{"messages": [...]}``."""
     try:
@@ -59,19 +99,24 @@ def _decode(raw: bytes | str) -> list[Message]:
 
 
 async def receive_messages(request: web.Request) -> web.Response:
-    require_secret(request)
+    certified = authenticated_peer(request)
     node = request.app[NODE]
-    for sender, messages in groupby(_decode(await request.read()), key=lambda m: m.src):
-        node.receive(sender, list(messages))
+    messages = _decode(await request.read())
+    if certified is not None:
+        messages = _from_sender(certified, messages)
+    for sender, batch in groupby(messages, key=lambda m: m.src):
+        node.receive(sender, list(batch))
     return web.Response(status=204)
 
 
 async def receive_stream(request: web.Request) -> web.WebSocketResponse:
-    require_secret(request)
+    certified = authenticated_peer(request)
     node = request.app[NODE]
     peer = request.query.get("from", "")
     if peer == node.id or peer not in node.members:
         raise Validation(f"from must name another member of the cluster, not {peer[:64]!r}", field="from")
+    if certified not in (None, peer):
+        raise Forbidden(f"This certificate is {certified}'s; it cannot open {peer[:64]}'s stream.")
     # Snapshots travel as one frame, so a frame may be as large as the largest request body.
     ws = web.WebSocketResponse(max_msg_size=MAX_BATCH_BYTES)
     _admit(request, peer, ws)
@@ -93,7 +138,7 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
                 log.warning("closing the stream from %s: %s", peer, exc.message)
                 await ws.close(code=WSCloseCode.INVALID_TEXT, message=b"not a batch of Raft messages")
                 break
-            node.receive(peer, messages)
+            node.receive(peer, _from_sender(peer, messages))
     finally:
         streams.discard(ws)
         node.peer_stream_closed(peer, ws)

@@ -422,6 +422,7 @@ class Status(Struct):
     cluster_versions: Annotated[list[int], Meta(description="the oldest and newest cluster version it runs")]
     cluster_version: Annotated[int, Meta(ge=1, description="the cluster version, as applied here")]
     storage_format: Annotated[int, Meta(ge=1, description="the storage format it writes")]
+    warnings: list[str] | UnsetType = UNSET  # in GET /status: what leaves this node exposed (plaintext)
 
 
 class Health(Struct):

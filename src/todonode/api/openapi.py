@@ -72,7 +72,7 @@ class Operation:
     errors: dict[int, str] = field(default_factory=dict)
     write: bool = False  # takes Idempotency-Key, may be forwarded, needs the token if one is set
     read: bool = False  # task data: needs the token with protect_reads
-    admin: bool = False  # needs the cluster secret or the client token
+    admin: bool = False  # needs the admin token or the cluster's credentials (api/access.py)
     tag: str = "tasks"
     etag: bool = False  # the response carries the task's ETag
     links: tuple[str, ...] = ()  # operations on the task this one answers with (OpenAPI links)
@@ -115,7 +115,7 @@ def build(config: Config, operations: Iterable[Operation]) -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "the client token (api.token) or, for cluster administration, the "
-                    "cluster secret",
+                    "admin token (api.admin_token) or the cluster secret",
                 }
             },
         },

@@ -162,7 +162,8 @@ ROUTES: tuple[Operation, ...] = (
         (200, models.TransferStarted, JSON),
         request="TransferLeader",
         errors={
-            401: "unauthorized: needs the cluster secret or the client token",
+            401: "unauthorized: needs the admin token or the cluster's credentials",
+            403: "forbidden: the client token does not allow administration",
             404: "not_found: no such member",
             409: "transfer_failed: the node did not take over in time (is it reachable and caught up?)",
             503: "no_leader or no_quorum",
@@ -274,12 +275,19 @@ ROUTES: tuple[Operation, ...] = (
 )
 
 
-def install(app: web.Application, config: Config) -> None:
-    """Add every route this node serves to ``app``'s router, and publish their description."""
-    served = [route for route in ROUTES if route.enabled(config)]
+def install(app: web.Application, config: Config, *, peer_listener: bool = False) -> None:
+    """Add every route this node serves to ``app``'s router, and publish their description. With
+    ``node.peer_port`` the peer routes go to the peer listener's app (``peer_listener``) alone, and
+    every other route to the client listener's alone."""
+    served = [route for route in ROUTES if route.enabled(config) and _on(route, config, peer_listener)]
     for route in served:
         if route.method == "get":
             app.router.add_get(route.path, route.handler)  # and HEAD
         else:
             app.router.add_route(route.method.upper(), route.path, route.handler)
     app[openapi.DOCUMENT] = msgspec.json.encode(openapi.build(config, served))
+
+
+def _on(route: Operation, config: Config, peer_listener: bool) -> bool:
+    """Is ``route`` served on this listener? One listener serves everything; two split the routes."""
+    return config.node.peer_port is None or route.public != peer_listener

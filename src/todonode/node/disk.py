@@ -22,10 +22,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import StorageSection
+from ..privacy import PRIVATE_DIR, exposure
 from ..raft import SnapshotMeta
 from ..storage import DataDirLock, Recovered, SnapshotFile, SnapshotStore, VersionFile, WriteAheadLog
 
 T = TypeVar("T")
+
+
+class DataDirExposed(Exception):
+    """The data directory exists and other users may read it: every task is in its files."""
 
 
 class Disk:
@@ -46,8 +51,11 @@ class Disk:
         return self._wal
 
     def lock(self) -> None:
-        """Take the data directory (made if missing) for this process; DataDirLocked if another has it."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        """Take the data directory (made private if missing) for this process; DataDirLocked if another
+        has it, DataDirExposed if it is not private."""
+        if exposed := exposure(self.data_dir):
+            raise DataDirExposed(f"data directory {exposed}")
+        self.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         self._lock.acquire()
 
     @property

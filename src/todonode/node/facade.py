@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from .. import tls
 from ..config import Config
 from ..deadline import Deadline
 from ..errors import NoLeader, NoQuorum, NotLeader, Overloaded, StorageUnavailable, Unavailable
@@ -70,8 +71,10 @@ class Node:
         self.observer = NodeObserver()  # see observe()
         self.transport = transport or PeerTransport(
             self_id=self.id,
-            members=self.members,
-            secret=config.cluster.secret,
+            members=config.peer_urls,
+            # Under mutual TLS the certificate is the credential; the secret then never leaves the node.
+            secret=None if config.tls.mutual else config.cluster.secret,
+            ssl_context=tls.client_context(config.tls, present_certificate=True),
             timeout_s=config.cluster.election_timeout_ms / 1000,
             probe_interval_s=config.cluster.heartbeat_ms / 1000,
             # Two election timeouts: a peer slowed by a busy machine is not a peer gone, and the core's

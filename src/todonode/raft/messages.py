@@ -202,6 +202,14 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
 
 # ------------------------------------------------------------------------------------------ wire format
 
+# Bounds on what a peer may send. A term or index beyond MAX_WIRE_INT is refused: a node that took one
+# could still count up from it for longer than any cluster lives, where one at 2**64 - 1 could never
+# write its next term. Names and read contexts are short in every message todonode makes.
+MAX_WIRE_INT = 2**62
+MAX_NAME_CHARS = 255
+MAX_CTX_CHARS = 128
+MAX_VOTERS = 64
+
 
 class WireError(ValueError):
     """A message from the wire that cannot be decoded: wrong version, unknown kind or bad field."""
@@ -215,13 +223,39 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
+def _wire_int(what: str, value: Any) -> int:
+    """``value`` if it is an integer (not a boolean) in 0..MAX_WIRE_INT, else WireError naming ``what``."""
+    if type(value) is not int:
+        raise WireError(f"{what} must be int, got {type(value).__name__}")
+    if not 0 <= value <= MAX_WIRE_INT:
+        raise WireError(f"{what} must be in 0..2**62, got {value}")
+    return value
+
+
+def _wire_str(what: str, value: Any, longest: int) -> str:
+    if type(value) is not str:
+        raise WireError(f"{what} must be str, got {type(value).__name__}")
+    if len(value) > longest:
+        raise WireError(f"{what} must be at most {longest} characters, got {len(value)}")
+    return value
+
+
 def entry_to_wire(e: Entry) -> list[Any]:
     return [e.term, e.index, _b64(e.data), e.kind.value]
 
 
-def entry_from_wire(raw: list[Any]) -> Entry:
+def entry_from_wire(raw: Any) -> Entry:
+    if type(raw) is not list or len(raw) != 4:
+        raise WireError("an entry must be [term, index, data, kind]")
     term, index, data, kind = raw
-    return Entry(term=int(term), index=int(index), data=_unb64(data), kind=EntryKind(kind))
+    if type(data) is not str:
+        raise WireError(f"an entry's data must be str, got {type(data).__name__}")
+    return Entry(
+        term=_wire_int("an entry's term", term),
+        index=_wire_int("an entry's index", index),
+        data=_unb64(data),
+        kind=EntryKind(kind),
+    )
 
 
 def config_to_wire(c: ClusterConfig) -> dict[str, Any]:
@@ -229,7 +263,10 @@ def config_to_wire(c: ClusterConfig) -> dict[str, Any]:
 
 
 def config_from_wire(raw: dict[str, Any]) -> ClusterConfig:
-    return ClusterConfig(voters=tuple(str(v) for v in raw["voters"]))
+    voters = raw["voters"]
+    if type(voters) is not list or not 0 < len(voters) <= MAX_VOTERS:
+        raise WireError(f"voters must be a list of 1..{MAX_VOTERS} names")
+    return ClusterConfig(voters=tuple(_wire_str("a voter", v, MAX_NAME_CHARS) for v in voters))
 
 
 def snapshot_meta_to_wire(m: SnapshotMeta) -> dict[str, Any]:
@@ -238,16 +275,11 @@ def snapshot_meta_to_wire(m: SnapshotMeta) -> dict[str, Any]:
 
 def snapshot_meta_from_wire(raw: dict[str, Any]) -> SnapshotMeta:
     return SnapshotMeta(
-        index=int(raw["index"]), term=int(raw["term"]), config=config_from_wire(raw["config"])
+        index=_wire_int("a snapshot's index", raw["index"]),
+        term=_wire_int("a snapshot's term", raw["term"]),
+        config=config_from_wire(raw["config"]),
     )
 
-
-_PLAIN_TYPES: dict[str, type | tuple[type, ...]] = {
-    "int": int,
-    "str": str,
-    "bool": bool,
-    "str | None": (str, type(None)),
-}
 
 # (name, annotation) of each field of each message type: looked up once, not once per message (every
 # write sends and receives several).
@@ -272,17 +304,40 @@ def to_wire(msg: Message) -> dict[str, Any]:
     return out
 
 
-def _check_type(cls: type[Message], name: str, annotation: str, value: Any) -> None:
-    expected = _PLAIN_TYPES.get(annotation)
-    # bool is an int in Python, but a term of `true` is no term.
-    if expected is not None and (
-        not isinstance(value, expected) or (annotation == "int" and isinstance(value, bool))
-    ):
-        raise WireError(f"malformed {cls.kind!r}: {name} must be {annotation}, got {type(value).__name__}")
+def _field_from_wire(name: str, annotation: str, value: Any) -> Any:
+    """One field's value, checked against its annotation and bounds."""
+    if annotation == "int":
+        return _wire_int(name, value)
+    if annotation == "str":
+        return _wire_str(name, value, MAX_CTX_CHARS if name == "ctx" else MAX_NAME_CHARS)
+    if annotation == "bool":
+        if type(value) is not bool:
+            raise WireError(f"{name} must be bool, got {type(value).__name__}")
+        return value
+    if name == "entries":
+        if type(value) is not list:
+            raise WireError(f"entries must be a list, got {type(value).__name__}")
+        return tuple(entry_from_wire(e) for e in value)
+    if name == "snapshot" and value is not None:
+        return Snapshot(meta=snapshot_meta_from_wire(value["meta"]), data=_unb64(value["data"]))
+    return value
+
+
+def _check_entries(m: AppendEntries) -> None:
+    """The shape of a run of a leader's log: indices follow prev_index one by one, and terms never go
+    below prev_term, never decrease, and never pass the leader's own term."""
+    index, term = m.prev_index, m.prev_term
+    for e in m.entries:
+        if e.index != index + 1:
+            raise WireError(f"entry index {e.index} does not follow {index}")
+        if not term <= e.term <= m.term:
+            raise WireError(f"entry term {e.term} is outside {term}..{m.term}")
+        index, term = e.index, e.term
 
 
 def from_wire(raw: dict[str, Any]) -> Message:
-    """Decode a message from its wire form; anything malformed raises WireError, nothing else."""
+    """Decode a message from its wire form, every field checked for its type and range; anything
+    malformed raises WireError, nothing else."""
     if not isinstance(raw, dict):
         raise WireError(f"a message must be a JSON object, got {type(raw).__name__}")
     try:
@@ -291,20 +346,17 @@ def from_wire(raw: dict[str, Any]) -> Message:
         cls = MESSAGE_TYPES.get(raw.get("kind", ""))
         if cls is None:
             raise WireError(f"unknown message kind {raw.get('kind')!r}")
-        kwargs: dict[str, Any] = {}
-        for name, annotation in _WIRE_FIELDS[cls]:
-            if name not in raw:
-                continue
-            value = raw[name]
-            _check_type(cls, name, annotation, value)
-            if name == "entries":
-                value = tuple(entry_from_wire(e) for e in value)
-            elif name == "snapshot" and value is not None:
-                value = Snapshot(meta=snapshot_meta_from_wire(value["meta"]), data=_unb64(value["data"]))
-            kwargs[name] = value
-        return cls(**kwargs)
-    except WireError:
-        raise
+        kwargs = {
+            name: _field_from_wire(name, annotation, raw[name])
+            for name, annotation in _WIRE_FIELDS[cls]
+            if name in raw
+        }
+        message = cls(**kwargs)
+        if isinstance(message, AppendEntries):
+            _check_entries(message)
+        return message
+    except WireError as exc:
+        raise WireError(f"malformed {raw.get('kind', 'message')!r}: {exc}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise WireError(f"malformed {raw.get('kind', 'message')!r}: {exc}") from exc
 

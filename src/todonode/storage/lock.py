@@ -35,8 +35,8 @@ class DataDirLock:
         """Lock the directory (creating it if needed) or raise DataDirLocked at once."""
         if self._fd >= 0:
             raise RuntimeError(f"{self.directory} is already locked by this DataDirLock")
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -224,12 +224,12 @@ class SnapshotStore:
         return meta
 
     def _persist(self, meta: SnapshotMeta, pieces: Iterable[bytes]) -> SnapshotFile:
-        self._dir.mkdir(parents=True, exist_ok=True)
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self._dir / _name(meta)
         tmp = path.with_name(path.name + ".tmp")
         try:
             size = 0
-            with open(tmp, "wb") as f:
+            with open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600)) as f:
                 for piece in pieces:
                     f.write(piece)
                     size += len(piece)

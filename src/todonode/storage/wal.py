@@ -280,7 +280,7 @@ class WriteAheadLog:
         self._fsync = fsync
         self._closed = closed  # older segments, oldest first, each with the highest entry index it holds
         self._path = current
-        self._fd = os.open(current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._tail = self._synced = tail
         self._format = storage_format  # what every record written from now on is in
         self._broken = ""  # set when a half record could not be cut off: no write may follow it
@@ -297,7 +297,7 @@ class WriteAheadLog:
         """Recover the log and open it for writing in ``storage_format``, or in the newest format its
         segments already use if that is newer: the log's format never goes back."""
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         segments = sorted(p for p in path.iterdir() if _SEGMENT_NAME.fullmatch(p.name))
         flat: list[tuple[Path, int, _Record]] = []
         highest: list[int] = []
@@ -454,7 +454,7 @@ class WriteAheadLog:
         assert current is not None, "segments are only ever created under their pattern's names"
         path = _segment_path(self._dir, int(current[1]) + 1)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         except OSError as exc:
             raise _storage_error(exc, f"creating {path.name}") from exc
         try:

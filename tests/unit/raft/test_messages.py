@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -28,13 +29,34 @@ from todonode.raft import (
     from_wire,
     to_wire,
 )
-from todonode.raft.messages import MESSAGE_TYPES, WIRE_VERSION
+from todonode.raft.messages import MAX_WIRE_INT, MESSAGE_TYPES, WIRE_VERSION
 
-ints = st.integers(min_value=0, max_value=2**53)
+ints = st.integers(min_value=0, max_value=MAX_WIRE_INT)
 names = st.text(min_size=1, max_size=12)
-entries = st.builds(
-    Entry, term=ints, index=ints, data=st.binary(max_size=64), kind=st.sampled_from(EntryKind)
-)
+
+
+def runs_after(m: AppendEntries) -> st.SearchStrategy[tuple[Entry, ...]]:
+    """Entries a leader at ``m.term`` could send after (prev_index, prev_term): consecutive indices,
+    terms from prev_term up to its own, never decreasing."""
+    if m.prev_term > m.term or m.prev_index >= MAX_WIRE_INT - 4:
+        return st.just(())
+    terms = st.lists(st.integers(m.prev_term, m.term), max_size=4).map(sorted)
+    return terms.flatmap(
+        lambda ts: st.tuples(
+            *(
+                st.builds(
+                    Entry,
+                    st.just(t),
+                    st.just(m.prev_index + 1 + i),
+                    st.binary(max_size=64),
+                    st.sampled_from(EntryKind),
+                )
+                for i, t in enumerate(ts)
+            )
+        )
+    )
+
+
 configs = st.builds(ClusterConfig, voters=st.lists(names, min_size=1, max_size=5).map(tuple))
 snapshots = st.builds(
     Snapshot, meta=st.builds(SnapshotMeta, index=ints, term=ints, config=configs), data=st.binary(max_size=64)
@@ -51,13 +73,8 @@ MESSAGES = {
         transfer=st.booleans(),
     ),
     VoteResponse: st.builds(VoteResponse, **common, granted=st.booleans(), pre_vote=st.booleans()),
-    AppendEntries: st.builds(
-        AppendEntries,
-        **common,
-        prev_index=ints,
-        prev_term=ints,
-        entries=st.lists(entries, max_size=4).map(tuple),
-        commit=ints,
+    AppendEntries: st.builds(AppendEntries, **common, prev_index=ints, prev_term=ints, commit=ints).flatmap(
+        lambda m: st.builds(lambda e: replace(m, entries=e), runs_after(m))
     ),
     AppendResponse: st.builds(
         AppendResponse,
@@ -176,3 +193,97 @@ def test_malformed_snapshot_is_a_wire_error(snapshot):
 def test_a_message_that_is_not_an_object_is_a_wire_error(raw):
     with pytest.raises(WireError):
         from_wire(raw)
+
+
+# --- range and shape: a forged or corrupt message never reaches the core ---
+
+SAMPLES = {cls: to_wire(cls(term=3, src="n1", dst="n2")) for cls in MESSAGE_TYPES.values()}
+SAMPLES[AppendEntries] = GOOD_APPEND
+INT_FIELDS = [
+    (cls, name)
+    for cls, raw in SAMPLES.items()
+    for name, value in raw.items()
+    if type(value) is int and name != "v"
+]
+OUT_OF_RANGE = [2**62 + 1, 2**63, 2**64 - 1, 2**64, 10**30, -1, -(2**63)]
+WRONG_TYPES = [1.0, "1", True, None, [1], {"n": 1}]
+
+
+def test_every_integer_field_of_every_kind_is_checked():
+    checked = {(cls.kind, name) for cls, name in INT_FIELDS}
+    assert ("heartbeat", "commit") in checked and ("append_response", "conflict_index") in checked
+    assert {kind for kind, _ in checked} == set(MESSAGE_TYPES)
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE + WRONG_TYPES, ids=repr)
+@pytest.mark.parametrize(("cls", "name"), INT_FIELDS, ids=lambda x: getattr(x, "kind", x))
+def test_an_integer_field_out_of_range_or_of_another_type_is_a_wire_error(cls, name, value):
+    raw = {**SAMPLES[cls], name: value}
+    with pytest.raises(WireError, match=name):
+        from_wire(raw)
+
+
+@pytest.mark.parametrize("cls", list(SAMPLES), ids=lambda cls: cls.kind)
+def test_the_largest_allowed_integers_still_decode(cls):
+    raw = {name: MAX_WIRE_INT if (cls, name) in INT_FIELDS else v for name, v in SAMPLES[cls].items()}
+    if cls is AppendEntries:
+        raw |= {"prev_index": 1, "prev_term": 1, "entries": [[MAX_WIRE_INT, 2, "", "command"]]}
+    assert from_wire(raw).term == MAX_WIRE_INT
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("src", "n" * 256), ("src", 7), ("dst", None), ("src", ["n1"])],
+)
+def test_names_must_be_short_strings(name, value):
+    raw = {**GOOD_APPEND, name: value}
+    with pytest.raises(WireError, match=name):
+        from_wire(raw)
+
+
+def test_a_read_context_must_be_a_short_string():
+    raw = to_wire(ReadIndexRequest(term=1, src="a", dst="b", ctx="c"))
+    assert from_wire({**raw, "ctx": "x" * 128}).ctx == "x" * 128
+    for bad in ("x" * 129, 5, None):
+        with pytest.raises(WireError, match="ctx"):
+            from_wire({**raw, "ctx": bad})
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        pytest.param([[2, 3, "", "command"]], id="skips_an_index"),
+        pytest.param([[2, 1, "", "command"]], id="repeats_prev_index"),
+        pytest.param([[2, 2, "", "command"], [2, 2, "", "command"]], id="repeats_an_index"),
+        pytest.param([[3, 2, "", "command"]], id="term_beyond_the_leaders"),
+        pytest.param([[0, 2, "", "command"]], id="term_below_prev_term"),
+        pytest.param([[2, 2, "", "command"], [1, 3, "", "command"]], id="terms_decrease"),
+        pytest.param([[2, 2, "", "command", "extra"]], id="five_fields"),
+        pytest.param([{"term": 2}], id="an_object"),
+        pytest.param([[2.0, 2, "", "command"]], id="float_term"),
+        pytest.param([[2, True, "", "command"]], id="boolean_index"),
+        pytest.param([[2, 2, "", 7]], id="kind_not_a_string"),
+        pytest.param({"0": [2, 2, "", "command"]}, id="entries_an_object"),
+    ],
+)
+def test_entries_must_be_a_run_of_a_leaders_log(entries):
+    with pytest.raises(WireError):
+        from_wire({**GOOD_APPEND, "entries": entries})
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        pytest.param({"index": "1", "term": 1, "config": {"voters": ["a"]}}, id="index_a_string"),
+        pytest.param({"index": 2**63, "term": 1, "config": {"voters": ["a"]}}, id="index_beyond_range"),
+        pytest.param({"index": 1, "term": -1, "config": {"voters": ["a"]}}, id="negative_term"),
+        pytest.param({"index": 1, "term": 1, "config": {"voters": "a"}}, id="voters_a_string"),
+        pytest.param({"index": 1, "term": 1, "config": {"voters": []}}, id="no_voters"),
+        pytest.param({"index": 1, "term": 1, "config": {"voters": [1]}}, id="voter_not_a_string"),
+        pytest.param({"index": 1, "term": 1, "config": {"voters": ["a"] * 65}}, id="too_many_voters"),
+    ],
+)
+def test_snapshot_metadata_is_checked_like_everything_else(meta):
+    raw = {"v": WIRE_VERSION, "kind": "snapshot", "term": 1, "src": "a", "dst": "b"}
+    with pytest.raises(WireError):
+        from_wire({**raw, "snapshot": {"meta": meta, "data": ""}})
