@@ -18,6 +18,21 @@ PRIVATE_FILE = 0o600
 _OTHERS = stat.S_IRWXG | stat.S_IRWXO
 
 
+def make_private(tree: Path) -> int:
+    """Close ``tree`` (a directory) and everything in it to everyone but the owner; returns how many
+    modes changed. Only for a data directory written before todonode made everything private."""
+    changed = 0
+    for path in [tree, *tree.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = stat.S_IMODE(path.stat().st_mode)
+        private = mode & ~_OTHERS & (PRIVATE_DIR if path.is_dir() else PRIVATE_FILE)
+        if private != mode:
+            path.chmod(private)
+            changed += 1
+    return changed
+
+
 def exposure(path: Path) -> str | None:
     """None when only the owner may use ``path`` (or it does not exist), else one line saying who else
     may and how to stop that."""

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import os
 import re
-import shutil
 import signal
 import struct
 import subprocess
@@ -24,28 +22,16 @@ import aiohttp
 import pytest
 
 from tests.integration.harness import SECRET, Client, NodeProcess, ProcessCluster, find_leader, wait_for
+from tests.needs import NETNS, TCPDUMP
 
-from .netns import PORT, Network, available
+from .netns import PORT, Network
 from .runner import chaos_cluster, converge
 
 PEER_PORT = PORT + 1
 TITLE = "Buy the birthday present, unseen by the wire"
 
 
-def require(missing: str | None) -> None:
-    """Skip on a developer's machine, fail under CI=true (which installs everything), naming what is
-    missing."""
-    if missing is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and this test needs {missing}", pytrace=False)
-    pytest.skip(f"needs {missing}")
-
-
-@pytest.fixture(autouse=True)
-def _namespaces() -> None:
-    why = available()
-    require(None if why is None else f"network namespaces: {why}")
+pytestmark = pytest.mark.needs(NETNS)
 
 
 @asynccontextmanager
@@ -96,7 +82,7 @@ async def test_a_cluster_across_namespaces_over_mutual_tls_fails_over_and_catche
 
 @pytest.mark.parametrize("tls", [True, False], ids=["mutual_tls", "plaintext_control"])
 async def test_the_wire_between_two_namespaces_shows_no_title_and_no_secret(tmp_path: Path, tls: bool):
-    require(None if shutil.which("tcpdump") else "tcpdump: apt-get install -y tcpdump")
+    TCPDUMP.check()
     async with multihost(tmp_path, tls=tls) as (cluster, network, client):
         # Every link of the test network, from before the first stream opens.
         with capture(f"net {network.subnet}", tmp_path / "all.pcap") as pcap:

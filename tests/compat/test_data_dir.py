@@ -115,7 +115,7 @@ async def test_a_data_directory_in_a_newer_format_is_refused_with_exit_2_and_one
     cluster: ProcessCluster = make_cluster(1)
     node = cluster.nodes[0]
     data_dir = cluster.root / f"data{node.port}"
-    data_dir.mkdir()
+    data_dir.mkdir(mode=0o700)  # private, as a node wants it: the format is what is refused
     planted = newer(data_dir)
     before = planted.read_bytes()
     cluster.start(0)
@@ -131,7 +131,8 @@ async def test_a_node_whose_log_moved_the_cluster_past_its_versions_exits_2_nami
     cluster: ProcessCluster = make_cluster(1)
     node = cluster.nodes[0]
     data_dir = cluster.root / f"data{node.port}"
-    (data_dir / "snapshots").mkdir(parents=True)
+    data_dir.mkdir(mode=0o700)
+    (data_dir / "snapshots").mkdir()
     (data_dir / "VERSION").write_bytes(orjson.dumps({"format": STORAGE_FORMAT, "written_by": release()}))
     header = {"index": 7, "term": 2, "config": {"voters": [node.id]}, "format": STORAGE_FORMAT}
     state = {"tasks": {}, "cluster": {"version": NEWEST + 1}, "raft": header}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shutil
 import urllib.error
 import urllib.request
 import uuid
@@ -20,10 +21,11 @@ from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import expect
 
 from tests.integration.harness import ProcessCluster
+from tests.needs import CHROMIUM as NEEDS_CHROMIUM
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, TIMINGS, needs_chromium, wait_until
+from .conftest import CHROMIUM_ARGS, DESKTOP, TIMINGS, wait_until
 
-pytestmark = needs_chromium
+pytestmark = pytest.mark.needs(NEEDS_CHROMIUM)
 
 TOKEN = "a-client-token-for-the-page"
 # Chromium logs every 401 a fetch receives; the page answers it by asking for the token.
@@ -87,7 +89,7 @@ def browser(cluster: ProcessCluster) -> Iterator[Any]:
     expect.set_options(timeout=10_000)
     with sync_playwright() as p:
         args = [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={trusted_keys(cluster)}"]
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        chromium = p.chromium.launch(executable_path=shutil.which("chromium"), args=args)
         yield chromium
         chromium.close()
 

@@ -17,8 +17,10 @@ import pytest
 
 from tests.chaos.runner import converge
 from todonode import certs
+from todonode.api.headers import PEER_VERSIONS
 from todonode.raft import Heartbeat, to_wire
 from todonode.transport import RAFT_PATH, STREAM_PATH
+from todonode.versions import this_node
 
 from .harness import SECRET, Client, NodeProcess, ProcessCluster, find_leader, free_ports, wait_for
 
@@ -113,7 +115,9 @@ NO_HANDSHAKE = "no TLS handshake"
 
 
 async def open_stream(url: str, claimed: str, context: ssl.SSLContext, headers=None) -> int | str:
-    """The HTTP status a peer stream gets, or NO_HANDSHAKE when the connection fails before any HTTP."""
+    """The HTTP status a peer stream gets, or NO_HANDSHAKE when the connection fails before any HTTP.
+    The stream announces this release's versions, as a member's transport does."""
+    headers = {PEER_VERSIONS: this_node().header(), **(headers or {})}
     connector = aiohttp.TCPConnector(ssl=context, force_close=True)
     async with aiohttp.ClientSession(connector=connector) as session:
         try:

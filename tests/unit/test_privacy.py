@@ -12,6 +12,7 @@ from todonode.config import StorageSection
 from todonode.node.disk import DataDirExposed, Disk
 from todonode.privacy import exposure
 from todonode.raft import ClusterConfig, Entry, HardState, SnapshotMeta
+from todonode.versions import STORAGE_FORMAT
 
 
 def mode(path: Path) -> int:
@@ -24,17 +25,18 @@ async def test_the_data_directory_is_0700_and_every_file_in_it_0600_from_creatio
     disk = Disk("node1", data_dir, StorageSection(segment_bytes=256))
     disk.lock()
     try:
-        await disk.open_wal()
+        await disk.open_wal(STORAGE_FORMAT)  # the newest format: a VERSION file is written too
         for index in range(1, 20):  # past the small segment size: rotated segments are made too
             disk.wal.append(HardState(term=1, vote="node1", commit=index), [Entry(1, index, b"x" * 64)])
             disk.wal.sync()
-        await disk.snapshots.save(SnapshotMeta(19, 1, ClusterConfig(("node1",))), {"tasks": {}})
+        await disk.save_snapshot(SnapshotMeta(19, 1, ClusterConfig(("node1",))), {"tasks": {}})
     finally:
         await disk.close()
 
     made = list(data_dir.rglob("*"))
     files = [path for path in made if path.is_file()]
     assert len([f for f in files if f.name.startswith("wal-")]) > 1 and any("snap-" in f.name for f in files)
+    assert "VERSION" in {f.name for f in files}
     assert mode(data_dir) == 0o700
     assert {path.name: mode(path) for path in made if path.is_dir()} == {"wal": 0o700, "snapshots": 0o700}
     assert {path.name: mode(path) for path in files} == {path.name: 0o600 for path in files}
@@ -54,6 +56,29 @@ def test_a_data_directory_others_may_open_is_refused_naming_it(tmp_path: Path, o
         f"(mode 0{open_mode:o}); make it private: chmod 700 {data_dir}"
     )
     assert not (data_dir / "LOCK").exists()
+
+
+async def test_a_data_directory_of_the_first_release_is_made_private_not_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0.1.0 wrote data directories 0755 and files 0644: upgrading must not strand them, so the node
+    closes them once, and says so."""
+    data_dir = tmp_path / "data"
+    (data_dir / "wal").mkdir(parents=True)
+    (data_dir / "snapshots").mkdir()
+    for path in (data_dir / "wal" / "wal-0000000000000001.log", data_dir / "snapshots" / "snap.json"):
+        path.write_bytes(b"")
+        path.chmod(0o644)
+    for directory in (data_dir, data_dir / "wal", data_dir / "snapshots"):
+        directory.chmod(0o755)
+    disk = Disk("node1", data_dir, StorageSection())
+
+    disk.lock()
+    await disk.close()
+
+    made = [data_dir, *data_dir.rglob("*")]
+    assert {p.name: mode(p) for p in made} == {p.name: 0o700 if p.is_dir() else 0o600 for p in made}
+    assert "was written by todonode 0.1.0: made it private" in caplog.text
 
 
 async def test_a_private_data_directory_made_beforehand_is_taken(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ VERSION file is raised before the first record or snapshot in a newer format is 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,11 +23,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import StorageSection
-from ..privacy import PRIVATE_DIR, exposure
+from ..privacy import PRIVATE_DIR, exposure, make_private
 from ..raft import SnapshotMeta
 from ..storage import DataDirLock, Recovered, SnapshotFile, SnapshotStore, VersionFile, WriteAheadLog
 
 T = TypeVar("T")
+log = logging.getLogger("todonode.node")
 
 
 class DataDirExposed(Exception):
@@ -54,9 +56,19 @@ class Disk:
         """Take the data directory (made private if missing) for this process; DataDirLocked if another
         has it, DataDirExposed if it is not private."""
         if exposed := exposure(self.data_dir):
-            raise DataDirExposed(f"data directory {exposed}")
+            if not self._written_by_the_first_release():
+                raise DataDirExposed(f"data directory {exposed}")
+            # 0.1.0 made every data directory 0755 and its files 0644; an upgrade closes them, once.
+            changed = make_private(self.data_dir)
+            log.warning(
+                "%s was written by todonode 0.1.0: made it private (%d modes changed)", self.data_dir, changed
+            )
         self.data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         self._lock.acquire()
+
+    def _written_by_the_first_release(self) -> bool:
+        """A log and no VERSION file: what todonode 0.1.0 left behind."""
+        return (self.data_dir / "wal").is_dir() and not self.version.path.exists()
 
     @property
     def storage_format(self) -> int:

@@ -128,11 +128,12 @@ def _split(document: Any, source: str) -> tuple[SnapshotMeta, int, dict[str, Any
         storage_format = header.get(FORMAT_KEY, FIRST_STORAGE_FORMAT)
         if type(storage_format) is not int or storage_format < FIRST_STORAGE_FORMAT:
             raise ValueError(f"format {storage_format!r}")
+        # A newer format may say anything in any shape: refuse it before reading the rest.
+        if storage_format > STORAGE_FORMAT:
+            raise StorageTooNew(source, storage_format)
         meta = snapshot_meta_from_wire(header)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SnapshotCorruption(f"{source} is not a valid snapshot ({type(exc).__name__}: {exc})") from exc
-    if storage_format > STORAGE_FORMAT:
-        raise StorageTooNew(source, storage_format)
     return meta, storage_format, document
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 
+from ..privacy import PRIVATE_FILE
 from ..versions import FIRST_STORAGE_FORMAT, STORAGE_FORMAT, StorageTooNew, release
 
 FILE_NAME = "VERSION"
@@ -73,7 +74,8 @@ class VersionFile:
 
     def _write(self, storage_format: int) -> None:
         tmp = self.path.with_name(FILE_NAME + ".tmp")
-        with open(tmp, "wb") as f:
+        # Private from creation, like everything in the data directory (privacy.py).
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as f:
             f.write(orjson.dumps({"format": storage_format, "written_by": release()}) + b"\n")
             f.flush()
             os.fsync(f.fileno())
