@@ -22,6 +22,8 @@ from .messages import (
     VoteRequest,
     VoteResponse,
     WireError,
+    decode_config,
+    encode_config,
     from_wire,
     to_wire,
 )
@@ -64,6 +66,8 @@ __all__ = [
     "VoteResponse",
     "VoteResult",
     "WireError",
+    "decode_config",
+    "encode_config",
     "from_wire",
     "to_wire",
 ]
