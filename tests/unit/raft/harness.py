@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from todonode.raft import (
     ClusterConfig,
     Entry,
+    EntryKind,
     HardState,
     Message,
     RaftNode,
@@ -22,6 +23,7 @@ from todonode.raft import (
     Ready,
     Role,
     Snapshot,
+    encode_config,
 )
 
 IDS = ("n1", "n2", "n3")
@@ -30,6 +32,12 @@ IDS = ("n1", "n2", "n3")
 def log_of(*terms: int) -> tuple[Entry, ...]:
     """A log whose entries, at indexes 1, 2, ..., have the given terms."""
     return tuple(Entry(term=t, index=i) for i, t in enumerate(terms, start=1))
+
+
+def config_entry(term: int, index: int, voters: Iterable[str], learners: Iterable[str] = ()) -> Entry:
+    """A CONFIG log entry that makes ``voters`` and ``learners`` the cluster."""
+    config = ClusterConfig(tuple(voters), tuple(learners))
+    return Entry(term=term, index=index, data=encode_config(config), kind=EntryKind.CONFIG)
 
 
 def new_node(
