@@ -2,6 +2,7 @@
 
 from .core import PeerStatus, RaftNode, RaftOptions, Status
 from .log import CompactedError, RaftLog
+from .membership import ChangeKind, ConfigChange
 from .messages import (
     AppendEntries,
     AppendResponse,
@@ -28,17 +29,42 @@ from .messages import (
     to_wire,
 )
 from .quorum import MajorityConfig, VoteResult
-from .ready import NO_LEADER, NOT_LEADER, TRANSFERRING, Accepted, ReadState, Ready, Refused, SoftState
+from .ready import (
+    ALREADY_A_MEMBER,
+    ALREADY_A_VOTER,
+    CHANGE_IN_FLIGHT,
+    LAST_VOTER,
+    NO_LEADER,
+    NOT_A_MEMBER,
+    NOT_A_VOTER,
+    NOT_LEADER,
+    TERM_NOT_COMMITTED,
+    TRANSFERRING,
+    Accepted,
+    ReadState,
+    Ready,
+    Refused,
+    SoftState,
+)
 
 __all__ = [
+    "ALREADY_A_MEMBER",
+    "ALREADY_A_VOTER",
+    "CHANGE_IN_FLIGHT",
+    "LAST_VOTER",
+    "NOT_A_MEMBER",
+    "NOT_A_VOTER",
     "NOT_LEADER",
     "NO_LEADER",
+    "TERM_NOT_COMMITTED",
     "TRANSFERRING",
     "Accepted",
     "AppendEntries",
     "AppendResponse",
+    "ChangeKind",
     "ClusterConfig",
     "CompactedError",
+    "ConfigChange",
     "Entry",
     "EntryKind",
     "HardState",

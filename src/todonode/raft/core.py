@@ -26,6 +26,11 @@ Where each rule lives:
     §5.4.1 election restriction       _log_is_up_to_date
     §5.4.2 no commit by counting      _may_commit_by_count
     thesis §3.10 leadership transfer  transfer_leadership, _handle_timeout_now
+    thesis §4.1 membership changes    propose_config_change, _config_in_effect, _one_change_at_a_time,
+                                      _committed_in_own_term (and membership.py)
+    thesis §4.2.1 learners            _electorate, _may_campaign, _track_members
+    thesis §4.2.2 removing the leader _config_change_committed, _leave_after_removal
+    thesis §4.2.3 removed servers     _ignores_vote_request_from
     thesis §4.2.3 leader lease        _in_leader_lease
     thesis §5 snapshots               compact, _handle_snapshot, _send_snapshot
     thesis §6.2 CheckQuorum           _quorum_active
@@ -36,6 +41,10 @@ Where each rule lives:
 Leader preference (todonode's addition): the voters are listed most preferred first. A leader that
 sees a more preferred voter alive and caught up for ``settle_ticks`` hands leadership to it with
 TimeoutNow. Preference never touches elections, so a stale node can never win by being preferred.
+
+Membership (membership.py has the design): every rule that counts, campaigns, votes, transfers or
+tracks followers asks ``config`` — the configuration in effect at that moment — and keeps no copy of
+its own, so each stays correct as the configuration changes under it.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .log import CompactedError, RaftLog
+from .membership import ConfigChange, config_after
 from .messages import (
     AppendEntries,
     AppendResponse,
@@ -63,15 +73,30 @@ from .messages import (
     TimeoutNow,
     VoteRequest,
     VoteResponse,
+    encode_config,
 )
 from .progress import Progress, ReplicationState
 from .quorum import MajorityConfig, VoteResult
-from .ready import NO_LEADER, NOT_LEADER, TRANSFERRING, Accepted, ReadState, Ready, Refused, SoftState
+from .ready import (
+    CHANGE_IN_FLIGHT,
+    NO_LEADER,
+    NOT_A_VOTER,
+    NOT_LEADER,
+    TERM_NOT_COMMITTED,
+    TRANSFERRING,
+    Accepted,
+    ReadState,
+    Ready,
+    Refused,
+    SoftState,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class RaftOptions:
     node_id: str
+    # The configuration a brand-new cluster starts from; once the log or a snapshot holds one, that one
+    # is the truth. No voters at all for a node joining a cluster: it waits to hear from a leader.
     config: ClusterConfig
     election_ticks: int = 10  # a follower waits a random time in [election_ticks, 2*election_ticks)
     heartbeat_ticks: int = 1
@@ -93,6 +118,7 @@ class PeerStatus:
     state: str
     recent_active: bool
     last_contact_ticks: int | None  # ticks since we last heard from it; None if never
+    voter: bool  # False for a learner (or a member the latest, uncommitted change removed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +131,8 @@ class Status:
     last_index: int
     snapshot_index: int
     transferee: str | None
-    peers: tuple[PeerStatus, ...]  # filled in on the leader only
-    quorum: int  # how many voters make a majority
+    peers: tuple[PeerStatus, ...]  # filled in on the leader only: every voter and learner
+    quorum: int  # how many voters make a majority (0 while no voter is known)
     # Leader only (None elsewhere): voters heard from within an election timeout, this one included.
     active_voters: int | None
 
@@ -134,18 +160,16 @@ class RaftNode:
         once held (a damaged disk): it may have acknowledged some of them as part of a majority, so it
         takes no part in elections — no votes, no campaigns — until its log reaches that index again.
         Otherwise its vote could elect a leader that lacks a committed entry."""
-        if options.node_id not in options.config.voters:
-            raise ValueError(f"{options.node_id!r} is not a voter in {options.config.voters}")
         self.id = options.node_id
         self.opts = options
-        self.config = options.config
-        self._majority: MajorityConfig = options.config.majority()
         self.rng = rng
 
         hard_state = hard_state or HardState()
         snap_index = snapshot.meta.index if snapshot else 0
         snap_term = snapshot.meta.term if snapshot else 0
-        self.log = RaftLog(snap_index, snap_term, entries)
+        # A snapshot's configuration, then those of the log's own entries, override the bootstrap one.
+        bootstrap = snapshot.meta.config if snapshot else options.config
+        self.log = RaftLog(snap_index, snap_term, entries, bootstrap)
         self._vote_floor = vote_floor
         self.snapshot = snapshot  # the newest snapshot, sent to followers we cannot catch up from the log
 
@@ -192,13 +216,44 @@ class RaftNode:
     def propose(self, data: bytes) -> Accepted | Refused:
         """Append a client command to the leader's log. Accepted is not committed: wait for it to be
         applied at the returned index with the returned term."""
-        if self.role is not Role.LEADER:
-            return Refused(NOT_LEADER if self.leader else NO_LEADER, self.leader)
-        if self._transferee is not None:
-            # Thesis §3.10: stop taking proposals during a hand-over, or the target can never catch up.
-            return Refused(TRANSFERRING, self.id)
+        refused = self._refuse_proposal()
+        if refused is not None:
+            return refused
         entry = self._append_own(data, EntryKind.COMMAND)
         return Accepted(entry.index, entry.term)
+
+    def propose_config_change(self, change: ConfigChange) -> Accepted | Refused:
+        """Add a learner, promote one or remove a member (thesis §4; membership.py): one member per
+        change, one change at a time. The new configuration is in effect on this leader at once and on
+        each follower as soon as the entry reaches its log. Accepted is not committed: the change is
+        final once the entry is applied at the returned index with the returned term."""
+        refused = self._refuse_proposal()
+        if refused is not None:
+            return refused
+        if not self._committed_in_own_term():
+            return Refused(TERM_NOT_COMMITTED)
+        if not self._one_change_at_a_time():
+            return Refused(CHANGE_IN_FLIGHT)
+        config = config_after(self.config, change)
+        if isinstance(config, Refused):
+            return config
+        entry = self._append_own(encode_config(config), EntryKind.CONFIG)
+        return Accepted(entry.index, entry.term)
+
+    @property
+    def config(self) -> ClusterConfig:
+        """The configuration in effect: the latest in the log, committed or not (thesis §4.1)."""
+        return self._config_in_effect()
+
+    @property
+    def committed_config(self) -> ClusterConfig:
+        """The latest configuration known to be committed: final, whoever leads next."""
+        return self.log.config_at(self.commit)
+
+    def config_at(self, index: int) -> ClusterConfig:
+        """The configuration in effect once the log ends at ``index`` (at or after the log's first
+        index): the one a snapshot taken at ``index`` must carry."""
+        return self.log.config_at(index)
 
     def read_index(self, ctx: str) -> Refused | None:
         """Ask for a linearizable read (ReadIndex, thesis §6.4). The answer is a ReadState with the
@@ -217,10 +272,10 @@ class RaftNode:
         and give up after an election timeout if it has not taken over."""
         if self.role is not Role.LEADER:
             return Refused(NOT_LEADER if self.leader else NO_LEADER, self.leader)
-        if target == self.id or target not in self._progress:
+        if target == self.id or self._transferee == target:
             return None
-        if self._transferee == target:
-            return None
+        if target not in self.config.voters:
+            return Refused(NOT_A_VOTER, self.id)  # a learner or a stranger could never win the election
         self._transferee = target
         self._transfer_elapsed = 0
         if self._progress[target].match == self.log.last_index:
@@ -234,6 +289,12 @@ class RaftNode:
         meta = snapshot.meta
         if meta.index > self._applied:
             raise ValueError(f"snapshot at {meta.index} is ahead of the applied index {self._applied}")
+        if meta.index >= self.log.snapshot_index and meta.config != self.log.config_at(meta.index):
+            # A follower installing it would take this configuration for the truth at that index.
+            raise ValueError(
+                f"snapshot at {meta.index} carries {meta.config}, but {self.log.config_at(meta.index)} "
+                "is in effect there (build it with config_at)"
+            )
         if self.snapshot is None or meta.index > self.snapshot.meta.index:
             self.snapshot = snapshot
         cut = meta.index - retain
@@ -243,11 +304,14 @@ class RaftNode:
             self.log.compact(cut, term)
 
     def step(self, m: Message) -> None:
-        """Handle one message from a peer. Unknown senders and misdelivered messages are ignored.
+        """Handle one message from a peer. Misdelivered messages, and vote requests from servers that
+        are not voters here, are ignored.
 
         The term checks (§5.1) and vote requests (§5.2) are the same in every role; everything else
         goes to the step function of the current role."""
-        if m.dst != self.id or m.src not in self.config.voters or m.src == self.id:
+        if m.dst != self.id or m.src == self.id:
+            return
+        if isinstance(m, VoteRequest) and self._ignores_vote_request_from(m.src):
             return
         if m.term > self.term:
             if not self._accept_higher_term(m):
@@ -319,6 +383,7 @@ class RaftNode:
         return sum(self._votes.values())
 
     def status(self) -> Status:
+        voters = self.config.voters
         peers = tuple(
             PeerStatus(
                 node_id=peer,
@@ -327,6 +392,7 @@ class RaftNode:
                 state=pr.state.value,
                 recent_active=pr.recent_active,
                 last_contact_ticks=None if pr.last_contact_tick is None else self._now - pr.last_contact_tick,
+                voter=peer in voters,
             )
             for peer, pr in self._progress.items()
         )
@@ -340,13 +406,13 @@ class RaftNode:
             snapshot_index=self.log.snapshot_index,
             transferee=self._transferee,
             peers=peers,
-            quorum=self._majority.quorum,
+            quorum=self.config.quorum() if voters else 0,
             active_voters=self._count_active_voters() if self.role is Role.LEADER else None,
         )
 
     def _count_active_voters(self) -> int:
         live = [self.id, *(peer for peer, pr in self._progress.items() if self._is_live(pr))]
-        return self._majority.voters_among(live)
+        return self.config.majority().voters_among(live)
 
     # ============================================================ roles: one step and tick function each
 
@@ -405,7 +471,7 @@ class RaftNode:
         """Followers and candidates: §5.2, no word from a leader for an election timeout; try to
         become one."""
         self._election_elapsed += 1
-        if self._election_elapsed >= self._randomized_timeout and not self._recovering():
+        if self._election_elapsed >= self._randomized_timeout and self._may_campaign():
             self._start_election(pre_vote=self.opts.pre_vote, transfer=False)
 
     def _tick_heartbeat(self) -> None:
@@ -439,7 +505,7 @@ class RaftNode:
         active = [self.id, *(peer for peer, pr in self._progress.items() if pr.recent_active)]
         for pr in self._progress.values():
             pr.recent_active = False
-        return self._majority.has_quorum(active)
+        return self.config.majority().has_quorum(active)
 
     def _restart_stalled_replication(self) -> None:
         """Messages can be lost. A snapshot that got no answer is sent again; an append stream that
@@ -501,7 +567,10 @@ class RaftNode:
         self._votes = {self.id: True}
         if self._tally_votes():
             return
-        for peer in self._peers():
+        electorate = self._electorate().voters
+        for peer in self.config.members:
+            if peer == self.id or peer not in electorate:
+                continue
             self._send(
                 VoteRequest(
                     term=campaign_term,
@@ -516,7 +585,7 @@ class RaftNode:
 
     def _tally_votes(self) -> bool:
         """Count the votes; move on when a majority decided. Returns True if the campaign ended."""
-        result = self._majority.vote_result(self._votes)
+        result = self._electorate().vote_result(self._votes)
         if result is VoteResult.WON:
             if self.role is Role.PRE_CANDIDATE:
                 self._start_election(pre_vote=False, transfer=False)
@@ -547,6 +616,25 @@ class RaftNode:
             )
         )
 
+    def _electorate(self) -> MajorityConfig:
+        """Thesis §4.2.1: only voters elect. A candidate asks the voters of its own configuration and
+        counts their votes alone; a learner's grant (it may have been promoted without knowing it yet)
+        counts only for a candidate whose configuration lists it as a voter."""
+        return self.config.majority()
+
+    def _may_campaign(self) -> bool:
+        """Only a voter campaigns (thesis §4.2.1): never a learner, nor a server that its configuration
+        does not list (removed, or joining and not yet told it was added), nor one still short of
+        entries it lost (``vote_floor``)."""
+        return self.id in self.config.voters and not self._recovering()
+
+    def _ignores_vote_request_from(self, candidate: str) -> bool:
+        """Thesis §4.2.3 (removed servers): a vote request, pre-vote or real, from a server that is not
+        a voter in our configuration is ignored — its term too — so a removed server cannot disturb the
+        cluster, with or without PreVote. Every other message is taken from anyone its term allows: a
+        server being added hears from the leader before it has the entry that lists it."""
+        return candidate not in self.config.voters
+
     def _may_vote_for(self, candidate: str) -> bool:
         """§5.2: at most one vote per term, first come first served; none while we follow a leader."""
         return self.vote == candidate or (self.vote is None and self.leader is None)
@@ -563,7 +651,7 @@ class RaftNode:
 
     def _handle_timeout_now(self, m: TimeoutNow) -> None:
         # Thesis §3.10: the leader is handing over to us; campaign at once, without PreVote.
-        if not self._recovering():
+        if self._may_campaign():
             self._start_election(pre_vote=False, transfer=True)
 
     def _recovering(self) -> bool:
@@ -605,9 +693,8 @@ class RaftNode:
         self._transferee = None
         self._heartbeat_elapsed = 0
         self._election_elapsed = 0
-        self._progress = {
-            peer: Progress(self.log.last_index + 1, self.opts.max_inflight) for peer in self._peers()
-        }
+        self._progress = {}
+        self._track_members()
         # §5.4.2 / thesis §6.4: a new leader commits a no-op of its own term, which commits every
         # earlier entry and lets it serve ReadIndex.
         self._append_own(b"", EntryKind.NOOP)
@@ -752,11 +839,15 @@ class RaftNode:
     def _append_own(self, data: bytes, kind: EntryKind) -> Entry:
         entry = Entry(term=self.term, index=self.log.last_index + 1, data=data, kind=kind)
         self.log.append((entry,))
+        if kind is EntryKind.CONFIG:
+            self._track_members()  # thesis §4.1: the new configuration is in effect from now on
         self._maybe_commit()
         return entry
 
     def _handle_append_response(self, m: AppendResponse) -> None:
-        pr = self._progress[m.src]
+        pr = self._progress.get(m.src)
+        if pr is None:
+            return  # from a server no longer tracked: removed, and the removal committed
         self._heard_from(pr)
         if not m.success:
             if m.conflict_term == 0 and 0 < m.conflict_index <= pr.match:
@@ -769,6 +860,8 @@ class RaftNode:
         if pr.state is not ReplicationState.REPLICATE:
             pr.become_replicate()
         self._maybe_commit()
+        if self.role is not Role.LEADER:
+            return  # the commit removed us from the cluster (thesis §4.2.2)
         if m.src == self._transferee and pr.match == self.log.last_index:
             self._send(TimeoutNow(term=self.term, src=self.id, dst=m.src))
 
@@ -781,7 +874,9 @@ class RaftNode:
         return m.conflict_index
 
     def _handle_heartbeat_response(self, m: HeartbeatResponse) -> None:
-        pr = self._progress[m.src]
+        pr = self._progress.get(m.src)
+        if pr is None:
+            return  # from a server no longer tracked
         self._heard_from(pr)
         pr.acked_round = max(pr.acked_round, m.round)
         if pr.state is ReplicationState.PROBE:
@@ -795,16 +890,20 @@ class RaftNode:
     def _maybe_commit(self) -> bool:
         """§5.3/§5.4.2: the highest index stored on a majority is committed — if it is from our term."""
         # Our own log counts only as far as it is durable: the leader writes it while replicating it.
+        # A leader the configuration no longer lists goes on committing without counting itself
+        # (thesis §4.2.2): quorum.py ignores every acknowledgement but the voters'.
         acked = {peer: pr.match for peer, pr in self._progress.items()}
         acked[self.id] = self.log.durable_index
-        candidate = self._majority.committed_index(acked)
+        candidate = self.config.majority().committed_index(acked)
         if candidate <= self.commit or not self._may_commit_by_count(candidate):
             return False
-        self.commit = candidate
+        previous, self.commit = self.commit, candidate
         if self._reads_awaiting_term_commit:
             waiting, self._reads_awaiting_term_commit = self._reads_awaiting_term_commit, []
             for read in waiting:
                 self._leader_read(read)
+        if previous < self.log.config_index <= candidate:
+            self._config_change_committed()
         return True
 
     def _may_commit_by_count(self, index: int) -> bool:
@@ -909,7 +1008,7 @@ class RaftNode:
             return
         rounds = {peer: pr.acked_round for peer, pr in self._progress.items()}
         rounds[self.id] = self._round
-        confirmed = self._majority.confirmed_round(rounds)
+        confirmed = self.config.majority().confirmed_round(rounds)
         while self._reads_awaiting_quorum and self._reads_awaiting_quorum[0].round <= confirmed:
             self._answer_read(self._reads_awaiting_quorum.pop(0), ok=True)
 
@@ -946,10 +1045,67 @@ class RaftNode:
         self._failed_reads.extend(sorted(self._remote_reads))
         self._remote_reads.clear()
 
+    # =================================================================== membership (thesis §4)
+
+    def _config_in_effect(self) -> ClusterConfig:
+        """Thesis §4.1: a server uses the latest configuration in its log, whether or not it is
+        committed. Waiting for the commit would let a leader allow the next change before a majority of
+        the old configuration had taken up this one."""
+        return self.log.config
+
+    def _one_change_at_a_time(self) -> bool:
+        """Thesis §4.1: a leader proposes a change only once the last configuration in its log is
+        committed, so at most one is in flight and consecutive configurations are one voter apart."""
+        return self.log.config_index <= self.commit
+
+    def _committed_in_own_term(self) -> bool:
+        """Ongaro's 2015 correction to thesis §4.1: a leader changes the configuration only once it has
+        committed an entry of its own term. Before that, an uncommitted configuration from an earlier
+        term may still sit in other logs, and it and this leader's change can have disjoint majorities."""
+        return self.log.term_at(self.commit) == self.term
+
+    def _track_members(self) -> None:
+        """The leader follows the replication of every voter and learner of its configuration (thesis
+        §4.2.1), with a fresh Progress for one that joins. One that the latest change removed stays
+        tracked until that change is committed, so that it receives the entry removing it — and, once
+        that is in its log, stops campaigning — instead of asking for votes nobody answers."""
+        wanted = list(self.config.members)
+        if self.log.config_index > self.commit:
+            wanted += self.log.config_at(self.log.config_index - 1).members
+        members = dict.fromkeys(m for m in wanted if m != self.id)  # in configuration order
+        for gone in [peer for peer in self._progress if peer not in members]:
+            del self._progress[gone]
+        for member in members:
+            if member not in self._progress:
+                self._progress[member] = Progress(self.log.last_index + 1, self.opts.max_inflight)
+
+    def _config_change_committed(self) -> None:
+        """The latest configuration change is committed: stop tracking whom it removed, and if it
+        removed this leader, step down (thesis §4.2.2)."""
+        self._track_members()
+        if self.id not in self.config.voters:
+            self._leave_after_removal()
+
+    def _leave_after_removal(self) -> None:
+        """Thesis §4.2.2: a leader removed by a change leads until the change is committed, then steps
+        down. It hands over to a voter that holds its whole log on the way out, so the cluster does not
+        wait an election timeout for the next leader; as a non-voter it never campaigns again."""
+        last = self.log.last_index
+        successor = next((v for v in self.config.voters if self._progress[v].match == last), None)
+        if successor is not None:
+            self._send(TimeoutNow(term=self.term, src=self.id, dst=successor))
+        self._become_follower(self.term, None)
+
     # ========================================================================================= helpers
 
-    def _peers(self) -> list[str]:
-        return [v for v in self.config.voters if v != self.id]
+    def _refuse_proposal(self) -> Refused | None:
+        """Why this node cannot take a proposal now, or None if it can."""
+        if self.role is not Role.LEADER:
+            return Refused(NOT_LEADER if self.leader else NO_LEADER, self.leader)
+        if self._transferee is not None:
+            # Thesis §3.10: stop taking proposals during a hand-over, or the target can never catch up.
+            return Refused(TRANSFERRING, self.id)
+        return None
 
     def _send(self, m: Message) -> None:
         self._msgs.append(m)

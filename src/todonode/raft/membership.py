@@ -1,6 +1,8 @@
 """Membership changes: how the set of voters and learners changes while the cluster runs.
 
-What this file owns: the configurations of one node's uncompacted log (``ConfigHistory``).
+What this file owns: the one change a request may make to a configuration (``config_after``) and the
+configurations of one node's uncompacted log (``ConfigHistory``). The rules about *when* a change may
+be proposed are in core.py, because they depend on the leader's term and commit index.
 
 The design, after Ongaro's dissertation, chapter 4:
 
@@ -21,8 +23,57 @@ The design, after Ongaro's dissertation, chapter 4:
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import dataclass
+from enum import StrEnum
 
 from .messages import ClusterConfig
+from .ready import ALREADY_A_MEMBER, ALREADY_A_VOTER, LAST_VOTER, NOT_A_MEMBER, Refused
+
+
+class ChangeKind(StrEnum):
+    ADD_LEARNER = "add_learner"  # a new member that receives the log but does not vote
+    PROMOTE = "promote"  # a learner becomes a voter
+    REMOVE = "remove"  # a voter or a learner leaves
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigChange:
+    """One change to one member. ``address`` (ADD_LEARNER only) is where the runtime will reach it."""
+
+    kind: ChangeKind
+    member: str
+    address: str = ""
+
+
+def config_after(config: ClusterConfig, change: ConfigChange) -> ClusterConfig | Refused:
+    """The configuration that ``change`` makes of ``config``, or why it cannot be made.
+
+    Every change touches one member, so it adds or removes at most one voter (thesis §4.1)."""
+    member = change.member
+    addresses = dict(config.addresses)
+    if change.kind is ChangeKind.ADD_LEARNER:
+        if member in config.members:
+            return Refused(ALREADY_A_MEMBER)
+        if change.address:
+            addresses[member] = change.address
+        return _config(config.voters, (*config.learners, member), addresses)
+    if member not in config.members:
+        return Refused(NOT_A_MEMBER)
+    if change.kind is ChangeKind.PROMOTE:
+        if member in config.voters:
+            return Refused(ALREADY_A_VOTER)
+        learners = tuple(m for m in config.learners if m != member)
+        return _config((*config.voters, member), learners, addresses)
+    if config.voters == (member,):
+        return Refused(LAST_VOTER)
+    addresses.pop(member, None)
+    voters = tuple(m for m in config.voters if m != member)
+    learners = tuple(m for m in config.learners if m != member)
+    return _config(voters, learners, addresses)
+
+
+def _config(voters: tuple[str, ...], learners: tuple[str, ...], addresses: dict[str, str]) -> ClusterConfig:
+    return ClusterConfig(voters, learners, tuple(sorted(addresses.items())))
 
 
 class ConfigHistory:

@@ -75,10 +75,20 @@ NOT_LEADER = "not_leader"
 NO_LEADER = "no_leader"
 TRANSFERRING = "transferring"
 
+# Why a configuration change (RaftNode.propose_config_change, see membership.py) was refused.
+TERM_NOT_COMMITTED = "term_not_committed"  # this leader has not committed an entry of its term yet
+CHANGE_IN_FLIGHT = "change_in_flight"  # the last configuration in the log is not committed yet
+NOT_A_MEMBER = "not_a_member"  # promote or remove someone who is neither a voter nor a learner
+ALREADY_A_MEMBER = "already_a_member"  # add, as a learner, someone who is already a member
+ALREADY_A_VOTER = "already_a_voter"  # promote a voter
+LAST_VOTER = "last_voter"  # remove the only voter: nobody would be left to elect a leader
+# transfer_leadership: the target is a learner or not a member, so it could never win an election.
+NOT_A_VOTER = "not_a_voter"
+
 
 @dataclass(frozen=True, slots=True)
 class Refused:
     """The core will not take this request. ``leader`` is whom to ask instead, when known."""
 
-    reason: str  # NOT_LEADER, NO_LEADER or TRANSFERRING
+    reason: str  # one of the reasons above
     leader: str | None = None
