@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick sim lint clean cluster node bench chaos fuzz
+.PHONY: help install test test-quick flake sim lint clean cluster node bench chaos fuzz
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -14,6 +14,7 @@ help:
 	@echo "make cluster        start the four nodes of configs/ in the foreground (Ctrl-C stops them)"
 	@echo "make node PORT=4001 start one node (e.g. again, after killing it)"
 	@echo "make test           set up .venv and run every test"
+	@echo "make flake RUNS=10  run make test RUNS times in a row and list every failure of every run"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
@@ -42,8 +43,19 @@ node: $(STAMP) configs/cluster.secret
 	@$(BIN)/python scripts/cluster.py configs/node$(PORT).toml
 
 # pytest exits 5 when it collected nothing; make fails on any non-zero status, so that can never pass.
+# -rfEs: the summary at the end names every failure, error and skip, each with its reason.
+# Two runs: everything in parallel, then the tests marked `alone` one at a time, so that CPU-heavy
+# suites never starve the nodes of a test that asserts "no election" or "no error". Both always run.
 test: lint
-	$(BIN)/python -m pytest -n auto -q
+	@status=0; \
+	$(BIN)/python -m pytest -n auto -q -rfEs -m "not alone" || status=1; \
+	$(BIN)/python -m pytest -q -rfEs -m alone || status=1; \
+	exit $$status
+
+# make flake RUNS=10: make test RUNS times in a row on this machine; no run stops the others, and the
+# end lists every failed test of every run (each run's full output stays in test-artifacts/flake/).
+flake: $(STAMP)
+	$(BIN)/python -m tests.flake --runs $(or $(RUNS),10)
 
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -q -x tests/unit

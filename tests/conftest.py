@@ -6,6 +6,21 @@ import pytest
 from tests.integration.harness import Client, ProcessCluster
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """``@pytest.mark.needs(NEED, ...)``: skip (locally) or fail (CI) before any fixture is built."""
+    for mark in item.iter_markers("needs"):
+        for need in mark.args:
+            need.check()
+
+
+def pytest_terminal_summary(terminalreporter):
+    skipped = len(terminalreporter.stats.get("skipped", []))
+    if skipped:
+        line = f"{skipped} TESTS DID NOT RUN: the short test summary below says why, and how to include them"
+        terminalreporter.write_sep("!", line, red=True, bold=True)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield

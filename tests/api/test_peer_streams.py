@@ -14,6 +14,7 @@ import pytest
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp.test_utils import TestClient, TestServer
 
+from todonode import transport as transport_module
 from todonode.api.keys import NODE
 from todonode.app import create_app
 from todonode.raft import (
@@ -29,7 +30,7 @@ from todonode.raft import (
     from_wire,
     to_wire,
 )
-from todonode.transport import NOTICE_LINGER_S, STREAM_PATH, PeerTransport
+from todonode.transport import NOTICE_LINGER_S, RETRY_PAUSE_S, STREAM_PATH, PeerTransport
 
 from ..integration.harness import free_port, free_ports
 from .conftest import SECRET, load, write_config
@@ -256,18 +257,19 @@ async def test_a_peer_whose_port_refuses_is_unreachable_even_if_heard_from_latel
 
 async def test_poll_probes_a_link_only_once_it_has_been_idle_for_a_probe_interval():
     peer = StandInPeer()
-    async with transport_to(peer, probe_interval_s=0.2) as transport:
+    interval = 0.3
+    async with transport_to(peer, probe_interval_s=interval) as transport:
+        sent_at = time.monotonic()
         transport.send([beat(1)])
         await peer.wait_for(1)
-        transport.poll()  # just sent: no probe
-        await asyncio.sleep(0.05)
-        assert len(peer.frames) == 1
-        await asyncio.sleep(0.2)
-        transport.poll()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while len(peer.frames) < 2 and time.monotonic() < deadline:
+            transport.poll()  # as every tick of a node does
             await asyncio.sleep(0.01)
-        assert peer.frames[-1][1] == []  # an empty batch: "still here"
+    assert len(peer.frames) == 2, "no probe followed an idle probe interval"
+    probed_at, batch = peer.frames[1]
+    assert batch == []  # an empty batch: "still here"
+    assert probed_at - sent_at >= interval, "a link that had just sent was probed"
 
 
 async def test_opening_a_stream_to_a_peer_that_never_answers_gives_up_within_the_timeout():
@@ -297,7 +299,7 @@ async def test_opening_a_stream_to_a_peer_that_never_answers_gives_up_within_the
             s.close()
 
 
-async def test_a_peer_that_stays_down_is_tried_less_often_but_at_least_once_a_probe_interval():
+async def test_a_peer_that_stays_down_is_tried_less_often_but_at_least_once_a_probe_interval(monkeypatch):
     attempts = 0
 
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -307,13 +309,38 @@ async def test_a_peer_that_stays_down_is_tried_less_often_but_at_least_once_a_pr
 
     server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-
+    pauses = RecordedPauses()
+    monkeypatch.setattr(transport_module, "asyncio", pauses)
     try:
         async with transport_for(f"http://127.0.0.1:{port}", probe_interval_s=0.2):
-            await asyncio.sleep(1.5)  # pauses 0.02, 0.04, 0.08, 0.16, then 0.2 each: about 11 tries
+            await pauses.wait_for(8, timeout=20)
     finally:
         server.close()
         await server.wait_closed()
-    # aiohttp may open a second connection when the first is dropped mid-handshake: up to 2 per try.
-    # Without the back-off, a fixed 0.02 s pause would make 75 tries, over 100 connections.
-    assert 5 <= attempts <= 30
+    # Doubling after each failed try, up to the probe interval; never a fixed short pause.
+    expected = [min(RETRY_PAUSE_S * 2**n, 0.2) for n in range(8)]
+    assert pauses.seen[:8] == pytest.approx(expected), pauses.seen
+    assert attempts >= 8, "a pause without a failed try before it"
+
+
+class RecordedPauses:
+    """Stands in for ``asyncio`` inside the transport module, whose only sleep is the pause between two
+    tries of a stream: records each pause, then takes it."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+        self._changed = asyncio.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(asyncio, name)
+
+    async def sleep(self, seconds: float) -> None:
+        self.seen.append(seconds)
+        self._changed.set()
+        await asyncio.sleep(seconds)
+
+    async def wait_for(self, count: int, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.seen) < count:
+                self._changed.clear()
+                await self._changed.wait()

@@ -17,7 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from .netns import available as netns_available
+from tests.needs import NETNS
+
 from .runner import ChaosOptions, chaos_cluster, resolve_profile, run_chaos
 from .workload import WorkloadOptions
 
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     profile = resolve_profile(args.profile)
     if args.profile == "auto" and profile == "loopback":
-        print(f"network namespaces unavailable ({netns_available()}): loopback profile, no partitions")
+        print(f"network namespaces unavailable ({NETNS.missing}): loopback profile, no partitions")
     out = args.out or Path("test-artifacts") / f"chaos-{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
     out = out.absolute()
     options = ChaosOptions(

@@ -14,6 +14,8 @@ Rules (each violation names one of them):
   than an acknowledged update; a task whose delete was acknowledged still there).
 - ``divergence``: after the final heal, a node whose task list differs from the others' (or that did
   not answer).
+- ``not_converged``: after the final heal the cluster did not settle in the time allowed: no leader
+  every node agrees on, a committed entry some node has not applied, or task lists that differ.
 - ``two_leaders``: two nodes that said (in ``/status`` or in their log) they led in the same term.
 - ``term_regression``: a node whose term went down (status samples in order; log lines in order).
 - ``unexpected_status``: an answer no fault can explain: a 5xx other than 503/507, a 422
@@ -38,6 +40,7 @@ RULES = (
     "duplicate",
     "stale_read",
     "divergence",
+    "not_converged",
     "two_leaders",
     "term_regression",
     "unexpected_status",
@@ -67,7 +70,6 @@ class Report:
     seed: int | None = None
     profile: str = ""
     duration_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -82,7 +84,7 @@ class Report:
         ops = self.history.ops
         by_kind = Counter(op.kind for op in ops)
         by_outcome = Counter(op.outcome for op in ops)
-        faults = Counter(f.kind for f in self.history.faults)
+        faults = Counter(f.kind for f in self.history.faults if f.injected)
         return {
             "operations": len(ops),
             "by_kind": dict(by_kind),
@@ -121,6 +123,7 @@ class Report:
             ("duplicated", f["duplicate"]),
             ("stale strong reads", f["stale_read"]),
             ("divergent nodes", f["divergent_nodes"]),
+            ("converged after the heal", "no" if f["not_converged"] else "yes"),
             ("leaders per term", leaders),
             ("term regressions", f["term_regression"]),
             ("unexpected statuses", f["unexpected_status"]),
@@ -129,7 +132,6 @@ class Report:
         width = max(len(name) for name, _ in rows)
         out = [head, "-" * len(head)]
         out += [f"{name:<{width}}  {value}" for name, value in rows]
-        out += self.notes
         out.append("RESULT: " + ("OK" if self.ok else f"{len(self.violations)} VIOLATION(S)"))
         return "\n".join(out)
 
@@ -166,6 +168,8 @@ def check(history: History, *, seed: int | None = None, profile: str = "", durat
     violations: list[Violation] = []
     final, divergent, divergence = _final_state(history)
     violations += divergence
+    if history.not_converged is not None:
+        violations.append(Violation("not_converged", history.not_converged))
     violations += _unexpected_statuses(history)
     violations += _lost_and_duplicated(history, final)
     violations += _stale_reads(history)

@@ -88,11 +88,16 @@ class Fault:
     start: float
     end: float | None = None
     detail: str = ""
+    # True once the fault really struck: a running process killed or stopped, a route or link cut.
+    # A victim that was already down, or a run stopped first, leaves it False.
+    injected: bool = False
 
     def line(self, t0: float = 0.0) -> str:
         end = "…" if self.end is None else f"{self.end - t0:.3f}"
+        missed = "" if self.injected else " (not injected)"
         return (
             f"fault {self.kind} {','.join(self.targets)} {self.start - t0:.3f}..{end} {self.detail}".rstrip()
+            + missed
         )
 
 
@@ -116,6 +121,9 @@ class History:
     terms: list[TermSample] = field(default_factory=list)
     # after the final heal: node -> its tasks (GET /tasks), or None if it did not answer
     final: dict[str, list[dict[str, Any]] | None] = field(default_factory=dict)
+    # after the final heal: why the cluster never settled (no agreed leader, a commit not applied
+    # everywhere, different task lists), or None when it did
+    not_converged: str | None = None
 
     def new_op(self, client: int, kind: str, start: float, **fields: Any) -> Op:
         op = Op(len(self.ops), client, kind, start, **fields)
@@ -131,7 +139,7 @@ class History:
                 f.write(json.dumps({"fault": asdict(fault)}) + "\n")
             for sample in self.terms:
                 f.write(json.dumps({"term": asdict(sample)}) + "\n")
-            f.write(json.dumps({"final": self.final}) + "\n")
+            f.write(json.dumps({"final": self.final, "not_converged": self.not_converged}) + "\n")
 
 
 # What a node's log says about its role: "role leader, term 7, leader node4000", and at start-up

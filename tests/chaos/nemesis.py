@@ -73,6 +73,11 @@ class Nemesis:
     def stop(self) -> None:
         self.stopping.set()
 
+    def injected_every_kind(self) -> bool:
+        """Whether each kind this nemesis draws from has struck at least once, and ended."""
+        done = {f.kind for f in self.history.faults if f.injected and f.end is not None}
+        return done >= set(self.kinds)
+
     async def run(self) -> None:
         try:
             while not self.stopping.is_set():
@@ -117,24 +122,25 @@ class Nemesis:
             if kind in ("kill", "kill-leader"):
                 i = self._leader_or_any() if kind == "kill-leader" else rng.randrange(size)
                 fault.targets = self._names([i])
-                await self._kill([i])
+                fault.injected = await self._kill([i]) == 1
                 await self._wait(rng.uniform(*o.down_s))
                 await self._start([i])
             elif kind in ("pause", "pause-leader"):
                 i = self._leader_or_any() if kind == "pause-leader" else rng.randrange(size)
                 fault.targets = self._names([i])
-                self._pause(i)
+                fault.injected = self._pause(i)
                 await self._wait(rng.uniform(*o.pause_s))
                 self._resume(i)
             elif kind == "restart-many":
                 victims = sorted(rng.sample(range(size), rng.randint(2, size)))
                 fault.targets = self._names(victims)
-                await self._kill(victims)
+                fault.injected = await self._kill(victims) >= 2
                 await self._wait(rng.uniform(*o.down_s))
                 await self._start(victims)
             elif kind == "restart-leader":
                 i = self._leader_or_any()
                 fault.targets = self._names([i])
+                fault.injected = self.cluster.nodes[i].running
                 code = await self._terminate(i)
                 fault.detail = f"exit {code}"
                 await self._start([i])
@@ -181,25 +187,31 @@ class Nemesis:
             await asyncio.to_thread(net.isolate, i)
         else:
             raise ValueError(f"unknown fault kind {kind!r}")
+        fault.injected = True
         await self._wait(hold)
         await asyncio.to_thread(net.heal)
 
     # -------------------------------------------------------------------------- process control
 
-    async def _kill(self, indexes: list[int]) -> None:
+    async def _kill(self, indexes: list[int]) -> int:
+        """kill -9 each of ``indexes``; returns how many were running."""
+        running = [i for i in indexes if self.cluster.nodes[i].running]
         for i in indexes:
             self.paused.discard(i)  # SIGKILL ends a stopped process too
-        await asyncio.to_thread(lambda: [self.cluster.kill(i) for i in indexes])
+        await asyncio.to_thread(lambda: [self.cluster.kill(i) for i in running])
+        return len(running)
 
     async def _start(self, indexes: list[int]) -> None:
         for i in indexes:
             if not self.cluster.nodes[i].running:
                 self.cluster.start(i)
 
-    def _pause(self, i: int) -> None:
-        if self.cluster.nodes[i].running:
-            self.cluster.pause(i)
-            self.paused.add(i)
+    def _pause(self, i: int) -> bool:
+        if not self.cluster.nodes[i].running:
+            return False
+        self.cluster.pause(i)
+        self.paused.add(i)
+        return True
 
     def _resume(self, i: int) -> None:
         if i in self.paused and self.cluster.nodes[i].running:

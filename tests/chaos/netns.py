@@ -12,40 +12,21 @@ each namespace into the bridge, and a real way to cut links.
 - ``close()`` removes everything that was created, in reverse order, whatever failed before; it
   never raises. Processes inside the namespaces must be stopped first (``NetnsCluster.close``).
 
-Needs root and iproute2 (``available()`` says why not, for a skip message).
+Needs root and iproute2 (``tests.needs.NETNS`` says why not, when they are missing).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import random
 import secrets
-import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.integration.harness import NodeProcess, ProcessCluster
 
 PORT = 7400  # every node listens on this port, each on its own address
-
-
-def available() -> str | None:
-    """None when network namespaces can be used here, else the reason they cannot."""
-    if sys.platform != "linux":
-        return "network namespaces need Linux"
-    if os.geteuid() != 0:
-        return "network namespaces need root (CI runs as root); run as root to include these tests"
-    if shutil.which("ip") is None:
-        return "the ip command is missing: apt-get install -y iproute2"
-    probe = f"tnprobe{secrets.token_hex(3)}"
-    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
-    if made.returncode != 0:
-        return f"ip netns add fails here: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return None
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -131,6 +131,11 @@ PLANTED = {
     # a node whose final state differs
     "divergent node": ("divergence", lambda h: h.final["n3"].pop()),
     "silent node": ("divergence", lambda h: h.final.update(n2=None)),
+    # the cluster never settled after the heal (here: a commit some node never applied)
+    "no convergence": (
+        "not_converged",
+        lambda h: setattr(h, "not_converged", "timed out waiting for every node to hold the same state"),
+    ),
     # a term going down on one node
     "term regression": (
         "term_regression",

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.harness import Client, NodeProcess, ProcessCluster, wait_for
+from tests.needs import ROOT
 
-from .conftest import needs_root
 from .runner import converge
 
 TMPFS_SIZE = "4m"
@@ -37,7 +37,7 @@ def small_tmpfs(path: Path):
         text=True,
     )
     if mounted.returncode != 0:
-        # The tests using this are already limited to root (needs_root): a root that cannot mount a
+        # The tests using this already need root (ROOT): a root that cannot mount a
         # tmpfs is a broken environment, and a silent skip would hide that the test never ran.
         pytest.fail(f"cannot mount a tmpfs as root: {mounted.stderr.strip()}")
     try:
@@ -65,11 +65,14 @@ def fill(directory: Path) -> Path:
 
 
 class Writer:
-    """Keyed creates sent round-robin to ``nodes``, retried until acknowledged; remembers the ids."""
+    """Keyed creates, each with a title of its own, sent round-robin to ``nodes``. A write that is not
+    acknowledged is sent again with the same key and title to the next node — the deduplication path —
+    until it is, even once stopping: so every task this writer causes is one it knows the id of, and the
+    final state can be checked exactly (``acked`` maps each id to its title)."""
 
     def __init__(self, client: Client, nodes: list[NodeProcess]):
         self.client, self.nodes = client, nodes
-        self.acked: set[str] = set()
+        self.acked: dict[str, str] = {}
         self.stopping = asyncio.Event()
 
     async def run(self, name: str) -> None:
@@ -82,15 +85,28 @@ class Writer:
                     "POST", node.url + "/tasks", {"title": title}, headers={"Idempotency-Key": key}, timeout=5
                 )
                 if code == 201:
-                    self.acked.add(body["id"])
+                    self.acked[body["id"]] = title
                     break
-                if self.stopping.is_set():
-                    return
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.05)  # the retry's own pause, not a wait for anything
 
     async def wait_more(self, n: int, timeout: float, what: str) -> None:
         target = len(self.acked) + n
         await wait_for(lambda: asyncio.sleep(0, len(self.acked) >= target), timeout, what)
+
+    async def finish(self, writing: list[asyncio.Task[None]], timeout: float = 30) -> None:
+        """Stop starting writes; wait until each one begun is acknowledged."""
+        self.stopping.set()
+        await asyncio.wait_for(asyncio.gather(*writing), timeout)
+
+    def assert_exactly(self, tasks: list[dict], where: str) -> None:
+        """The tasks are exactly the acknowledged writes: none lost, none twice, none unknown."""
+        titles = [t["title"] for t in tasks]
+        lost = set(self.acked.values()) - set(titles)
+        twice = sorted(title for title in set(titles) if titles.count(title) > 1)
+        assert not lost and not twice, (
+            f"{where}: {len(lost)} acknowledged writes lost, applied twice: {twice}"
+        )
+        assert {t["id"]: t["title"] for t in tasks} == self.acked, f"{where}: tasks no write of this run made"
 
 
 async def _everyone_follows(client: Client, cluster: ProcessCluster, leader: NodeProcess) -> bool:
@@ -98,7 +114,7 @@ async def _everyone_follows(client: Client, cluster: ProcessCluster, leader: Nod
     return all(s and s["leader_id"] == leader.id for s in statuses)
 
 
-@needs_root
+@pytest.mark.needs(ROOT)
 @pytest.mark.parametrize("role", ["follower", "leader"])
 async def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(make_cluster, client, role):
     cluster = make_cluster(4, log_level="info")
@@ -124,6 +140,8 @@ async def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(make_cluster,
 
             async def refused():
                 code, body, _ = await client.call("POST", victim.url + "/tasks", {"title": "to a full disk"})
+                if code == 201:  # written after all: one more task this run made
+                    writer.acked[body["id"]] = "to a full disk"
                 return (code, body) if code == 507 else None
 
             code, body = await wait_for(refused, 10, f"{victim.id} to refuse a write with 507")
@@ -144,20 +162,18 @@ async def test_a_full_disk_refuses_writes_keeps_reads_and_recovers(make_cluster,
             await asyncio.to_thread(filler.unlink)
             await wait_for(lambda: _no_storage_error(client, victim), 15, f"{victim.id} to recover its disk")
             await writer.wait_more(10, 15, "writes after the disk has space again")
-            writer.stopping.set()
-            await asyncio.gather(*writing)
+            await writer.finish(writing)
 
             final, problem = await converge(client, cluster, timeout=30)
             assert problem is None, f"{problem}: {[len(t or []) for t in final.values()]}"
-            ids = {t["id"] for t in next(iter(final.values()))}
-            assert writer.acked <= ids, f"{len(writer.acked - ids)} acknowledged writes lost"
+            writer.assert_exactly(final[victim.id], "after the disk recovered")
 
             # Its log holds no half record: it restarts after kill -9 and converges again.
             cluster.kill(victim.index)
             cluster.start(victim.index)
             final, problem = await converge(client, cluster, timeout=30)
             assert problem is None, problem
-            assert writer.acked <= {t["id"] for t in final[victim.id]}
+            writer.assert_exactly(final[victim.id], "after a kill -9 of the recovered node")
             log = victim.log.read_text(errors="replace")
             assert "corrupt" not in log.lower() and "Traceback" not in log
         finally:
@@ -196,12 +212,11 @@ async def _damaged_snapshot_case(
     await writer.wait_more(20, 10, "writes while the follower is down")
     cluster.start(follower.index)
     await writer.wait_more(20, 15, "writes after the follower restarted")
-    writer.stopping.set()
-    await writing
+    await writer.finish([writing])
     final, problem = await converge(client, cluster, timeout=30)
     assert follower.running, f"{follower.id} did not start:\n{follower.log.read_text()[-3000:]}"
     assert problem is None, problem
-    assert writer.acked <= {t["id"] for t in final[follower.id]}
+    writer.assert_exactly(final[follower.id], f"{follower.id} after its snapshot was damaged")
     status = await client.status(follower)
     assert status["term"] >= term_before
     return cluster, follower

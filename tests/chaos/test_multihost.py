@@ -5,13 +5,17 @@ its own namespace, which is where the test asks it for writes.
 """
 
 import asyncio
+import itertools
 import json
 import sys
 import uuid
+from collections import Counter
+
+import pytest
 
 from tests.integration.harness import Client, NodeProcess, ProcessCluster, wait_for
+from tests.needs import NETNS
 
-from .conftest import needs_netns
 from .netns import PORT, Network
 from .runner import chaos_cluster, converge
 
@@ -60,20 +64,57 @@ async def _leader_of(client: Client, nodes: list[NodeProcess]) -> str | None:
     return leaders.pop() if len(leaders) == 1 and None not in leaders else None
 
 
-async def _write(client: Client, node: NodeProcess, title: str):
-    key = str(uuid.uuid4())
-    return await client.call(
-        "POST", node.url + "/tasks", {"title": title}, headers={"Idempotency-Key": key}, timeout=10
-    )
+class Writes:
+    """Every write the test sends, each with a title of its own, and what became of it: acknowledged
+    (id -> title), or of unknown outcome (it may land later). A refusal sent before anything was proposed
+    (no_quorum, no_leader) leaves nothing behind. The final state is checked against all three."""
+
+    def __init__(self, client: Client):
+        self.client = client
+        self.acked: dict[str, str] = {}
+        self.unknown: set[str] = set()
+        self._sent = itertools.count()
+
+    def title(self, what: str) -> str:
+        return f"{what} #{next(self._sent)}"
+
+    def record(self, title: str, code: int, body) -> None:
+        if code == 201:
+            self.acked[body["id"]] = title
+        elif not (code == 503 and body.get("error") in ("no_quorum", "no_leader")):
+            self.unknown.add(title)
+
+    async def send(self, node: NodeProcess, what: str):
+        title = self.title(what)
+        answer = await self.client.call(
+            "POST",
+            node.url + "/tasks",
+            {"title": title},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            timeout=10,
+        )
+        self.record(title, answer[0], answer[1])
+        return answer
+
+    async def acked_write(self, node: NodeProcess, what: str) -> str:
+        code, body, _ = await self.send(node, what)
+        assert code == 201, (node.id, code, body)
+        return body["id"]
+
+    def assert_final(self, tasks: list[dict]) -> None:
+        """Each acknowledged write once; nothing else but writes whose outcome was unknown."""
+        titles = Counter(t["title"] for t in tasks)
+        assert all(n == 1 for n in titles.values()), (
+            f"applied twice: {[t for t, n in titles.items() if n > 1]}"
+        )
+        by_id = {t["id"]: t["title"] for t in tasks}
+        lost = {task: title for task, title in self.acked.items() if by_id.get(task) != title}
+        assert not lost, f"acknowledged writes lost: {lost}"
+        extra = {title for task, title in by_id.items() if task not in self.acked}
+        assert extra <= self.unknown, f"tasks no write of this test explains: {extra - self.unknown}"
 
 
-async def _acked_write(client: Client, node: NodeProcess, title: str) -> str:
-    code, body, _ = await _write(client, node, title)
-    assert code == 201, (node.id, code, body)
-    return body["id"]
-
-
-@needs_netns
+@pytest.mark.needs(NETNS)
 async def test_a_cluster_across_namespaces_takes_writes_refuses_a_minority_and_heals(tmp_path, client):
     with chaos_cluster("netns", tmp_path / "cluster", 4, log_level="info") as (cluster, network):
         assert isinstance(cluster, ProcessCluster) and network is not None
@@ -88,7 +129,9 @@ async def test_a_cluster_across_namespaces_takes_writes_refuses_a_minority_and_h
         status = await client.status(nodes[2])
         assert status["node_id"] == f"{network.addresses[2]}:{PORT}"  # ids are host:port
 
-        acked = {await _acked_write(client, node, f"before-{node.index}") for node in nodes}
+        writes = Writes(client)
+        for node in nodes:
+            await writes.acked_write(node, f"before-{node.index}")
 
         # 1. The leader's link goes down: the three others elect a leader and keep taking writes.
         network.isolate(preferred.index)
@@ -100,12 +143,15 @@ async def test_a_cluster_across_namespaces_takes_writes_refuses_a_minority_and_h
 
         await wait_for(another_leader, 15, "a leader among the other three")
         for node in rest:
-            acked.add(await _acked_write(client, node, f"during-{node.index}"))
-        #    The isolated node, asked from inside its namespace, refuses writes and still reads.
+            await writes.acked_write(node, f"during-{node.index}")
+        #    The isolated node, asked from inside its namespace, refuses writes and still reads. Each
+        #    peer counts as reachable until it has been silent for a while, so the count it gives
+        #    comes down to itself alone only once the last peer's silence is long enough.
         code, body = await wait_for(
-            lambda: _refused_inside(network, preferred), 20, "the isolated node to answer no_quorum"
+            lambda: _refused_inside(network, preferred, writes, "1 of 4 nodes reachable; 3 needed"),
+            20,
+            "the isolated node to answer no_quorum, reaching only itself",
         )
-        assert "1 of 4 nodes reachable; 3 needed" in body["message"], body
         code, body = await _from_inside(network, preferred, "GET", "/tasks")
         assert code == 200 and len(body["tasks"]) >= 4
 
@@ -113,36 +159,45 @@ async def test_a_cluster_across_namespaces_takes_writes_refuses_a_minority_and_h
         network.isolate(nodes[1].index)
 
         async def refused_everywhere():
-            answers = [await _write(client, node, "no majority") for node in nodes[2:]]
-            return answers if all(a[0] == 503 and a[1]["error"] == "no_quorum" for a in answers) else None
+            answers = [await writes.send(node, "no majority") for node in nodes[2:]]
+            assert not any(a[0] == 201 for a in answers), "a write was acknowledged without a majority"
+            refused = all(
+                a[0] == 503
+                and a[1]["error"] == "no_quorum"
+                and "2 of 4 nodes reachable; 3 needed" in a[1]["message"]
+                for a in answers
+            )
+            return answers if refused else None
 
-        answers = await wait_for(refused_everywhere, 20, "both remaining nodes to answer no_quorum")
-        assert all("2 of 4 nodes reachable; 3 needed" in a[1]["message"] for a in answers)
+        answers = await wait_for(
+            refused_everywhere, 20, "both remaining nodes to answer no_quorum, 2 of 4 up"
+        )
         assert all("Retry-After" in a[2] for a in answers)
         code, body, _ = await client.call("GET", nodes[3].url + "/tasks")
-        assert code == 200 and acked <= {t["id"] for t in body["tasks"]}
+        assert code == 200 and set(writes.acked) <= {t["id"] for t in body["tasks"]}
 
         # 3. Heal: every node converges on the same tasks, the first member leads again, writes work.
         network.heal()
         final, problem = await converge(client, cluster, timeout=30)
         assert problem is None, problem
-        tasks = next(iter(final.values()))
-        assert acked <= {t["id"] for t in tasks}
-        titles = [t["title"] for t in tasks]
-        assert len(titles) == len(set(titles)), "a write was applied twice"
+        writes.assert_final(next(iter(final.values())))
         await wait_for(
             lambda: _preferred_leads(client, nodes, preferred), 20, "the first member to lead again"
         )
-        new = await _acked_write(client, nodes[3], "after the heal")
+        await writes.acked_write(nodes[3], "after the heal")
         final, problem = await converge(client, cluster, timeout=15)
-        assert problem is None and new in {t["id"] for t in final[preferred.id]}
+        assert problem is None, problem
+        writes.assert_final(final[preferred.id])
 
 
 async def _preferred_leads(client: Client, nodes: list[NodeProcess], preferred: NodeProcess) -> bool:
     return await _leader_of(client, nodes) == preferred.id
 
 
-async def _refused_inside(network: Network, node: NodeProcess):
-    code, body = await _from_inside(network, node, "POST", "/tasks", {"title": "from the minority"})
+async def _refused_inside(network: Network, node: NodeProcess, writes: Writes, says: str):
+    title = writes.title("from the minority")
+    code, body = await _from_inside(network, node, "POST", "/tasks", {"title": title})
+    writes.record(title, code, body)
     assert code != 201, "a node cut off from the majority acknowledged a write"
-    return (code, body) if code == 503 and body.get("error") == "no_quorum" else None
+    refused = code == 503 and body.get("error") == "no_quorum" and says in body["message"]
+    return (code, body) if refused else None

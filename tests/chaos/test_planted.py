@@ -84,11 +84,11 @@ async def _lose_the_leader_with_followers_down(cluster: ProcessCluster) -> tuple
 
         await wait_for(lambda: asyncio.sleep(0, acked() >= 40), 20, "40 acknowledged writes")
         before = acked()
-        alone = Fault("kill-followers", [n.id for n in followers], time.monotonic())
+        alone = Fault("kill-followers", [n.id for n in followers], time.monotonic(), injected=True)
         history.faults.append(alone)
         await asyncio.to_thread(lambda: [cluster.kill(n.index) for n in followers])
         await asyncio.sleep(1.0)  # the fault's own timing: the leader is alone this long
-        history.faults.append(Fault("kill-leader", [leader.id], time.monotonic()))
+        history.faults.append(Fault("kill-leader", [leader.id], time.monotonic(), injected=True))
         cluster.kill(leader.index)
         workload.stop()
         await clients

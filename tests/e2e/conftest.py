@@ -2,8 +2,9 @@
 package only; its own browser download is never used), against real clusters started with the
 integration harness.
 
-Chromium comes from the system (``apt-get install -y chromium``). Without it the e2e tests are skipped,
-and the run says so loudly at the end; CI installs it, so there they always run.
+Chromium comes from the system (``apt-get install -y chromium``). Every module here is marked
+``needs(CHROMIUM)`` (tests/needs.py): without it its tests are skipped locally, with the reason in the
+summary, and fail under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from tests.integration.harness import NodeProcess, ProcessCluster
 
 T = TypeVar("T")
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -37,10 +37,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-NO_CHROMIUM = (
-    f"{CHROMIUM} is missing, so the dashboard's browser tests did not run. "
-    "Install it with: apt-get update && apt-get install -y chromium"
-)
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 DOCS = REPO / "docs"
@@ -55,17 +51,11 @@ PHONE = {"width": 360, "height": 740}
 # loaded machine has stray ones), and the page waits and retries as the answer asks.
 NOT_THE_PAGES = ("net::ERR_NETWORK_CHANGED", "status of 503")
 
-# Every module here marks itself with this: skipped only when the browser is absent.
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)
-
 # Failover times measured by the tests (seconds from kill -9 to the page showing another node).
 SWITCH_TIMES: list[float] = []
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not CHROMIUM.exists():
-        terminalreporter.write_sep("!", "E2E TESTS SKIPPED", red=True, bold=True)
-        terminalreporter.write_line(NO_CHROMIUM, red=True, bold=True)
     if SWITCH_TIMES:
         runs = ", ".join(f"{s * 1000:.0f} ms" for s in SWITCH_TIMES)
         median = statistics.median(SWITCH_TIMES) * 1000
@@ -212,7 +202,7 @@ def browser() -> Iterator[Any]:
 
     expect.set_options(timeout=10_000)  # a loaded 2-core CI machine is slower than a laptop
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

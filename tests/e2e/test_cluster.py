@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.integration.harness import NodeProcess, ProcessCluster
+from tests.needs import CHROMIUM
 
 from .conftest import (
     DESKTOP,
@@ -22,7 +23,6 @@ from .conftest import (
     SWITCH_TIMES,
     find_leader,
     http,
-    needs_chromium,
     screenshot,
     start_cluster,
     tasks_on,
@@ -30,7 +30,7 @@ from .conftest import (
     write,
 )
 
-pytestmark = needs_chromium
+pytestmark = pytest.mark.needs(CHROMIUM)
 
 FAILOVER_RUNS = 3
 SWITCH_DEADLINE_S = 5.0  # the page aims at well under 2 s; this bounds a very loaded machine

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.integration.harness import ProcessCluster
+from tests.needs import CHROMIUM
 
 from .conftest import (
     NOT_THE_PAGES,
@@ -18,14 +19,13 @@ from .conftest import (
     Session,
     find_leader,
     http,
-    needs_chromium,
     start_cluster,
     tasks_on,
     wait_until,
     write,
 )
 
-pytestmark = needs_chromium
+pytestmark = pytest.mark.needs(CHROMIUM)
 
 
 @pytest.fixture(scope="module")

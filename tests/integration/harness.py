@@ -239,8 +239,10 @@ async def wait_for(
         await asyncio.sleep(interval)
 
 
-async def find_leader(client: Client, cluster: ProcessCluster, timeout: float = 10) -> NodeProcess:
-    """The running node that says it leads, with the highest term, once the others agree on it."""
+async def find_leader(client: Client, cluster: ProcessCluster, timeout: float = 20) -> NodeProcess:
+    """The running node that says it leads, once every running node answers and follows it in its term.
+    Every one, not a majority: a test that goes on to pick "a follower" must not pick a node that is
+    still starting (on a loaded machine one can lag the others by a second or more)."""
 
     async def probe() -> NodeProcess | None:
         running = [n for n in cluster.nodes if n.running]
@@ -249,7 +251,7 @@ async def find_leader(client: Client, cluster: ProcessCluster, timeout: float = 
         if not leaders:
             return None
         term, leader = max(leaders, key=lambda t: t[0])
-        agree = sum(1 for s in statuses if s and s["leader"] == leader.url and s["term"] == term)
-        return leader if agree * 2 > cluster.size else None
+        agree = all(s and s["leader"] == leader.url and s["term"] == term for s in statuses)
+        return leader if agree else None
 
-    return await wait_for(probe, timeout, "a leader the majority agrees on")
+    return await wait_for(probe, timeout, "a leader every running node follows")

@@ -1,7 +1,11 @@
 """Slow and abusive clients must not cost the cluster its leader: while one client sends a body one byte
 a second and another holds 300 idle connections, a three-node cluster keeps its term (no election) and
 its writes succeed. The write latencies, before and during, are printed for the record: the machine
-running the tests decides them, so they are not asserted."""
+running the tests decides them, so they are not asserted.
+
+"No election" is a claim about timing, so the test runs alone (``make test`` runs the ``alone`` tests
+after the parallel ones) and with a 1 s election timeout: a loaded machine may stall a node for a few
+hundred milliseconds, while clients that starved the leader would stall it for the whole 8 s."""
 
 from __future__ import annotations
 
@@ -10,10 +14,14 @@ import contextlib
 import statistics
 import time
 
-from .harness import Client, NodeProcess, ProcessCluster, find_leader, wait_for
+import pytest
+
+from .harness import Client, NodeProcess, ProcessCluster, find_leader
 
 IDLE_CONNECTIONS = 300
 ABUSE_S = 8.0
+# No hand-over to the preferred node in the middle: any change of leader here would be an election.
+TIMINGS = {"prefer_lowest_port": "false", "heartbeat_ms": 100, "election_timeout_ms": 1000}
 
 
 async def _terms(client: Client, cluster: ProcessCluster) -> dict[str, int]:
@@ -75,17 +83,12 @@ def _summary(latencies: list[float]) -> str:
     return f"{len(ms)} writes, median {statistics.median(ms):.1f} ms, p99 {p99:.1f} ms, max {ms[-1]:.1f} ms"
 
 
+@pytest.mark.alone
 async def test_slow_and_idle_clients_cause_no_election_and_writes_go_on(make_cluster, client: Client):
-    # No hand-over to the preferred node in the middle: any change of leader here would be an election.
-    cluster = make_cluster(3, log_level="info", timings={"prefer_lowest_port": "false"})
+    cluster = make_cluster(3, log_level="info", timings=TIMINGS)
     cluster.start_all()
     leader = await find_leader(client, cluster)
     follower = next(node for node in cluster.nodes if node is not leader)
-
-    async def all_up() -> bool:
-        return len(await _terms(client, cluster)) == 3
-
-    await wait_for(all_up, 20, "every node to answer")
     before_latencies, before_failures = await _writes(client, [leader, follower], 3.0)
     terms_before = await _terms(client, cluster)
 

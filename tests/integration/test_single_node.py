@@ -25,7 +25,9 @@ async def test_kill_9_loses_no_acknowledged_write(make_cluster, client):
     cluster.kill(0)
     cluster.start(0)
     await find_leader(client, cluster)
-    tasks = await client.tasks(node)
+    # Strong: a restarted node re-applies its log only once it commits again in its new term, and a
+    # local read may come before that; a linearizable read must see every acknowledged write.
+    tasks = await client.tasks(node, consistency="strong")
     assert {t["id"]: t for t in tasks} == acked  # every acknowledged task, byte for byte
 
 

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.seed is not None:
         result = run_seed(args.seed, args.steps, trace_all=args.trace)
         print(result.summary())
-        return 0 if result.violation is None else 1
+        return 0 if result.failure is None else 1
 
     seeds = range(args.first, args.first + args.seeds)
     started = time.monotonic()
@@ -46,13 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         for result in pool.map(run_seed, seeds, [args.steps] * len(seeds), chunksize=8):
             results.append(result)
             steps += result.steps
-            if result.violation:
-                sys.stderr.write("\n" + result.violation + "\n")
+            if result.failure:
+                sys.stderr.write("\n" + result.summary() + "\n")
             if len(results) % 20 == 0 or len(results) == len(seeds):
                 _progress(len(results), len(seeds), steps, started)
     sys.stderr.write("\n")
     elapsed = time.monotonic() - started
-    failed = [r for r in results if r.violation]
+    failed = [r for r in results if r.failure]
     failovers = [ms for r in results for ms in r.failover_ms]
     print(
         f"schedules: {len(results)}  steps: {steps:,}  wall: {elapsed:.1f} s  "
@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             f"simulated failover after leader crash: median {statistics.median(failovers):.0f} ms, "
             f"max {max(failovers):.0f} ms over {len(failovers)} crashes"
         )
-    print(f"violations: {len(failed)}" + (f" (seeds {[r.seed for r in failed][:20]})" if failed else ""))
+    print(
+        f"failed schedules: {len(failed)}" + (f" (seeds {[r.seed for r in failed][:20]})" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -9,13 +9,17 @@ step that caused it:
   command and follow the same history (checked inductively: same
   (index, term) => same data and same previous term).                    (on_persist)
 - Leader Completeness: a new leader holds every committed entry.         (on_leader)
-- State Machine Safety: no two nodes apply different entries at one
-  index, and a node applies indexes in order.                            (on_apply)
-- Identical state at the same applied index (state digests agree).       (on_apply)
-- Acknowledged writes survive: a client's acked command stays committed. (on_leader, on_apply)
-- Linearizable reads: a ReadIndex read sees every write acknowledged
+- State Machine Safety: no two nodes apply or commit different entries
+  at one index, and a node applies indexes in order.                     (on_leader_commit, on_apply)
+- Identical State: the same applied index gives the same state digest.   (on_apply)
+- Acknowledged Writes Survive: a client's acked command is in the final
+  state, exactly once.                                                   (check_acked_survive)
+- Linearizable Reads: a ReadIndex read sees every write acknowledged
   before the read began.                                                 (on_read)
-- Terms never go backwards on a node, even across a crash.               (on_term)
+- Terms Never Go Back: a node's term never decreases, even across a crash. (on_term)
+
+Every violation carries the name of the rule it breaks (``Violation.rule``, one of ``RULES``), so a test
+can tell which property failed, and a failure of the checker's rules apart from any other failure.
 """
 
 from __future__ import annotations
@@ -24,9 +28,35 @@ from dataclasses import dataclass
 
 from todonode.raft import Entry, RaftNode
 
+ELECTION_SAFETY = "Election Safety"
+LEADER_APPEND_ONLY = "Leader Append-Only"
+LOG_MATCHING = "Log Matching"
+LEADER_COMPLETENESS = "Leader Completeness"
+STATE_MACHINE_SAFETY = "State Machine Safety"
+IDENTICAL_STATE = "Identical State"
+ACKED_WRITES_SURVIVE = "Acknowledged Writes Survive"
+LINEARIZABLE_READS = "Linearizable Reads"
+TERMS_NEVER_GO_BACK = "Terms Never Go Back"
+RULES = (
+    ELECTION_SAFETY,
+    LEADER_APPEND_ONLY,
+    LOG_MATCHING,
+    LEADER_COMPLETENESS,
+    STATE_MACHINE_SAFETY,
+    IDENTICAL_STATE,
+    ACKED_WRITES_SURVIVE,
+    LINEARIZABLE_READS,
+    TERMS_NEVER_GO_BACK,
+)
+
 
 class Violation(AssertionError):
-    """A safety property failed. The message names the property and the evidence."""
+    """A safety property failed: ``rule`` names it (one of RULES), the message gives the evidence."""
+
+    def __init__(self, rule: str, evidence: str) -> None:
+        assert rule in RULES, rule
+        super().__init__(f"{rule}: {evidence}")
+        self.rule = rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +80,14 @@ class Checker:
 
     def on_term(self, node: str, term: int) -> None:
         if term < self.last_term.get(node, 0):
-            raise Violation(f"term went backwards on {node}: {self.last_term[node]} -> {term}")
+            raise Violation(TERMS_NEVER_GO_BACK, f"{node}: {self.last_term[node]} -> {term}")
         self.last_term[node] = term
 
     def on_leader(self, core: RaftNode) -> None:
         term, node = core.term, core.id
         other = self.leaders.setdefault(term, node)
         if other != node:
-            raise Violation(f"Election Safety: {other} and {node} both leaders in term {term}")
+            raise Violation(ELECTION_SAFETY, f"{other} and {node} both leaders in term {term}")
         # Leader Completeness speaks of entries committed in *earlier* terms: a node can still win an
         # old term (its votes were delayed) after a later term committed more.
         for index, (eterm, _) in self.committed.items():
@@ -65,8 +95,9 @@ class Checker:
                 continue
             if index > core.log.snapshot_index and core.log.term_at(index) != eterm:
                 raise Violation(
-                    f"Leader Completeness: {node} leads term {term} without committed entry {index} "
-                    f"(term {eterm}); it has term {core.log.term_at(index)} there"
+                    LEADER_COMPLETENESS,
+                    f"{node} leads term {term} without committed entry {index} "
+                    f"(term {eterm}); it has term {core.log.term_at(index)} there",
                 )
 
     def on_leader_commit(self, core: RaftNode) -> None:
@@ -77,8 +108,9 @@ class Checker:
             known = self.committed.setdefault(e.index, (e.term, e.data))
             if known != (e.term, e.data):
                 raise Violation(
-                    f"State Machine Safety: {core.id} (leader, term {core.term}) commits index {e.index} "
-                    f"as term {e.term}, but term {known[0]} was committed there before"
+                    STATE_MACHINE_SAFETY,
+                    f"{core.id} (leader, term {core.term}) commits index {e.index} "
+                    f"as term {e.term}, but term {known[0]} was committed there before",
                 )
         self._max_commit_seen = max(self._max_commit_seen, core.commit)
 
@@ -88,8 +120,9 @@ class Checker:
             prev = self.leader_last.get(node)
             if prev and prev[0] == was_leader_in and entries[0].index <= prev[1]:
                 raise Violation(
-                    f"Leader Append-Only: {node} (leader in term {was_leader_in}) rewrote from index "
-                    f"{entries[0].index} though it already held up to {prev[1]}"
+                    LEADER_APPEND_ONLY,
+                    f"{node} (leader in term {was_leader_in}) rewrote from index "
+                    f"{entries[0].index} though it already held up to {prev[1]}",
                 )
         for e in entries:
             try:
@@ -100,29 +133,34 @@ class Checker:
             known = self.entries.setdefault((e.index, e.term), seen)
             if known.data != seen.data or known.kind != seen.kind:
                 raise Violation(
-                    f"Log Matching: two different entries at index {e.index} term {e.term} "
-                    f"({known.data!r} vs {seen.data!r} on {node})"
+                    LOG_MATCHING,
+                    f"two different entries at index {e.index} term {e.term} "
+                    f"({known.data!r} vs {seen.data!r} on {node})",
                 )
             if None not in (known.prev_term, prev_term) and known.prev_term != prev_term:
                 raise Violation(
-                    f"Log Matching: entry {e.index}/{e.term} follows term {known.prev_term} on one node "
-                    f"and term {prev_term} on {node}"
+                    LOG_MATCHING,
+                    f"entry {e.index}/{e.term} follows term {known.prev_term} on one node "
+                    f"and term {prev_term} on {node}",
                 )
         if core.role.value == "leader" and entries:
             self.leader_last[node] = (core.term, entries[-1].index)
 
     def on_apply(self, node: str, entry: Entry, expected_index: int, digest: int) -> None:
         if entry.index != expected_index:
-            raise Violation(f"{node} applied index {entry.index} when {expected_index} was next")
+            raise Violation(
+                STATE_MACHINE_SAFETY, f"{node} applied index {entry.index} when {expected_index} was next"
+            )
         known = self.committed.setdefault(entry.index, (entry.term, entry.data))
         if known != (entry.term, entry.data):
             raise Violation(
-                f"State Machine Safety: index {entry.index} applied as {known} on one node and as "
-                f"{(entry.term, entry.data)} on {node}"
+                STATE_MACHINE_SAFETY,
+                f"index {entry.index} applied as {known} on one node and as "
+                f"{(entry.term, entry.data)} on {node}",
             )
         seen = self.digests.setdefault(entry.index, digest)
         if seen != digest:
-            raise Violation(f"state digests differ at applied index {entry.index} ({node})")
+            raise Violation(IDENTICAL_STATE, f"state digests differ at applied index {entry.index} ({node})")
 
     def on_ack(self, command_id: str, index: int) -> None:
         self.acked.setdefault(command_id, index)
@@ -131,14 +169,16 @@ class Checker:
         missing = acked_before - visible
         if missing:
             raise Violation(
-                f"Linearizable read on {node} missed {len(missing)} acknowledged writes, "
-                f"e.g. {sorted(missing)[:3]}"
+                LINEARIZABLE_READS,
+                f"a read on {node} missed {len(missing)} acknowledged writes, e.g. {sorted(missing)[:3]}",
             )
 
     def check_acked_survive(self, final_ids: list[str]) -> None:
         present = set(final_ids)
         lost = [c for c in self.acked if c not in present]
         if lost:
-            raise Violation(f"acknowledged commands lost: {lost[:5]} ({len(lost)} in all)")
+            raise Violation(
+                ACKED_WRITES_SURVIVE, f"acknowledged commands lost: {lost[:5]} ({len(lost)} in all)"
+            )
         if len(present) != len(final_ids):
-            raise Violation("a command was applied twice after deduplication by id")
+            raise Violation(ACKED_WRITES_SURVIVE, "a command was applied twice after deduplication by id")

@@ -32,7 +32,7 @@ from todonode.raft import (
     SnapshotMeta,
 )
 
-from .checker import Checker, Violation
+from .checker import Checker
 from .network import SimNetwork
 
 TICK_MS = 50.0
@@ -72,6 +72,10 @@ class SimConfig:
     # How often the nemesis picks each fault (relative weights).
     faults: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_FAULTS))
     node_class: type[RaftNode] = RaftNode
+
+
+class Stalled(Exception):
+    """Liveness, not safety: after every fault healed, the cluster did not recover in time."""
 
 
 # ------------------------------------------------------------------------------------ state machine
@@ -317,16 +321,16 @@ class SimCluster:
     # ---------------------------------------------------------------------------------- main loop
 
     def run(self) -> None:
-        """Phase 1: faults while clients write. Phase 2: heal and check liveness and convergence."""
-        try:
-            for _ in range(self.cfg.steps):
-                self.step(faults=True)
-            self.heal_everything()
-            self.await_convergence()
-            self.measure_failover()
-            self.checker.check_acked_survive(self.leader_node().sm.ids)
-        except Violation as v:
-            raise Violation(f"seed {self.seed}: {v}\n--- last events ---\n{self.trace_tail()}") from None
+        """Phase 1: faults while clients write. Phase 2: heal and check liveness and convergence.
+
+        Raises the checker's Violation when a safety rule breaks, Stalled when the healed cluster does
+        not recover in time; anything else raised comes from the core itself."""
+        for _ in range(self.cfg.steps):
+            self.step(faults=True)
+        self.heal_everything()
+        self.await_convergence()
+        self.measure_failover()
+        self.checker.check_acked_survive(self.leader_node().sm.ids)
 
     def step(self, *, faults: bool, clients: bool = True) -> None:
         self.steps += 1
@@ -530,7 +534,7 @@ class SimCluster:
             self.step(faults=False, clients=False)
             if self._converged():
                 return
-        raise Violation(
+        raise Stalled(
             f"no convergence within {self.cfg.heal_limit_ms / 1000:.0f} s of healing: {self.describe()}"
         )
 
@@ -559,7 +563,7 @@ class SimCluster:
                 self.failover_ms.append(self.now - crashed_at)
                 break
         else:
-            raise Violation(f"no new leader within 10 s of killing {old.id}: {self.describe()}")
+            raise Stalled(f"no new leader within 10 s of killing {old.id}: {self.describe()}")
         self.restart(old.id)
         self.await_convergence()
 

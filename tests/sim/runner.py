@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from todonode.raft import RaftNode
 
 from .checker import Violation
-from .cluster import SimCluster, SimConfig
+from .cluster import SimCluster, SimConfig, Stalled
+
+# How a seed can fail. Only SAFETY is the checker's verdict; the others must not be mistaken for it.
+SAFETY = "safety"  # the checker found a broken rule (SeedResult.rule names it)
+STALLED = "stalled"  # liveness: the healed cluster did not recover in time
+CRASHED = "crashed"  # the core raised (its own tripwires): a real node would crash
 
 
 @dataclass
@@ -21,12 +26,14 @@ class SeedResult:
     steps: int
     nodes: int
     failover_ms: list[float] = field(default_factory=list)
-    violation: str | None = None
+    failure: str | None = None  # SAFETY, STALLED or CRASHED; None when the seed passed
+    rule: str | None = None  # the rule broken, when failure is SAFETY
+    report: str | None = None  # what failed and the events that led to it
 
     def summary(self) -> str:
         head = f"seed {self.seed}: {self.nodes} nodes, {self.steps} steps"
-        if self.violation:
-            return f"{head}: VIOLATION\n{self.violation}"
+        if self.failure:
+            return f"{head}: {self.failure.upper()}\n{self.report}"
         return f"{head}: ok, failover {', '.join(f'{ms:.0f} ms' for ms in self.failover_ms)}"
 
 
@@ -60,11 +67,13 @@ def run_seed(
     try:
         cluster.run()
     except Violation as v:
-        result.violation = str(v)
-    except Exception as exc:  # the core raising is a failure too: a real node would crash
-        result.violation = (
-            f"seed {seed}: {type(exc).__name__}: {exc}\n--- last events ---\n{cluster.trace_tail()}"
-        )
+        result.failure, result.rule, what = SAFETY, v.rule, str(v)
+    except Stalled as stalled:
+        result.failure, what = STALLED, str(stalled)
+    except Exception as exc:
+        result.failure, what = CRASHED, f"{type(exc).__name__}: {exc}"
+    if result.failure:
+        result.report = f"seed {seed}: {what}\n--- last events ---\n{cluster.trace_tail()}"
     result.steps = cluster.steps
     result.failover_ms = cluster.failover_ms
     return result

@@ -20,18 +20,19 @@ def test_random_fault_schedules_keep_raft_safe_and_converge(chunk):
         result = run_seed(seed, STEPS)
         steps += result.steps
         assert result.steps >= STEPS
-        if result.violation:
-            failures.append(result.violation)
+        if result.failure:
+            failures.append(result.report)
     assert not failures, f"{len(failures)} schedules failed; first:\n{failures[0]}"
     assert steps >= per_chunk * STEPS
 
 
 def test_a_seed_replays_exactly():
     first, second = run_seed(1234, 1500), run_seed(1234, 1500)
-    assert (first.steps, first.failover_ms, first.violation) == (
+    assert (first.steps, first.failover_ms, first.failure, first.report) == (
         second.steps,
         second.failover_ms,
-        second.violation,
+        second.failure,
+        second.report,
     )
 
 
