@@ -29,8 +29,8 @@ Where each rule lives:
     thesis §4.1 membership changes    propose_config_change, _config_in_effect, _one_change_at_a_time,
                                       _committed_in_own_term (and membership.py)
     thesis §4.2.1 learners            _electorate, _may_campaign, _track_members
-    thesis §4.2.2 removing the leader _config_change_committed, _leave_after_removal
-    thesis §4.2.3 removed servers     _ignores_vote_request_from
+    thesis §4.2.2 removing the leader _config_change_committed, _leave_after_removal, _may_campaign
+    thesis §4.2.3 removed servers     _ignores_vote_request
     thesis §4.2.3 leader lease        _in_leader_lease
     thesis §5 snapshots               compact, _handle_snapshot, _send_snapshot
     thesis §6.2 CheckQuorum           _quorum_active
@@ -189,6 +189,7 @@ class RaftNode:
         self._reset_election_timer()
         self._votes: dict[str, bool] = {}
         self._progress: dict[str, Progress] = {}
+        self._departing: list[str] = []  # leader: removed members tracked until told of their removal
         self._transferee: str | None = None
         self._transfer_elapsed = 0
         self._round = 0  # heartbeat round; a read is confirmed when a majority answered its round
@@ -311,7 +312,7 @@ class RaftNode:
         goes to the step function of the current role."""
         if m.dst != self.id or m.src == self.id:
             return
-        if isinstance(m, VoteRequest) and self._ignores_vote_request_from(m.src):
+        if isinstance(m, VoteRequest) and self._ignores_vote_request(m):
             return
         if m.term > self.term:
             if not self._accept_higher_term(m):
@@ -623,17 +624,38 @@ class RaftNode:
         return self.config.majority()
 
     def _may_campaign(self) -> bool:
-        """Only a voter campaigns (thesis §4.2.1): never a learner, nor a server that its configuration
-        does not list (removed, or joining and not yet told it was added), nor one still short of
-        entries it lost (``vote_floor``)."""
-        return self.id in self.config.voters and not self._recovering()
+        """Only a voter campaigns (thesis §4.2.1): never a learner, nor a server joining and not yet
+        told it was added, nor one whose removal it knows to be committed, nor one still short of
+        entries it lost (``vote_floor``).
 
-    def _ignores_vote_request_from(self, candidate: str) -> bool:
+        A voter that an uncommitted change removes still campaigns (thesis §4.2.2), not counting its
+        own vote: until the change commits it may be needed to commit it. A leader that removed itself
+        and then lost its majority has the longest log; if it stood aside, the voters it left behind
+        might all be refused by one another, and nobody could ever finish the change."""
+        if self._recovering():
+            return False
+        config, index = self.config, self.log.config_index
+        if self.id in config.voters:
+            return True
+        return index > self.commit and self.id in self.log.config_at(index - 1).voters
+
+    def _ignores_vote_request(self, m: VoteRequest) -> bool:
         """Thesis §4.2.3 (removed servers): a vote request, pre-vote or real, from a server that is not
         a voter in our configuration is ignored — its term too — so a removed server cannot disturb the
-        cluster, with or without PreVote. Every other message is taken from anyone its term allows: a
-        server being added hears from the leader before it has the entry that lists it."""
-        return candidate not in self.config.voters
+        cluster, with or without PreVote. A server that missed its own removal lacks the entry that
+        removed it, so its log is behind that of everyone who ignores it.
+
+        Unless the candidate's log is at least as up to date as ours: then our configuration may be the
+        stale one (an uncommitted change of an old term, about to be cut away), and ignoring a
+        legitimate candidate could leave no one able to win. Granting a vote is always safe; the rule
+        only keeps out the disruptive. A server that knows no voter at all (joining) answers no one.
+
+        Every other message is taken from anyone its term allows: a server being added hears from the
+        leader before it holds the entry that lists it."""
+        config = self.config
+        if m.src in config.voters:
+            return False
+        return not config.voters or not self.log.is_up_to_date(m.last_log_index, m.last_log_term)
 
     def _may_vote_for(self, candidate: str) -> bool:
         """§5.2: at most one vote per term, first come first served; none while we follow a leader."""
@@ -669,7 +691,7 @@ class RaftNode:
         self._set_role(Role.FOLLOWER, self._step_follower, self._tick_election)
         self.leader = leader
         self._transferee = None
-        self._progress = {}
+        self._progress, self._departing = {}, []
         self._reset_election_timer()
 
     def _become_pre_candidate(self) -> None:
@@ -928,6 +950,8 @@ class RaftNode:
                 # going to tell it: say so now rather than at the next heartbeat, so a write shows on
                 # every node within a round trip of being acknowledged.
                 self._send_heartbeat(peer, pr, 0)
+        if self._departing:
+            self._let_go_of_departed()
 
     def _send_append(self, peer: str, pr: Progress) -> bool:
         """Send one append (or the snapshot, if the entries it needs are compacted). Returns False
@@ -1067,17 +1091,31 @@ class RaftNode:
     def _track_members(self) -> None:
         """The leader follows the replication of every voter and learner of its configuration (thesis
         §4.2.1), with a fresh Progress for one that joins. One that the latest change removed stays
-        tracked until that change is committed, so that it receives the entry removing it — and, once
-        that is in its log, stops campaigning — instead of asking for votes nobody answers."""
-        wanted = list(self.config.members)
-        if self.log.config_index > self.commit:
-            wanted += self.log.config_at(self.log.config_index - 1).members
+        tracked until the change is committed — it may be needed to commit it — and then until it has
+        been told so (``_let_go_of_departed``): until it knows, it may campaign (``_may_campaign``)."""
+        config, index = self.config, self.log.config_index
+        wanted = list(config.members)
+        previous = self.log.config_at(index - 1).members
+        if index > self.commit:
+            wanted += previous
+        else:
+            wanted += [p for p in previous if p in self._progress and self._progress[p].commit_sent < index]
         members = dict.fromkeys(m for m in wanted if m != self.id)  # in configuration order
         for gone in [peer for peer in self._progress if peer not in members]:
             del self._progress[gone]
         for member in members:
             if member not in self._progress:
                 self._progress[member] = Progress(self.log.last_index + 1, self.opts.max_inflight)
+        self._departing = [peer for peer in members if peer not in config.members]
+
+    def _let_go_of_departed(self) -> None:
+        """Stop tracking a member the committed change removed, once it has been told of the commit."""
+        index = self.log.config_index
+        if index > self.commit:
+            return
+        for peer in [p for p in self._departing if self._progress[p].commit_sent >= index]:
+            del self._progress[peer]
+            self._departing.remove(peer)
 
     def _config_change_committed(self) -> None:
         """The latest configuration change is committed: stop tracking whom it removed, and if it

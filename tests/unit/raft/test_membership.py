@@ -64,8 +64,12 @@ def append_from_n2(term: int, prev: tuple[int, int], *entries: Entry, commit: in
     )
 
 
-def vote_request(term: int, src: str, *, pre_vote: bool = False, dst: str = "n1") -> VoteRequest:
-    return VoteRequest(term=term, src=src, dst=dst, last_log_index=9, last_log_term=9, pre_vote=pre_vote)
+def vote_request(
+    term: int, src: str, *, last: tuple[int, int] = (9, 9), pre_vote: bool = False, dst: str = "n1"
+) -> VoteRequest:
+    return VoteRequest(
+        term=term, src=src, dst=dst, last_log_index=last[0], last_log_term=last[1], pre_vote=pre_vote
+    )
 
 
 def campaigning(node: RaftNode) -> RaftNode:
@@ -336,17 +340,50 @@ def test_a_removed_leader_steps_down_once_its_removal_commits_and_hands_over():
     assert vote_requests_from(net, "n1", since) == []
 
 
+def test_a_leader_that_removed_itself_and_lost_its_majority_campaigns_until_the_change_commits():
+    """Thesis §4.2.2: a server that an uncommitted change removes may still be needed to commit it, so
+    it still campaigns — without counting its own vote. Here n1 removes itself, cannot reach n2 and
+    steps down (CheckQuorum); n2, whose log lacks the change, needs n1's vote and can never get it,
+    since n1's log is ahead. Only n1 can finish the change; then it steps down for good."""
+    net = Network(2)
+    leader = net.elect("n1")
+    net.isolate("n2")
+    assert isinstance(leader.propose_config_change(remove("n1")), Accepted)
+    since = len(net.sent)
+    net.tick("n1", times=4 * ELECTION)
+    # It campaigns, asking the voters of its configuration alone, and its own vote wins it nothing.
+    asked = {m.dst for m in vote_requests_from(net, "n1", since)}
+    assert (asked, leader.status().role) == ({"n2"}, Role.PRE_CANDIDATE)
+    net.heal()
+    net.tick(times=6 * ELECTION)
+    assert (net.leader(), net["n2"].config) == ("n2", ClusterConfig(("n2",)))
+    since = len(net.sent)
+    net.tick("n1", times=10 * ELECTION)
+    assert vote_requests_from(net, "n1", since) == []
+
+
 # ============================================================ §4.2.3 servers removed or not yet added
 
 
 @pytest.mark.parametrize("pre_vote", [False, True])
 def test_a_vote_request_from_a_server_that_is_not_a_voter_is_ignored(pre_vote):
     """Thesis §4.2.3: a removed server (or a learner, or a stranger) asking for votes is not answered,
-    and its term is not taken up."""
-    node = new_node(learners=("n4",), hard_state=HardState(term=1))
+    and its term is not taken up — here its log, like a removed server's, is behind ours."""
+    node = new_node(learners=("n4",), hard_state=HardState(term=1), log=log_of(1, 1))
     for src in ("n4", "n9"):
-        node.step(vote_request(5, src, pre_vote=pre_vote))
+        node.step(vote_request(5, src, last=(1, 1), pre_vote=pre_vote))
     assert (outbox(node), node.status().term) == ([], 1)
+
+
+def test_a_voter_whose_configuration_is_stale_still_answers_a_candidate_whose_log_is_ahead():
+    """Thesis §4.2.3 limited by §4.1: n1 holds an uncommitted removal of n2 from an old term, which the
+    newer log of n2 has replaced. Ignoring n2 there could leave nobody able to win; n2's log being at
+    least as up to date as n1's says n1's configuration may be the stale one, so n1 answers."""
+    stale_removal = config_entry(1, 2, ("n1", "n3"))
+    node = new_node(hard_state=HardState(term=1), log=(Entry(1, 1), stale_removal))
+    assert "n2" not in node.config.voters
+    node.step(vote_request(3, "n2", last=(5, 2)))
+    assert [(m.dst, m.granted) for m in outbox(node)] == [("n2", True)]
 
 
 def test_a_removed_server_that_never_learnt_of_it_cannot_disturb_the_cluster_without_pre_vote_or_lease():
@@ -384,7 +421,7 @@ def test_a_node_that_knows_no_member_waits_for_a_leader():
     node = new_node("n4", voters=())
     for _ in range(10 * ELECTION):
         node.tick()
-    node.step(vote_request(1, "n1", dst="n4"))
+    node.step(vote_request(1, "n1", dst="n4"))  # a log ahead of its empty one makes no difference
     node.step(vote_request(1, "n1", dst="n4", pre_vote=True))
     st = node.status()
     assert (st.role, st.term, st.quorum, outbox(node)) == (Role.FOLLOWER, 0, 0, [])
