@@ -6,13 +6,14 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick flake sim lint clean cluster node bench chaos fuzz
+.PHONY: help install test test-quick flake sim lint clean cluster node demo bench chaos fuzz
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
 help:
 	@echo "make cluster        start the four nodes of configs/ in the foreground (Ctrl-C stops them)"
 	@echo "make node PORT=4001 start one node (e.g. again, after killing it)"
+	@echo "make demo [SLOW=10] the classroom cluster: break it from the page, watch Raft repair it"
 	@echo "make test           set up .venv and run every test"
 	@echo "make flake RUNS=10  run make test RUNS times in a row and list every failure of every run"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
@@ -41,6 +42,11 @@ cluster: $(STAMP) configs/cluster.secret
 node: $(STAMP) configs/cluster.secret
 	@test -n "$(PORT)" || { echo "usage: make node PORT=4001"; exit 2; }
 	@$(BIN)/python scripts/cluster.py configs/node$(PORT).toml
+
+# The four nodes in demo mode (files in data/demo/): the page gets fault buttons, a live view of the
+# messages and each election told in words. SLOW=10 multiplies every timing by ten, for a lecture.
+demo: $(STAMP) configs/cluster.secret
+	@$(BIN)/python scripts/cluster.py --demo --slow $(or $(SLOW),1) $(CONFIGS)
 
 # pytest exits 5 when it collected nothing; make fails on any non-zero status, so that can never pass.
 # -rfEs: the summary at the end names every failure, error and skip, each with its reason.

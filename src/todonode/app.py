@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import cors, internal, metrics, routes
+from .api import cors, demo, internal, metrics, routes
 from .api.cors import cors_middleware
 from .api.errors import error_middleware
 from .api.forwarding import FORWARDER, Forwarder
@@ -35,6 +35,8 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
     internal.setup(app)
     if config.api.metrics:
         metrics.setup(app)
+    if config.demo.enabled:
+        demo.setup(app)
     routes.install(app, config)
     return app
 

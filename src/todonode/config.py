@@ -20,6 +20,9 @@ Rules that are decisions rather than obvious:
 - ``cluster.heartbeat_ms`` and ``cluster.election_timeout_ms`` must be exact multiples of
   ``cluster.tick_ms`` (nothing is rounded), and the election timeout at least three heartbeats.
 - An empty ``api.cors_origins`` (the default) means the cluster's own node origins; ``"*"`` allows any.
+- ``[demo]`` is written by ``scripts/cluster.py --demo`` and turns on demo mode: the supervisor named by
+  ``demo.supervisor`` (a Unix socket; relative to the config's directory) may inject faults into this node,
+  and the node offers the controls for them to the page. Demo mode needs ``node.host`` on loopback.
 - ``node.event_loop`` is ``"auto"`` (uvloop where it is installed, which it is wherever pip installs
   todonode but Windows), ``"uvloop"`` (an error if it is not installed) or ``"asyncio"``.
 """
@@ -143,11 +146,31 @@ class _ApiFile(ApiSection):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class _DemoKeys:
+    report_ms: Positive = 200  # how often a node in demo mode reports the messages it sent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DemoSection(_DemoKeys):
+    supervisor: Path | None = None  # absolute; None: not in demo mode
+
+    @property
+    def enabled(self) -> bool:
+        return self.supervisor is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _DemoFile(_DemoKeys):
+    supervisor: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _File:
     node: _NodeFile
     cluster: _ClusterFile
     storage: StorageSection
     api: _ApiFile
+    demo: _DemoFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +180,7 @@ class Config:
     cluster: ClusterSection
     storage: StorageSection
     api: ApiSection
+    demo: DemoSection = DemoSection()
 
     @property
     def members(self) -> dict[str, str]:
@@ -219,7 +243,12 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
         cluster=_cluster_section(path, file.cluster, nodes, env),
         storage=file.storage,
         api=_api_section(path, file.api, nodes),
+        demo=_demo_section(path, file.demo),
     )
+    if config.demo.enabled and not is_loopback_host(config.node.host):
+        host = config.node.host
+        problem = f"needs node.host on loopback, got {host!r}: the fault controls stay on this machine"
+        raise ConfigError(path, "demo.supervisor", problem)
     if not is_loopback_host(config.node.host) and config.cluster.secret in WEAK_SECRETS:
         problem = (
             f"is the example secret, and node.host {config.node.host!r} is reachable from other machines: "
@@ -367,6 +396,13 @@ def _api_section(path: Path, api: _ApiFile, nodes: tuple[str, ...]) -> ApiSectio
     if api.protect_reads and token is None:
         raise ConfigError(path, "api.protect_reads", "needs api.token or api.token_file")
     return _section(ApiSection, api, cors_origins=origins or nodes, token=token)
+
+
+def _demo_section(path: Path, demo: _DemoFile) -> DemoSection:
+    if demo.supervisor == "":
+        raise ConfigError(path, "demo.supervisor", "must not be empty")
+    supervisor = None if demo.supervisor is None else (path.parent / demo.supervisor).absolute()
+    return _section(DemoSection, demo, supervisor=supervisor)
 
 
 def _inline_or_file(path: Path, file_key: str, inline: str | None, file_name: str | None) -> str | None:

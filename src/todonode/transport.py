@@ -19,6 +19,11 @@ peers it can reach to say "2 of 4 nodes reachable; 3 needed" instead of "no lead
 cluster on the dashboard. A peer counts as reachable while something from it arrived within the last
 ``reachable_window_s`` and the stream to it is not failing: one slow frame under load does not make a
 node look gone.
+
+In demo mode (node/demo.py) the transport is also where a node is cut off from its peers
+(``cut_off``): nothing leaves, not even the probes, and what arrives is dropped, so to every peer the
+node looks partitioned away while its HTTP API still answers. There too the messages sent are counted
+for the dashboard (``traffic``). Neither exists outside demo mode.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from .raft import (
     SnapshotMeta,
     to_wire,
 )
+from .traffic import DROPPED, LOST, SENT, Traffic
 
 log = logging.getLogger("todonode.transport")
 
@@ -92,6 +98,8 @@ class PeerTransport:
         self._read_snapshot = read_snapshot
         self._on_change = on_change
         self.on_rtt: Callable[[str, float], None] | None = None  # (peer, seconds), for metrics.py
+        self.traffic: Traffic | None = None  # demo mode: every message sent is counted here
+        self.isolated = False  # demo mode: cut off from every peer, both ways (cut_off)
         self._session: aiohttp.ClientSession | None = None
         self._senders: asyncio.Task[None] | None = None
 
@@ -128,6 +136,10 @@ class PeerTransport:
         for m in messages:
             link = self.links.get(m.dst)
             if link is None:
+                continue
+            if self.traffic is not None:
+                self.traffic.count(m, DROPPED if self.isolated else LOST if link.failing else SENT)
+            if self.isolated:
                 continue
             if len(link.queue) >= MAX_QUEUED:
                 link.queue.popleft()
@@ -221,23 +233,31 @@ class PeerTransport:
             # stream's heartbeat then breaks it.
             await ws.send_bytes(frame)
 
+    def cut_off(self, isolated: bool) -> None:
+        """Demo mode: drop every message to and from the peers (True), or let them flow again."""
+        self.isolated = isolated
+        if isolated:
+            for link in self.links.values():
+                link.queue.clear()
+
     def poll(self) -> None:
         """On every tick (node.py): a link that has sent nothing for a probe interval sends an empty
         batch, and a peer that fell silent is reported unreachable."""
         now = time.monotonic()
         for link in self.links.values():
-            if now - link.last_sent >= self._probe_interval:
+            if now - link.last_sent >= self._probe_interval and not self.isolated:
                 link.last_sent = now
                 link.ready.set()
             self._report(link)
 
     # ======================================================================================== incoming
 
-    def received(self, peer: str, messages: list[Message]) -> None:
-        """A frame from ``peer`` arrived on its stream to this node (api/internal.py)."""
+    def received(self, peer: str, messages: list[Message]) -> bool:
+        """A frame from ``peer`` arrived on its stream to this node (api/internal.py). False: drop it
+        (not from a peer, or this node is cut off)."""
         link = self.links.get(peer)
-        if link is None:
-            return
+        if link is None or self.isolated:
+            return False
         now = time.monotonic()
         link.last_heard = now
         if link.timing is not None:
@@ -252,6 +272,7 @@ class PeerTransport:
                 if now - sent_at > self._window:
                     link.timing = None  # that append was lost; time another
         self._report(link)
+        return True
 
     # ==================================================================================== reachability
 

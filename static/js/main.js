@@ -1,10 +1,12 @@
 // The page, put together in one place: each part is built once, from parts built before it; then the
 // parts are wired to one another, and the page is drawn and connected. A part knows only what it is
 // given here: the connection feeds the task list and the cluster panel, the user's actions go through
-// the outbox, and every change schedules one render of the whole page from that state.
+// the outbox, and every change schedules one render of the whole page from that state. In demo mode
+// (make demo) demo.js adds its controls and views to the same page.
 
 import { PageChrome } from './chrome.js';
 import { Connection } from './connection.js';
+import { DemoMode } from './demo.js';
 import { $, newKey, RenderQueue, sleep } from './dom.js';
 import { lang, setLanguage, t, translateStatic } from './i18n.js';
 import { ordered, routeFilter, TaskList } from './model.js';
@@ -22,6 +24,7 @@ function composePage(doc) {
   const chrome = new PageChrome(doc, idOf);
   const panel = new ClusterPanel($('.cluster', doc), idOf);
   const redraw = new RenderQueue();
+  const demo = new DemoMode(doc, { conn, panel, chrome, redraw: redraw.schedule });
 
   // The gate answers true when the page became read-only or writable: the timeline and the live
   // region say so once.
@@ -68,6 +71,7 @@ function composePage(doc) {
     const tasks = ordered(outbox.applyTo(list));
     todos.render({ tasks, filter: routeFilter(doc.location.hash), readOnly: gate.readOnly });
     panel.render({ languageChanged });
+    demo.render();
     chrome.render(gate.reason);
   };
   const showLanguage = (code) => {
@@ -103,11 +107,13 @@ function composePage(doc) {
     },
     onNodeStatus(url, own) {
       panel.nodeStatus(url, own);
+      demo.noticed(own);
       redraw.schedule();
     },
     onState(info) {
       chrome.connectionState(info);
       panel.connectionState(info);
+      demo.connectionState(info);
       redraw.schedule();
     },
   });

@@ -40,6 +40,12 @@ export class ClusterPanel {
     this.switchLogged = false; // the current move away from a node is already in the timeline
     this.offlineLogged = false;
     this.lastWrite = null;
+    // Set in demo mode (demo.js): what the demo supervisor says of a node's process (a paused node is
+    // not down, whatever the polls infer), a hook that adds the fault controls to each card, and
+    // whether elections are told there, from every node's reports, rather than here.
+    this.processOf = () => null;
+    this.decorate = () => {};
+    this.electionsToldElsewhere = false;
   }
 
   member(url, id = this.idOf(url)) {
@@ -126,7 +132,7 @@ export class ClusterPanel {
     if (leaderId === this.leaderId) return;
     if (leaderId === null) {
       if (this.leaderId) this.log('election', 'tl_leaderLost', { node: this.leaderId });
-    } else {
+    } else if (!this.electionsToldElsewhere) {
       this.log('leader', 'tl_leader', { node: leaderId, term });
     }
     this.leaderId = leaderId;
@@ -134,25 +140,57 @@ export class ClusterPanel {
 
   observeElection(node, term) {
     const key = `${node}:${term}`;
-    if (this.elections.has(key)) return;
+    if (this.elections.has(key) || this.electionsToldElsewhere) return;
     this.elections.add(key);
     this.log('election', 'tl_election', { node, term });
   }
 
   observeReachable(id, reachable) {
     if (reachable && this.lostByPage.has(id)) return;
+    // In demo mode the demo tells what became of a node (stopped, paused, cut off) more exactly.
+    const toldElsewhere = this.processOf(id) !== null;
     if (!reachable && !this.down.has(id)) {
       this.down.add(id);
-      this.log('down', 'tl_down', { node: id });
+      if (!toldElsewhere) this.log('down', 'tl_down', { node: id });
     } else if (reachable && this.down.has(id)) {
       this.down.delete(id);
-      this.log('up', 'tl_up', { node: id });
+      if (!toldElsewhere) this.log('up', 'tl_up', { node: id });
     }
   }
 
   log(kind, key, params) {
-    this.timeline.unshift({ at: Date.now(), kind, key, params });
+    this.tell({ at: Date.now(), kind, key, params });
+  }
+
+  // An entry with its own time, which may be older than the newest (a node's report arrives a moment
+  // after the fact): in order of time. An entry either has a key and params, or draws itself (render).
+  tell(entry) {
+    const i = this.timeline.findIndex((e) => e.at <= entry.at);
+    this.timeline.splice(i < 0 ? this.timeline.length : i, 0, entry);
     this.timeline.length = Math.min(this.timeline.length, TIMELINE_MAX);
+    this.retell();
+  }
+
+  // An entry changed (an election story learnt more): draw the timeline again.
+  retell() {
+    this.timelineShown = -1;
+  }
+
+  // What the panel knows of the cluster: the leader and term, each node's own role and term where it
+  // answered its last poll, and the quorum.
+  view() {
+    const roles = {};
+    for (const [id, m] of this.members) {
+      const own = this.ownStatus(m);
+      if (own) roles[id] = { role: own.role, term: own.term };
+    }
+    return { leader: this.leaderId ?? null, term: this.term, roles, quorum: this.quorum() };
+  }
+
+  // A member's own last status, if it still holds: it answered its last poll, or (demo mode) its
+  // process runs, cut off from its peers (and so not polled) but reporting its role changes.
+  ownStatus(m) {
+    return m.ownOk === false && this.processOf(m.id) !== 'running' ? null : m.own;
   }
 
   // The quorum as the server reports it ({voters, needed, reachable}): from /cluster/status, else from
@@ -199,10 +237,11 @@ export class ClusterPanel {
 
   updateCard(card, m, scale) {
     const row = m.row ?? {};
-    const own = m.ownOk === false ? null : m.own;
+    const own = this.ownStatus(m);
     const reachable = row.reachable !== false && m.ownOk !== false;
     const role = own?.role ?? (reachable ? row.role : 'down') ?? 'unknown';
-    const shownRole = !reachable && !own ? 'down' : role;
+    const process = this.processOf(m.id);
+    const shownRole = process && process !== 'running' ? process : !reachable && !own ? 'down' : role;
     const here = this.connection.url != null && m.id === this.idOf(this.connection.url);
     const term = own?.term ?? (row.role === 'leader' ? this.cluster?.term : null);
 
@@ -236,6 +275,7 @@ export class ClusterPanel {
     // CSSOM, not a style attribute: allowed by the page's Content-Security-Policy.
     q('lag-fill').style.width = `${lag ? Math.max(4, Math.min(100, (lag / scale) * 100)) : 0}%`;
     q('lag-bar').classList.toggle('is-behind', Boolean(lag));
+    this.decorate(card, m);
   }
 
   renderWritePath() {
@@ -267,15 +307,15 @@ export class ClusterPanel {
     this.timelineTop = this.timeline[0]?.at;
     this.el.timeline.replaceChildren(...this.timeline.map((entry) => h('li', { class: `tl tl-${entry.kind}` },
       h('time', { datetime: new Date(entry.at).toISOString() }, clock(entry.at)),
-      h('span', { class: 'tl-text' }, t(entry.key, entry.params)))));
+      h('span', { class: 'tl-text' }, entry.render ? entry.render() : t(entry.key, entry.params)))));
   }
 }
 
-const ROLE_ICONS = { leader: '★', follower: '●', candidate: '◐', pre_candidate: '◌', down: '✕', unknown: '?' };
+const ROLE_ICONS = { leader: '★', follower: '●', candidate: '◐', pre_candidate: '◌', down: '✕', paused: '❚❚', restarting: '↻', unknown: '?' };
 
 function nodeCard(id) {
   const stat = (name, ...value) => h('div', { class: `stat stat-${name}-box` }, h('dt', { class: `stat-${name}-label` }), h('dd', {}, ...value));
-  return h('li', { dataset: { id } },
+  return h('li', { dataset: { id, node: id } },
     h('div', { class: 'node-top' },
       h('span', { class: 'node-name' }),
       h('span', { class: 'term-chip' })),

@@ -26,9 +26,14 @@ LEADER_DEADLINE_S = 10.0
 
 
 def write_config(
-    root: Path, *, cluster: dict[str, Any] | None = None, api: dict[str, Any] | None = None
+    root: Path,
+    *,
+    cluster: dict[str, Any] | None = None,
+    api: dict[str, Any] | None = None,
+    demo: dict[str, Any] | None = None,
 ) -> Path:
-    """A one-node config in ``root``; ``cluster`` and ``api`` override or add keys of those sections."""
+    """A one-node config in ``root``; ``cluster``, ``api`` and ``demo`` override or add keys of those
+    sections."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -37,6 +42,7 @@ def write_config(
         "cluster": {**TIMINGS, **(cluster or {})},
         "storage": {"fsync": False},  # durability is tested elsewhere; these tests are about HTTP
         "api": api or {},
+        "demo": demo or {},
     }
     lines = []
     for name, keys in sections.items():

@@ -86,6 +86,21 @@ def count_writes(page: Any) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------- adding
 
 
+def test_the_new_task_input_has_the_focus_when_the_page_opens(open_page: Any, leader_url: str) -> None:
+    """TodoMVC: the input for a new task is focused when the app loads, so one can type at once; the
+    list arriving a moment later does not take the focus away."""
+    write("POST", f"{leader_url}/tasks", {"title": "Already there"})
+    session = open_page()
+    session.goto(leader_url + "/")
+    page = session.page
+    expect(titles(page)).to_have_text(["Already there"])
+    expect(page.locator(".new-todo")).to_be_focused()
+    page.keyboard.type("Typed without a click")
+    page.keyboard.press("Enter")
+    settled(page)
+    expect(titles(page)).to_have_text(["Already there", "Typed without a click"])
+
+
 def test_enter_adds_a_trimmed_task_and_clears_the_input(app: Session, leader_url: str) -> None:
     page = app.page
     add(page, "  Buy milk  ")

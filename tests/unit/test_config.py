@@ -126,6 +126,7 @@ def test_defaults_fill_every_key_left_out(tmp_path: Path) -> None:
     assert (api.max_body_bytes, api.max_title_chars, api.max_batch) == (1 << 20, 500, 1000)
     assert api.cors_origins == cluster.nodes
     assert api.token is None and api.protect_reads is False
+    assert config.demo.enabled is False and config.demo.report_ms == 200
 
 
 def test_data_dir_is_relative_to_the_working_directory(
@@ -308,6 +309,9 @@ def test_error_message_shape(tmp_path: Path) -> None:
         ({"api": {"protect_reads": "true"}}, "api.protect_reads: needs api.token or api.token_file"),
         ({"api": {"cors_origins": '["example.com"]'}}, "api.cors_origins: must be an http or https URL"),
         ({"api": {"cors_origins": '["http://a.test/x"]'}}, "api.cors_origins: must not have a path"),
+        # demo mode
+        ({"demo": {"supervisor": '""'}}, "demo.supervisor: must not be empty"),
+        ({"demo": {"report_ms": "0"}}, "demo.report_ms: must be an integer > 0, got 0"),
     ],
 )
 def test_invalid_config_is_one_line_naming_the_key(
@@ -504,3 +508,22 @@ def test_the_example_secret_may_stay_on_loopback_and_env_overrides_it(tmp_path: 
     assert load(tmp_path, {SECRET_ENV: "a-real-one"}, **overrides).node.host == "0.0.0.0"
     with pytest.raises(ConfigError):
         load(tmp_path, {SECRET_ENV: "change-me"}, **overrides)
+
+
+# --- demo mode ---
+
+
+def test_demo_mode_names_the_supervisor_socket_relative_to_the_config(tmp_path: Path) -> None:
+    demo = load(tmp_path, demo={"supervisor": '"run/supervisor.sock"', "report_ms": "50"}).demo
+    assert demo.enabled
+    assert demo.supervisor == tmp_path / "run" / "supervisor.sock"
+    assert demo.report_ms == 50
+
+
+def test_demo_mode_is_refused_beyond_loopback(tmp_path: Path) -> None:
+    nodes = '["http://10.0.0.1:4000", "http://10.0.0.2:4000"]'
+    text = config_text(
+        node={"host": '"10.0.0.1"'}, cluster={"nodes": nodes}, demo={"supervisor": '"/run/s.sock"'}
+    )
+    message = config_error(write(tmp_path, text))
+    assert "demo.supervisor: needs node.host on loopback, got '10.0.0.1'" in message

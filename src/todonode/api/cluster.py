@@ -58,6 +58,7 @@ def status_body(status: NodeStatus, port: int) -> dict[str, Any]:
         "reachable_peers": sum(p.reachable for p in status.peers),
         "quorum": quorum_body(status),
         "storage_error": status.storage_error,
+        "demo": status.demo,
     }
 
 

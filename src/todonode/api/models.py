@@ -417,6 +417,7 @@ class Status(Struct):
     last_heartbeat: str | None
     reachable_peers: int
     storage_error: str | None
+    demo: Annotated[bool, Meta(description="runs in demo mode (make demo): GET /demo answers this machine")]
 
 
 class Health(Struct):
@@ -473,6 +474,21 @@ class TransferStarted(Struct):
     note: str | UnsetType = UNSET
 
 
+class DemoNode(Struct):
+    id: str
+    url: str
+    process: Literal["running", "paused", "down", "restarting"]
+    isolated: Annotated[bool, Meta(description="cut off from its peers, both ways")]
+    disk_delay_ms: Annotated[int, Meta(ge=0, description="the wait before each fsync of its log")]
+    pid: int | None
+
+
+class DemoState(Struct):
+    slow: Annotated[int, Meta(ge=1, description="every timing of the cluster is this many times the usual")]
+    slow_disk_ms: Annotated[int, Meta(ge=0, description="what slow-disk makes a node wait before each fsync")]
+    nodes: list[DemoNode]
+
+
 RESPONSE_TYPES: tuple[type[Struct], ...] = (
     Task,
     TaskList,
@@ -487,4 +503,5 @@ RESPONSE_TYPES: tuple[type[Struct], ...] = (
     Heartbeat,
     ClusterStatus,
     TransferStarted,
+    DemoState,
 )

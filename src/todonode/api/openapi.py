@@ -30,7 +30,12 @@ JSON = "application/json"
 _REF = "#/components/schemas/{name}"
 _DIGITS = {"type": "string", "pattern": "^[0-9]+$"}
 _PATH_PARAMETER = re.compile(r"\{(\w+)(?::[^}]*)?\}")  # aiohttp's {name} or {name:regex}
-_PATH_PARAMETERS = {"id": "the task's id", "path": "the file's path below /static/"}
+_PATH_PARAMETERS = {
+    "id": "the task's id",
+    "path": "the file's path below /static/",
+    "node": "a member's id, e.g. node4001",
+    "action": "stop, pause, resume, restart, isolate, heal, slow-disk or normal-disk",
+}
 
 # Errors every operation can answer, besides its own.
 _ALWAYS = {503: "the node is overloaded (overloaded), or has no leader or quorum (no_leader, no_quorum)"}

@@ -11,10 +11,14 @@ from aiohttp import web
 
 from ..config import Config
 from ..transport import RAFT_PATH, STREAM_PATH
-from . import cluster, dashboard, events, internal, metrics, models, openapi, tasks
+from . import cluster, dashboard, demo, events, internal, metrics, models, openapi, tasks
 from .openapi import JSON, Operation
 
 _NOT_FOUND = {404: "not_found: no task with this id"}
+_DEMO_ERRORS = {
+    404: "not_found: not in demo mode, or not asked from this machine",
+    503: "demo_unavailable: the demo supervisor does not answer",
+}
 _STALE = {412: "precondition_failed: If-Match names an older version", 400: "If-Match cannot be read"}
 
 ROUTES: tuple[Operation, ...] = (
@@ -214,6 +218,46 @@ ROUTES: tuple[Operation, ...] = (
         (200, None, "application/octet-stream"),
         errors={404: "not_found: no such file"},
         tag="operations",
+    ),
+    # The classroom cluster (api/demo.py): served in demo mode only, to this machine only; described,
+    # because a teacher may drive the same controls with curl.
+    Operation(
+        "get",
+        "/demo",
+        demo.state,
+        "getDemo",
+        "Demo mode: each node's process, cut-off and disk, and the timing factor",
+        (200, models.DemoState, JSON),
+        enabled=lambda config: config.demo.enabled,
+        errors=_DEMO_ERRORS,
+        tag="demo",
+    ),
+    Operation(
+        "post",
+        "/demo/nodes/{node}/{action}",
+        demo.control,
+        "controlDemoNode",
+        "Demo mode: stop, pause, resume, restart, isolate, heal, slow-disk or normal-disk a node",
+        (200, models.DemoState, JSON),
+        enabled=lambda config: config.demo.enabled,
+        errors={
+            **_DEMO_ERRORS,
+            404: "not_found: no such node or action, not in demo mode, or not asked from this machine",
+            409: "refused: e.g. stopping or pausing the last node that answers",
+            415: "unsupported_media_type: send Content-Type: application/json (the body may be {})",
+        },
+        tag="demo",
+    ),
+    Operation(
+        "get",
+        "/demo/events",
+        demo.events,
+        "streamDemoEvents",
+        "Demo mode: Server-Sent Events: the state on every change, and each node's reports",
+        (200, None, "text/event-stream"),
+        enabled=lambda config: config.demo.enabled,
+        errors=_DEMO_ERRORS,
+        tag="demo",
     ),
     # Peer RPC: the stream each peer opens to this node, and single batches by POST (for tools, and
     # under the original system's name /replicate). For cluster members only, so not described.

@@ -3,11 +3,15 @@ one thread that does the blocking work, so the event loop never waits on a file.
 
 The write-ahead log is not thread-safe; every call to it goes through ``run`` or ``submit``, which use
 the same single thread, so calls happen one at a time and in the order they were made.
+
+In demo mode the disk can be made slow (``fsync_delay_s``, set by node/demo.py): every fsync of the log
+waits that long first, on the disk thread, as a worn-out disk would make it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +29,7 @@ class Disk:
         self.storage = storage
         self.snapshots = SnapshotStore(data_dir / "snapshots")
         self.error: str | None = None  # the last write that failed, until a write succeeds again
+        self.fsync_delay_s = 0.0  # demo mode's slow disk; 0 everywhere else
         self._lock = DataDirLock(data_dir)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{node_id}-disk")
         self._wal: WriteAheadLog | None = None
@@ -48,6 +53,11 @@ class Disk:
             fsync=self.storage.fsync,
         )
         return recovered
+
+    def before_fsync(self) -> None:
+        """On the disk thread, just before the log is fsync'd: where the demo's slow disk waits."""
+        if self.fsync_delay_s > 0:
+            time.sleep(self.fsync_delay_s)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on the disk thread; its result or its exception."""

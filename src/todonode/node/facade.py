@@ -9,7 +9,8 @@ file:
 - ``ready_loop.py``: the Ready loop, which persists, sends, applies and settles;
 - ``clock.py``: the ticks that drive the core's timers;
 - ``snapshot_policy.py``: when to snapshot and compact the log;
-- ``waiters.py``: who waits for what; ``status.py``: the status snapshot; ``disk.py``: the disk thread.
+- ``waiters.py``: who waits for what; ``status.py``: the status snapshot; ``disk.py``: the disk thread;
+- ``demo.py``: in demo mode only, the faults the demo supervisor injects and the reports it gets.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from ..state import Result, TaskState
 from ..transport import PeerTransport
 from .applied import AppliedState
 from .clock import tick_forever
+from .demo import DemoLink
 from .disk import Disk
 from .ready_loop import ReadyLoop
 from .recovery import recover
@@ -98,7 +100,9 @@ class Node:
     async def start(self) -> None:
         self._disk.lock()
         core = self._core = await recover(self.config, self._disk, self._applied)
-        self._role_changes = RoleChanges(self.id, self.members, self.events, self.observer)
+        self._role_changes = RoleChanges(
+            self.id, self.members, self.events, self.observer, lambda: self.last_leader_contact
+        )
         self._snapshot_policy = SnapshotPolicy(
             core, self._applied, self._disk, self.config.storage, self.observer
         )
@@ -116,13 +120,19 @@ class Node:
             observer=self.observer,
         )
         self.events.complete_after = self._applied.index
+        demo = self.config.demo
+        demo_link = DemoLink(self.id, demo, self.events, self.transport, self._disk) if demo.enabled else None
+        if demo_link is not None:
+            self._tasks.append(await demo_link.follow_faults())  # before any peer hears from this node
         await self.transport.start()
-        self._tasks = [
+        self._tasks += [
             asyncio.create_task(self._run_ready_loop()),
             asyncio.create_task(
                 tick_forever(core, self.transport, self._ready_loop, self.config.cluster.tick_ms)
             ),
         ]
+        if demo_link is not None:
+            self._tasks.append(asyncio.create_task(demo_link.run()))
         self._ready_loop.wake()
 
     async def stop(self) -> None:
@@ -198,13 +208,15 @@ class Node:
             last_leader_contact=self.last_leader_contact,
             storage_error=self._disk.error,
             tick_ms=self.config.cluster.tick_ms,
+            demo=self.config.demo.enabled,
         )
 
     # ==================================================================================== peers
 
     def receive(self, peer: str, messages: list[Message]) -> None:
         """A batch of messages from ``peer`` (the peer stream handler, api/internal.py)."""
-        self.transport.received(peer, messages)
+        if not self.transport.received(peer, messages):
+            return
         core = self.core
         for m in messages:
             if isinstance(m, AppendEntries | Heartbeat | InstallSnapshot) and m.term >= core.term:

@@ -123,6 +123,7 @@ class ReadyLoop:
         wal = self.disk.wal
         wal.append(rd.hard_state, list(rd.entries))
         started = time.perf_counter()
+        self.disk.before_fsync()
         wal.sync()
         self.observer.fsync(time.perf_counter() - started)
 
@@ -152,6 +153,8 @@ class ReadyLoop:
             self.reads.fail(ctx, NoLeader("leadership changed during the read; retry", retry_after=0.5))
         if rd.soft_state is not None:
             self.role_changes.report(rd.soft_state, self.core.votes_granted)
+        if rd.votes:
+            self.role_changes.voted(rd.votes)
 
     async def _restore(self, snap: Snapshot) -> None:
         meta, state = await asyncio.to_thread(decode_snapshot, snap.data, "the snapshot from the leader")

@@ -56,6 +56,7 @@ class NodeStatus:
     members: tuple[str, ...]  # every member's id, this node's included, in the order of the config
     peers: tuple[PeerStatus, ...]  # the other members, in that order
     quorum: QuorumStatus
+    demo: bool = False  # runs in demo mode: the page offers fault controls (api/demo.py)
 
     @property
     def is_leader(self) -> bool:
@@ -75,6 +76,7 @@ def capture(
     last_leader_contact: float | None,
     storage_error: str | None,
     tick_ms: int,
+    demo: bool = False,
 ) -> NodeStatus:
     """The status of the node whose parts these are, at this moment."""
     progress = {p.node_id: p for p in core.status().peers}  # filled in on the leader only
@@ -115,6 +117,7 @@ def capture(
         members=tuple(members),
         peers=tuple(peers),
         quorum=quorum(core, transport),
+        demo=demo,
     )
 
 

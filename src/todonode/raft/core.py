@@ -13,6 +13,8 @@ Rules this file lives by:
   for messages (``_step_follower``, ``_step_candidate``, ``_step_leader``) and a tick function
   (``_tick_election``, ``_tick_heartbeat``). ``step`` keeps only what every role does alike — the
   term checks and vote requests — so no handler asks which role it is in.
+- How each vote request was answered, and by which rule, is reported in ``Ready.votes``; reporting
+  never changes what is decided.
 - Majorities are counted by ``quorum.py`` and durability is tracked by ``log.py``: this file hands
   them facts (who acknowledged what, what was persisted) and never does either sum itself.
 
@@ -20,7 +22,7 @@ Where each rule lives:
 
     §5.1 terms                        _accept_higher_term, _answer_stale
     §5.2 elections                    _tick_election, _start_election, _become_candidate,
-                                      _may_vote_for, _tally_votes
+                                      _may_vote_for, _vote_refusal, _tally_votes
     §5.3 replication                  _handle_append, _append_from_leader, _reject_append,
                                       _handle_append_response, _maybe_commit, _committed_to_apply
     §5.4.1 election restriction       _log_is_up_to_date
@@ -78,17 +80,25 @@ from .messages import (
 from .progress import Progress, ReplicationState
 from .quorum import MajorityConfig, VoteResult
 from .ready import (
+    ALREADY_VOTED,
     CHANGE_IN_FLIGHT,
+    FOLLOWS_LEADER,
+    LEADER_LEASE,
+    LOG_BEHIND,
     NO_LEADER,
     NOT_A_VOTER,
     NOT_LEADER,
+    RECOVERING,
+    STALE_TERM,
     TERM_NOT_COMMITTED,
     TRANSFERRING,
+    VOTE_GRANTED,
     Accepted,
     ReadState,
     Ready,
     Refused,
     SoftState,
+    VoteDecision,
 )
 
 
@@ -205,6 +215,7 @@ class RaftNode:
         self._msgs: list[Message] = []
         self._read_states: list[ReadState] = []
         self._failed_reads: list[str] = []
+        self._vote_decisions: list[VoteDecision] = []
         self._ready_outstanding = False
 
     # ============================================================================ inputs: the public API
@@ -313,6 +324,7 @@ class RaftNode:
         if m.dst != self.id or m.src == self.id:
             return
         if isinstance(m, VoteRequest) and self._ignores_vote_request(m):
+            self._decided(m, NOT_A_VOTER)
             return
         if m.term > self.term:
             if not self._accept_higher_term(m):
@@ -341,6 +353,7 @@ class RaftNode:
             or (self.term, self.vote, self.commit) != (hard.term, hard.vote, hard.commit)
             or self._read_states
             or self._failed_reads
+            or self._vote_decisions
             or (self.role, self.leader, self.term) != (soft.role, soft.leader, soft.term)
         )
 
@@ -361,6 +374,7 @@ class RaftNode:
             read_states=tuple(self._read_states),
             failed_reads=tuple(self._failed_reads),
             soft_state=soft if soft != self._handed_soft else None,
+            votes=tuple(self._vote_decisions),
             must_sync=bool(entries) or snapshot is not None or vote_changed,
             send_before_persisting=self.role is Role.LEADER and not vote_changed,
         )
@@ -368,6 +382,7 @@ class RaftNode:
         if rd.committed:
             self._applied = rd.committed[-1].index
         self._msgs, self._read_states, self._failed_reads = [], [], []
+        self._vote_decisions = []
         self._ready_outstanding = True
         return rd
 
@@ -597,16 +612,12 @@ class RaftNode:
         return result is not VoteResult.PENDING
 
     def _handle_vote_request(self, m: VoteRequest) -> None:
-        if self._recovering():
-            grant = False
-        elif m.pre_vote:
-            # A pre-vote is granted to a later term with a log at least as up to date; it changes nothing.
-            grant = m.term > self.term and self._log_is_up_to_date(m.last_log_index, m.last_log_term)
-        else:
-            grant = self._may_vote_for(m.src) and self._log_is_up_to_date(m.last_log_index, m.last_log_term)
-            if grant:
-                self.vote = m.src
-                self._reset_election_timer()  # §5.2: granting a vote resets the election timer
+        refusal = self._vote_refusal(m)
+        grant = refusal is None
+        self._decided(m, refusal or VOTE_GRANTED)
+        if grant and not m.pre_vote:
+            self.vote = m.src
+            self._reset_election_timer()  # §5.2: granting a vote resets the election timer
         self._send(
             VoteResponse(
                 term=m.term if grant else self.term,
@@ -656,6 +667,37 @@ class RaftNode:
         if m.src in config.voters:
             return False
         return not config.voters or not self.log.is_up_to_date(m.last_log_index, m.last_log_term)
+
+    def _vote_refusal(self, m: VoteRequest) -> str | None:
+        """Why this node will not give ``m``'s candidate its vote; None if it will. A pre-vote is granted
+        to a later term with a log at least as up to date, and changes nothing; a vote also needs
+        ``_may_vote_for``."""
+        if self._recovering():
+            return RECOVERING
+        if m.pre_vote and m.term <= self.term:
+            return STALE_TERM
+        if not m.pre_vote and not self._may_vote_for(m.src):
+            return ALREADY_VOTED if self.vote not in (None, m.src) else FOLLOWS_LEADER
+        if not self._log_is_up_to_date(m.last_log_index, m.last_log_term):
+            return LOG_BEHIND
+        return None
+
+    def _decided(self, m: VoteRequest, reason: str) -> None:
+        """Record how a vote request was answered, for the runtime's reports (Ready.votes)."""
+        self._vote_decisions.append(
+            VoteDecision(
+                candidate=m.src,
+                term=m.term,
+                pre_vote=m.pre_vote,
+                granted=reason == VOTE_GRANTED,
+                reason=reason,
+                voter_term=self.term,
+                voted_for=self.vote,
+                leader=self.leader,
+                log=(self.log.last_index, self.log.last_term),
+                candidate_log=(m.last_log_index, m.last_log_term),
+            )
+        )
 
     def _may_vote_for(self, candidate: str) -> bool:
         """§5.2: at most one vote per term, first come first served; none while we follow a leader."""
@@ -729,6 +771,7 @@ class RaftNode:
             if self._in_leader_lease() and not m.transfer:
                 # Thesis §4.2.3: we heard from a live leader within the minimum election timeout;
                 # a node that merely lost touch must not depose it.
+                self._decided(m, LEADER_LEASE)
                 return False
             if m.pre_vote:
                 return True  # a pre-vote never changes our term
@@ -750,8 +793,10 @@ class RaftNode:
         PreVote it would otherwise never hear of it and could stay cut off forever."""
         if isinstance(m, AppendEntries | Heartbeat):
             self._send(AppendResponse(term=self.term, src=self.id, dst=m.src, success=False))
-        elif isinstance(m, VoteRequest) and m.pre_vote:
-            self._send(VoteResponse(term=self.term, src=self.id, dst=m.src, granted=False, pre_vote=True))
+        elif isinstance(m, VoteRequest):
+            self._decided(m, STALE_TERM)
+            if m.pre_vote:
+                self._send(VoteResponse(term=self.term, src=self.id, dst=m.src, granted=False, pre_vote=True))
 
     def _set_role(self, role: Role, step: Callable[[Message], None], tick: Callable[[], None]) -> None:
         """A role and the functions that act for it change together."""

@@ -46,6 +46,39 @@ class ReadState:
     index: int
 
 
+# Why a vote was given or refused (VoteDecision.reason). Each names the rule in core.py that decided it.
+VOTE_GRANTED = "granted"
+LOG_BEHIND = "log_behind"  # §5.4.1: the candidate's log is less up to date than the voter's
+ALREADY_VOTED = "already_voted"  # §5.2: one vote per term, and it went to another candidate
+FOLLOWS_LEADER = "follows_leader"  # §5.2: the voter already follows a leader of this term
+LEADER_LEASE = "leader_lease"  # thesis §4.2.3: heard from a live leader within an election timeout
+STALE_TERM = "stale_term"  # §5.1: the voter is already in the asked-for term or a later one
+RECOVERING = "recovering"  # the voter lost log entries and takes no part in elections (vote_floor)
+# Thesis §4.2.3: the candidate is not a voter in this server's configuration and its log is not ahead
+# (a removed server, a stranger), or this server knows no voter at all; no answer is sent. Also why
+# transfer_leadership refuses a target: a learner or a stranger could never win the election.
+NOT_A_VOTER = "not_a_voter"
+
+
+@dataclass(frozen=True, slots=True)
+class VoteDecision:
+    """How this node answered a request for its (pre-)vote, and why: facts for the runtime to report
+    (its log and the dashboard tell elections with them). Nothing to persist or send: a granted vote
+    is already in ``hard_state`` and the answer in ``messages``. A request refused under the leader
+    lease gets no answer at all; it is reported all the same."""
+
+    candidate: str
+    term: int  # the term the candidate asked for
+    pre_vote: bool
+    granted: bool
+    reason: str  # VOTE_GRANTED or why not: LOG_BEHIND, ALREADY_VOTED, ...
+    voter_term: int  # the voter's own term when it decided
+    voted_for: str | None  # whom the voter had voted for in that term
+    leader: str | None  # the leader the voter followed
+    log: tuple[int, int]  # the voter's last log index and term
+    candidate_log: tuple[int, int]  # the candidate's, as it said in its request
+
+
 @dataclass(frozen=True, slots=True)
 class Ready:
     hard_state: HardState | None = None
@@ -57,6 +90,7 @@ class Ready:
     # Reads that cannot complete (the leader changed or refused): the caller should retry them.
     failed_reads: tuple[str, ...] = ()
     soft_state: SoftState | None = None
+    votes: tuple[VoteDecision, ...] = ()  # requests for this node's vote decided since the last Ready
     # Entries, a snapshot, or a new term or vote: these must be fsync'd. A Ready whose only change is
     # the commit index need not be: a lost commit index is learnt again from the leader.
     must_sync: bool = False
@@ -82,8 +116,6 @@ NOT_A_MEMBER = "not_a_member"  # promote or remove someone who is neither a vote
 ALREADY_A_MEMBER = "already_a_member"  # add, as a learner, someone who is already a member
 ALREADY_A_VOTER = "already_a_voter"  # promote a voter
 LAST_VOTER = "last_voter"  # remove the only voter: nobody would be left to elect a leader
-# transfer_leadership: the target is a learner or not a member, so it could never win an election.
-NOT_A_VOTER = "not_a_voter"
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ from todonode.raft import (
     encode_config,
 )
 
-from .harness import IDS, Network, config_entry, log_of, new_node, outbox
+from .harness import IDS, Network, config_entry, log_of, new_node, outbox, take
 
 ELECTION = 10  # RaftOptions.election_ticks
 STALL_TICKS = 5  # replication that made no progress this long is restarted (see test_paper.py)
@@ -372,7 +372,12 @@ def test_a_vote_request_from_a_server_that_is_not_a_voter_is_ignored(pre_vote):
     node = new_node(learners=("n4",), hard_state=HardState(term=1), log=log_of(1, 1))
     for src in ("n4", "n9"):
         node.step(vote_request(5, src, last=(1, 1), pre_vote=pre_vote))
-    assert (outbox(node), node.status().term) == ([], 1)
+    rd = take(node)
+    assert (rd.messages, node.status().term) == ((), 1)
+    assert [(d.candidate, d.granted, d.reason) for d in rd.votes] == [
+        ("n4", False, NOT_A_VOTER),
+        ("n9", False, NOT_A_VOTER),
+    ]  # reported all the same, like a request refused under the leader lease
 
 
 def test_a_voter_whose_configuration_is_stale_still_answers_a_candidate_whose_log_is_ahead():
