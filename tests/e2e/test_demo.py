@@ -24,10 +24,11 @@ from tests.integration.supervised import (
     process_state,
     status_of,
 )
+from tests.needs import CHROMIUM
 
-from .conftest import TIMINGS, http, needs_chromium, screenshot, wait_until, write
+from .conftest import TIMINGS, http, screenshot, wait_until, write
 
-pytestmark = needs_chromium
+pytestmark = pytest.mark.needs(CHROMIUM)
 
 SIZE = 4
 SLOW_S = 30  # an election, a restart or a failover on a loaded two-core machine
