@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick flake sim lint clean cluster node demo bench chaos fuzz
+.PHONY: help install test test-quick flake sim lint clean cluster node demo bench chaos fuzz upgrade
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -20,6 +20,7 @@ help:
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
+	@echo "make upgrade        the long rolling upgrade from the previous release, kill -9 at every step"
 	@echo "make lint           ruff, and mypy (strict) on src/todonode"
 
 $(STAMP): pyproject.toml
@@ -94,6 +95,12 @@ bench: $(BENCH_STAMP)
 fuzz: $(STAMP)
 	TODONODE_FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(if $(SEED),TODONODE_FUZZ_SEED=$(SEED)) \
 		$(BIN)/python -m pytest -q --timeout 7200 tests/fuzz
+
+# make upgrade: tests/compat's rolling upgrade with its long profile (every node killed with kill -9,
+# every node taken back to the previous release and forward again, more clients); make test runs the
+# short one. The figures are printed at the end and kept in test-artifacts/rolling-upgrade.json.
+upgrade: $(STAMP)
+	TODONODE_UPGRADE=long $(BIN)/python -m pytest -q tests/compat/test_rolling_upgrade.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

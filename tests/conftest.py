@@ -5,6 +5,8 @@ import pytest
 
 from tests.integration.harness import Client, ProcessCluster
 
+pytest_plugins = ("tests.compat.report",)  # the rolling upgrade's figures at the end of the run
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):

@@ -9,6 +9,10 @@ file, key and problem; a port in use or a data directory held by another process
 and SIGINT stop the node gracefully: hand leadership over (a planned restart costs no election
 timeout), stop accepting, finish in-flight requests, close the log, exit 0.
 
+A data directory in a storage format this todonode cannot read, or a log that has moved the cluster
+to a cluster version it cannot run, exits 2 with one line naming both versions (docs/architecture.md,
+"Versions").
+
 The log is one line per event, as text or as JSON lines (``--log-format json``). It never holds a request
 body or a secret: aiohttp's report of a malformed request, which quotes the offending bytes (a header
 could be the Authorization one), becomes one line naming the problem.
@@ -24,25 +28,18 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 
 import orjson
 
 from . import client
 from .config import Config, ConfigError, load_config
+from .versions import CLUSTER_VERSIONS, STORAGE_FORMAT, ClusterTooNew, StorageTooNew, release
 
 # The server's modules (aiohttp, the app, storage) are imported only to run a node: the client commands
 # start in a fraction of the time without them.
 
 log = logging.getLogger("todonode")
 SHUTDOWN_TIMEOUT_S = 5.0
-
-
-def package_version() -> str:
-    try:
-        return version("todonode")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -110,7 +107,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """``todonode [run] --config FILE`` runs a node (the form without ``run`` is the original one);
     ``todonode tasks ...`` and ``todonode cluster ...`` are the client."""
     argv = sys.argv[1:] if argv is None else argv
-    version = f"todonode {package_version()}"
+    version = version_line()
     if argv and argv[0] in COMMANDS:
         parser = argparse.ArgumentParser(prog="todonode", description="A replicated todo list.")
         parser.add_argument("--version", action="version", version=version)
@@ -134,11 +131,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def version_line() -> str:
+    """What ``todonode --version`` prints: the release, and the formats it reads and runs."""
+    return (
+        f"todonode {release()} (reads storage formats 1 to {STORAGE_FORMAT}; runs cluster versions "
+        f"{CLUSTER_VERSIONS.start} to {CLUSTER_VERSIONS.stop - 1})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command != "run":
         return client.run(args)
-    from .storage import DataDirLocked, WalCorruption
+    from .storage import DataDirLocked, VersionFileDamaged, WalCorruption
 
     try:
         config = load_config(args.config)
@@ -164,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"todonode: {exc}", file=sys.stderr)
         return 1
-    except (DataDirLocked, WalCorruption, NodeFailed) as exc:
+    except (StorageTooNew, ClusterTooNew) as exc:
+        print(f"todonode: {exc}", file=sys.stderr)
+        return 2
+    except (DataDirLocked, WalCorruption, VersionFileDamaged, NodeFailed) as exc:
         print(f"todonode: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -218,7 +226,7 @@ async def serve(config: Config) -> None:
         await site.start()
         log.info(
             "todonode %s serving %s (dashboard at %s/; event loop %s)",
-            package_version(),
+            release(),
             config.self_url,
             config.self_url,
             type(asyncio.get_running_loop()).__module__.split(".")[0],
@@ -232,6 +240,8 @@ async def serve(config: Config) -> None:
             [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())],
             return_when=asyncio.FIRST_COMPLETED,
         )
+        if isinstance(node.failure, ClusterTooNew):
+            raise node.failure
         if node.failed.is_set():
             raise NodeFailed("the node failed and stopped; see the log above")
         log.info("stopping: handing over leadership if leading, then finishing in-flight requests")

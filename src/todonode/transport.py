@@ -1,6 +1,6 @@
 """Peer RPC: the core's messages as JSON over one long-lived WebSocket per peer and direction.
 
-Each node opens a stream to every peer (``GET /internal/raft/stream``, with the cluster secret) and
+Each node opens a stream to every peer (``GET /internal/raft/stream``, with the secret and its versions) and
 sends all its messages for that peer down it; what peers send to it arrives on the streams they
 opened (``api/internal.py`` hands those messages to ``received``). A frame is one batch of messages.
 A stream costs one HTTP request when it opens; after that a batch costs one frame, about a third of
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field, replace
 import aiohttp
 import orjson
 
+from .api.headers import PEER_VERSIONS
 from .raft import (
     AppendEntries,
     AppendResponse,
@@ -49,6 +50,7 @@ from .raft import (
     to_wire,
 )
 from .traffic import DROPPED, LOST, SENT, Traffic
+from .versions import this_node
 
 log = logging.getLogger("todonode.transport")
 
@@ -91,7 +93,7 @@ class PeerTransport:
     ):
         self.self_id = self_id
         self.links = {peer: PeerLink(peer, url) for peer, url in members.items() if peer != self_id}
-        self._headers = {"Authorization": f"Bearer {secret}"}
+        self._headers = {"Authorization": f"Bearer {secret}", PEER_VERSIONS: this_node().header()}
         self._timeout_s = timeout_s
         self._probe_interval = probe_interval_s
         self._window = reachable_window_s

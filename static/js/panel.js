@@ -249,6 +249,10 @@ export class ClusterPanel {
     const q = (name) => $(`.${name}`, card);
     setText(q('node-name'), m.id);
     setText(q('node-url'), m.url.replace(/^https?:\/\//, ''));
+    // The release the node says it runs (its own /status), else what it announced to the leader.
+    const version = own?.version ?? row.version;
+    q('node-version').hidden = !version;
+    setText(q('node-version'), version ? `v${version}` : '');
     setText(q('role-text'), t(`role_${shownRole}`));
     setText(q('role-icon'), ROLE_ICONS[shownRole] ?? '?');
     const chip = q('term-chip');
@@ -322,7 +326,7 @@ function nodeCard(id) {
     h('div', { class: 'node-roles' },
       h('span', { class: 'role-badge' }, h('span', { class: 'role-icon', 'aria-hidden': 'true' }), ' ', h('span', { class: 'role-text' })),
       h('span', { class: 'here-badge' })),
-    h('div', { class: 'node-url' }),
+    h('div', { class: 'node-where' }, h('span', { class: 'node-url' }), h('span', { class: 'node-version' })),
     h('div', { class: 'node-meta' },
       h('span', { class: 'reach' }),
       h('span', { class: 'contact' })),

@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from tests.integration.harness import NodeProcess, ProcessCluster
 from tests.needs import CHROMIUM
+from todonode.versions import release
 
 from .conftest import (
     DESKTOP,
@@ -122,6 +123,7 @@ def test_the_panel_shows_every_node_and_the_write_path(
     expect(page.locator(".node.role-follower")).to_have_count(3)
     expect(page.locator(".node.is-here .node-name")).to_have_text(follower.id)
     expect(page.locator(".node .term-chip")).to_have_text([re.compile(r"^term \d+$")] * 4)
+    expect(page.locator(".node .node-version")).to_have_text([f"v{release()}"] * 4)
     expect(page.locator("#cluster-summary")).to_contain_text(f"Leader {leader.id}")
     expect(page.locator("#timeline")).to_contain_text(f"Page connected to {follower.id}")
 

@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from ..errors import ApiError, NoLeader, NotFound
-from ..node import NodeStatus
+from ..node import NodeStatus, PeerStatus
 from . import models
 from .access import require_admin
 from .body import read_json
@@ -59,7 +59,25 @@ def status_body(status: NodeStatus, port: int) -> dict[str, Any]:
         "quorum": quorum_body(status),
         "storage_error": status.storage_error,
         "demo": status.demo,
+        **versions_body(status),
     }
+
+
+def versions_body(status: NodeStatus) -> dict[str, Any]:
+    """This node's part of ``/status`` about versions (docs/api.md#versions)."""
+    v = status.versions
+    return {
+        "version": v.release,
+        "cluster_versions": list(v.runs),
+        "cluster_version": v.cluster_version,
+        "storage_format": v.storage_format,
+    }
+
+
+def _announced(peer: PeerStatus) -> dict[str, Any]:
+    """What a peer's stream announced; nulls while no stream from it is open."""
+    a = peer.announced
+    return {"version": a.release if a else None, "cluster_versions": [a.low, a.high] if a else None}
 
 
 def cluster_body(status: NodeStatus) -> dict[str, Any]:
@@ -73,6 +91,8 @@ def cluster_body(status: NodeStatus) -> dict[str, Any]:
             "match_index": status.last_index,
             "lag": 0,
             "last_contact_ms": 0,
+            "version": status.versions.release,
+            "cluster_versions": list(status.versions.runs),
         }
     ]
     for peer in status.peers:
@@ -86,6 +106,7 @@ def cluster_body(status: NodeStatus) -> dict[str, Any]:
                 "match_index": peer.match_index,
                 "lag": status.lag(peer),
                 "last_contact_ms": peer.last_contact_ms,
+                **_announced(peer),
             }
         )
     rows.sort(key=lambda row: status.members.index(row["id"]))
@@ -96,6 +117,7 @@ def cluster_body(status: NodeStatus) -> dict[str, Any]:
         "term": status.term,
         "commit_index": status.commit_index,
         "quorum": quorum_body(status),
+        "cluster_version": status.versions.cluster_version,
         "nodes": rows,
         "view": "leader" if status.is_leader else "partial",
     }

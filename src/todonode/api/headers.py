@@ -6,3 +6,4 @@ LEADER = "X-Todonode-Leader"  # the leader that ordered a write
 FORWARDED_BY = "X-Todonode-Forwarded-By"  # the follower that passed a request on to the leader
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"  # the answer is the stored one of an earlier request with the same key
+PEER_VERSIONS = "X-Todonode-Versions"  # on a peer stream's opening request: the peer's versions (versions.py)

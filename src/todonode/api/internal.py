@@ -5,6 +5,10 @@ Raft messages it has for it (see transport.py). ``POST /internal/raft`` steps on
 tools use; ``POST /replicate`` — the original system's replication hook, through which anyone could
 once rewrite the data — is that same endpoint and nothing else. Only cluster members may speak here:
 every request must carry the cluster secret as a bearer token, compared in constant time.
+
+A stream's opening request announces the peer's versions (``X-Todonode-Versions``; none from 0.1.0).
+A peer too old for the cluster version is refused with 409 ``version_mismatch`` naming both versions
+(node/versioning.py).
 """
 
 from __future__ import annotations
@@ -17,14 +21,20 @@ from itertools import groupby
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..errors import InvalidJson, Unauthorized, Validation
+from ..errors import ApiError, InvalidJson, Unauthorized, Validation
 from ..raft import Message, WireError, from_wire
 from ..transport import MAX_BATCH_BYTES
+from ..versions import Announcement
+from .headers import PEER_VERSIONS
 from .keys import CONFIG, NODE
 
 log = logging.getLogger("todonode.api.internal")
 
 STREAMS = web.AppKey("raft_streams", set[web.WebSocketResponse])
+
+
+class VersionMismatch(ApiError):
+    status, code = 409, "version_mismatch"
 
 
 def setup(app: web.Application) -> None:
@@ -64,7 +74,12 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
         raise Validation(f"from must name another member of the cluster, not {peer[:64]!r}", field="from")
     # Snapshots travel as one frame, so a frame may be as large as the largest request body.
     ws = web.WebSocketResponse(max_msg_size=MAX_BATCH_BYTES)
-    await ws.prepare(request)
+    _admit(request, peer, ws)
+    try:
+        await ws.prepare(request)
+    except BaseException:
+        node.peer_stream_closed(peer, ws)  # its announcement must not outlive it
+        raise
     streams = request.app[STREAMS]
     streams.add(ws)
     try:
@@ -81,7 +96,19 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
             node.receive(peer, messages)
     finally:
         streams.discard(ws)
+        node.peer_stream_closed(peer, ws)
     return ws
+
+
+def _admit(request: web.Request, peer: str, ws: web.WebSocketResponse) -> None:
+    """Take the peer's announcement; refuse the stream of a peer too old for the cluster version."""
+    try:
+        announced = Announcement.parse(request.headers.get(PEER_VERSIONS))
+    except ValueError as exc:
+        raise Validation(str(exc), field=PEER_VERSIONS) from None
+    refusal = request.app[NODE].peer_stream_opened(peer, announced, ws)
+    if refusal is not None:
+        raise VersionMismatch(refusal)
 
 
 async def _close_streams(app: web.Application) -> None:

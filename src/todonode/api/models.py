@@ -418,6 +418,10 @@ class Status(Struct):
     reachable_peers: int
     storage_error: str | None
     demo: Annotated[bool, Meta(description="runs in demo mode (make demo): GET /demo answers this machine")]
+    version: Annotated[str, Meta(description="the release this node runs", examples=["0.2.0"])]
+    cluster_versions: Annotated[list[int], Meta(description="the oldest and newest cluster version it runs")]
+    cluster_version: Annotated[int, Meta(ge=1, description="the cluster version, as applied here")]
+    storage_format: Annotated[int, Meta(ge=1, description="the storage format it writes")]
 
 
 class Health(Struct):
@@ -452,6 +456,9 @@ class ClusterNode(Struct):
     lag: int | None
     last_contact_ms: int | None
     applied_index: Annotated[int | UnsetType, Meta(description="on the answering node's own row")] = UNSET
+    # Unset in an answer relayed from a 0.1.0 leader; null while no stream from that node is open.
+    version: str | UnsetType | None = UNSET
+    cluster_versions: list[int] | UnsetType | None = UNSET
 
 
 class ClusterStatus(Struct):
@@ -465,6 +472,7 @@ class ClusterStatus(Struct):
     current_node: str
     current_node_id: str
     is_leader: bool
+    cluster_version: Annotated[int | UnsetType, Meta(description="unset from a 0.1.0 leader")] = UNSET
 
 
 class TransferStarted(Struct):

@@ -1,6 +1,6 @@
-"""The applied state: the task state machine, the pickledb that holds it, and how far the log has been
-applied to it. The Ready loop applies committed entries here; recovery and installed snapshots
-replace it whole; the API reads ``tasks``.
+"""The applied state: the task state machine and the cluster's own facts (its version), the pickledb
+that holds both, and how far the log has been applied to them. The Ready loop applies committed
+entries here; recovery and installed snapshots replace it whole; the API reads ``tasks``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from pickledb import PickleDB
 
+from ..cluster_state import ClusterState, is_cluster_command
 from ..raft import Entry, EntryKind
 from ..state import Result, TaskState
 
@@ -23,17 +24,27 @@ class AppliedState:
         # (storage/snapshots.py), never by ``db.save()``.
         self.db = PickleDB(str(location))
         self.tasks = TaskState(self.db.db)
+        self.cluster = ClusterState(self.db.db)
         self.index = 0  # the last log index applied (a task command or a no-op)
 
     def replace(self, state: dict[str, Any], index: int) -> None:
         """Start from ``state``, which reflects the log up to ``index`` (a snapshot)."""
         self.db.db = state
         self.tasks = TaskState(state)
+        self.cluster = ClusterState(state)
         self.index = index
 
     def apply(self, entry: Entry) -> Result | None:
-        """Apply one committed entry; None for a leader's no-op, which changes no task."""
+        """Apply one committed entry; None for a leader's no-op or a cluster command, which change no task."""
         self.index = entry.index
         if entry.kind is EntryKind.NOOP:
             return None
-        return self.tasks.apply(entry.index, orjson.loads(entry.data))
+        command = orjson.loads(entry.data)
+        if is_cluster_command(command):
+            self.cluster.apply(command)
+            return None
+        return self.tasks.apply(entry.index, command)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A point-in-time copy of everything applied, safe to encode while applies go on."""
+        return {**self.tasks.snapshot(), **self.cluster.snapshot()}

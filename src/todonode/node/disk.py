@@ -1,11 +1,15 @@
-"""The node's disk: its write-ahead log, its snapshot files, the lock on its data directory, and the
-one thread that does the blocking work, so the event loop never waits on a file.
+"""The node's disk: its write-ahead log, its snapshot files, the lock on its data directory, its
+VERSION file, and the one thread that does the blocking work, so the event loop never waits on a file.
 
 The write-ahead log is not thread-safe; every call to it goes through ``run`` or ``submit``, which use
 the same single thread, so calls happen one at a time and in the order they were made.
 
 In demo mode the disk can be made slow (``fsync_delay_s``, set by node/demo.py): every fsync of the log
 waits that long first, on the disk thread, as a worn-out disk would make it.
+
+Everything is written in one storage format at a time (``storage_format``), which only grows: the
+VERSION file is raised before the first record or snapshot in a newer format is written
+(storage/version_file.py).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import StorageSection
-from ..storage import DataDirLock, Recovered, SnapshotStore, WriteAheadLog
+from ..raft import SnapshotMeta
+from ..storage import DataDirLock, Recovered, SnapshotFile, SnapshotStore, VersionFile, WriteAheadLog
 
 T = TypeVar("T")
 
@@ -28,6 +33,7 @@ class Disk:
         self.data_dir = data_dir
         self.storage = storage
         self.snapshots = SnapshotStore(data_dir / "snapshots")
+        self.version = VersionFile(data_dir)
         self.error: str | None = None  # the last write that failed, until a write succeeds again
         self.fsync_delay_s = 0.0  # demo mode's slow disk; 0 everywhere else
         self._lock = DataDirLock(data_dir)
@@ -44,20 +50,41 @@ class Disk:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock.acquire()
 
-    async def open_wal(self) -> Recovered:
-        """Open the write-ahead log and return what it recovered."""
+    @property
+    def storage_format(self) -> int:
+        """The format everything is written in from now on."""
+        return self.wal.storage_format
+
+    async def open_wal(self, storage_format: int) -> Recovered:
+        """Open the write-ahead log to write ``storage_format`` (or the newer one it already holds)
+        and return what it recovered."""
+        await self.run(self.version.require, storage_format)
         self._wal, recovered = await self.run(
             WriteAheadLog.open,
             self.data_dir / "wal",
             segment_bytes=self.storage.segment_bytes,
             fsync=self.storage.fsync,
+            storage_format=storage_format,
         )
+        # A log that holds a newer format than the VERSION file says (the file was lost) raises it.
+        await self.run(self.version.require, self.wal.storage_format)
         return recovered
 
     def before_fsync(self) -> None:
         """On the disk thread, just before the log is fsync'd: where the demo's slow disk waits."""
         if self.fsync_delay_s > 0:
             time.sleep(self.fsync_delay_s)
+    async def use_format(self, storage_format: int) -> None:
+        """Write ``storage_format`` from now on: the VERSION file first, then the log's FORMAT record."""
+        await self.run(self.version.require, storage_format)
+        await self.run(self.wal.use_format, storage_format)
+
+    async def save_snapshot(self, meta: SnapshotMeta, state: dict[str, Any]) -> SnapshotFile:
+        return await self.snapshots.save(meta, state, self.storage_format)
+
+    async def install_snapshot(self, data: bytes) -> SnapshotMeta:
+        """Store a leader's snapshot as it is: in its own format, which the VERSION file then covers."""
+        return await self.snapshots.install(data, before_writing=self.version.require)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on the disk thread; its result or its exception."""

@@ -9,6 +9,7 @@ file:
 - ``ready_loop.py``: the Ready loop, which persists, sends, applies and settles;
 - ``clock.py``: the ticks that drive the core's timers;
 - ``snapshot_policy.py``: when to snapshot and compact the log;
+- ``versioning.py``: peers' versions, the cluster version and when it moves;
 - ``waiters.py``: who waits for what; ``status.py``: the status snapshot; ``disk.py``: the disk thread;
 - ``demo.py``: in demo mode only, the faults the demo supervisor injects and the reports it gets.
 """
@@ -41,6 +42,7 @@ from ..raft import (
 )
 from ..state import Result, TaskState
 from ..transport import PeerTransport
+from ..versions import Announcement, ClusterTooNew
 from .applied import AppliedState
 from .clock import tick_forever
 from .demo import DemoLink
@@ -50,6 +52,7 @@ from .recovery import recover
 from .role_changes import RoleChanges
 from .snapshot_policy import SnapshotPolicy
 from .status import NodeStatus, QuorumStatus, capture, quorum
+from .versioning import ClusterVersioning, PeerStream
 from .waiters import AppliedWaiters, Proposals, ReadWaiters
 
 log = logging.getLogger("todonode.node")
@@ -78,6 +81,7 @@ class Node:
             on_change=self._on_peer_change,
         )
         self.failed = asyncio.Event()  # the consensus loop failed: the command exits with status 1
+        self.failure: BaseException | None = None  # why, once ``failed`` is set
         self.last_leader_contact: float | None = None  # wall time, for /status
         self._applied = AppliedState(config.node.data_dir / "state.json")
         self._disk = Disk(self.id, config.node.data_dir, config.storage)
@@ -88,6 +92,7 @@ class Node:
         self._core: RaftNode | None = None
         self._ready_loop: ReadyLoop | None = None
         self._snapshot_policy: SnapshotPolicy | None = None
+        self._versioning: ClusterVersioning | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     # ========================================================================================= lifecycle
@@ -106,6 +111,7 @@ class Node:
         self._snapshot_policy = SnapshotPolicy(
             core, self._applied, self._disk, self.config.storage, self.observer
         )
+        self._versioning = ClusterVersioning(core, self._applied, self._disk)
         self._ready_loop = ReadyLoop(
             core=core,
             disk=self._disk,
@@ -117,6 +123,7 @@ class Node:
             reads=self._reads,
             applied_waiters=self._applied_waiters,
             snapshot_policy=self._snapshot_policy,
+            versioning=self._versioning,
             observer=self.observer,
         )
         self.events.complete_after = self._applied.index
@@ -152,8 +159,14 @@ class Node:
         cluster: ``failed`` is set and the command exits."""
         try:
             await self.ready_loop.run()
-        except Exception:
+        except ClusterTooNew as exc:
+            log.error("%s", exc)
+            self.failure = exc
+            self.failed.set()
+            raise
+        except Exception as exc:
             log.critical("the consensus loop failed; stopping the node", exc_info=True)
+            self.failure = exc
             self.failed.set()
             raise
 
@@ -167,6 +180,11 @@ class Node:
     def core(self) -> RaftNode:
         assert self._core is not None, "the core exists once the node has started"
         return self._core
+
+    @property
+    def versioning(self) -> ClusterVersioning:
+        assert self._versioning is not None, "versions are followed once the node has started"
+        return self._versioning
 
     @property
     def ready_loop(self) -> ReadyLoop:
@@ -209,6 +227,7 @@ class Node:
             storage_error=self._disk.error,
             tick_ms=self.config.cluster.tick_ms,
             demo=self.config.demo.enabled,
+            versions=self.versioning.status(),
         )
 
     # ==================================================================================== peers
@@ -223,6 +242,13 @@ class Node:
                 self.last_leader_contact = time.time()
             core.step(m)
         self.ready_loop.wake()
+
+    def peer_stream_opened(self, peer: str, announced: Announcement, stream: PeerStream) -> str | None:
+        """A stream from ``peer`` is opening (api/internal.py): None to accept it, or why it is refused."""
+        return self.versioning.stream_opened(peer, announced, stream)
+
+    def peer_stream_closed(self, peer: str, stream: PeerStream) -> None:
+        self.versioning.stream_closed(peer, stream)
 
     def _on_peer_change(self, peer: str, reachable: bool) -> None:
         log.info("peer %s is %s", peer, "reachable" if reachable else "unreachable")

@@ -8,7 +8,8 @@ Each round takes the core's ``Ready`` and does what its contract (raft/ready.py)
    followers' fsyncs and its own then overlap, and it counts itself toward a majority only once its
    own is done);
 3. **apply** committed entries to the task state and **settle** whoever waits on them: the write that
-   proposed an entry gets the result of applying it, a linearizable read gets its read index;
+   proposed an entry gets the result of applying it, a linearizable read gets its read index; then
+   follow the cluster version those entries may have moved (node/versioning.py);
 4. **advance** the core.
 
 Nothing a node promises leaves it before its disk has it. If the disk refuses a write the round is
@@ -31,6 +32,7 @@ from .applied import AppliedState
 from .disk import Disk
 from .role_changes import RoleChanges
 from .snapshot_policy import SnapshotPolicy
+from .versioning import ClusterVersioning
 from .waiters import AppliedWaiters, Proposals, ReadWaiters
 
 log = logging.getLogger("todonode.node")
@@ -52,6 +54,7 @@ class ReadyLoop:
         reads: ReadWaiters,
         applied_waiters: AppliedWaiters,
         snapshot_policy: SnapshotPolicy,
+        versioning: ClusterVersioning,
         observer: NodeObserver,
     ) -> None:
         self.core = core
@@ -64,6 +67,7 @@ class ReadyLoop:
         self.reads = reads
         self.applied_waiters = applied_waiters
         self.snapshot_policy = snapshot_policy
+        self.versioning = versioning
         self.observer = observer
         self._wake = asyncio.Event()
 
@@ -81,15 +85,18 @@ class ReadyLoop:
                 # and ride in this Ready, so under load each round carries more writes.
                 await asyncio.sleep(0)
                 rd = core.ready()
+                messages = self.versioning.deliverable(rd.messages)
                 if rd.send_before_persisting:
-                    self.transport.send(rd.messages)
+                    self.transport.send(messages)
                     await self._persist(rd)
                 else:
                     await self._persist(rd)
-                    self.transport.send(rd.messages)
+                    self.transport.send(messages)
                 await self._apply(rd)
                 core.advance(rd)
             self.snapshot_policy.maybe_start()
+            if self.versioning.maybe_propose():
+                self.wake()
 
     # ========================================================================================= persist
 
@@ -104,7 +111,7 @@ class ReadyLoop:
         while True:
             try:
                 if rd.snapshot is not None:
-                    meta = await self.disk.snapshots.install(rd.snapshot.data)
+                    meta = await self.disk.install_snapshot(rd.snapshot.data)
                     await self.disk.run(self.disk.wal.reset, meta.index)
                 if rd.hard_state is not None or rd.entries:
                     await self.disk.run(self._write_wal, rd)
@@ -146,6 +153,7 @@ class ReadyLoop:
             for ev in result.events:
                 change = {"type": ev.kind, "id": ev.id, "task": ev.task, "index": entry.index}
                 self.events.publish(Event("task", change, entry.index))
+        await self.versioning.follow()
         self.applied_waiters.release(self.applied.index)
         for rs in rd.read_states:
             self.reads.resolve(rs.ctx, rs.index)

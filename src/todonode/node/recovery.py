@@ -1,8 +1,12 @@
 """Start-up: a node rebuilt from its disk, exactly as it was when it stopped or was killed.
 
-The newest valid snapshot gives the applied state; the write-ahead log gives the term, the vote, the
-commit index and the entries after the snapshot, which the core will apply again. A damaged snapshot
-is set aside (never deleted) and the one before it used; a torn log tail is cut (storage/wal.py).
+The data directory's VERSION file is read first: a directory in a storage format newer than this
+todonode reads stops the node before anything in it is read or changed. The newest valid snapshot
+gives the applied state; the write-ahead log gives the term, the vote, the commit index and the
+entries after the snapshot, which the core will apply again. The log goes on in the storage format
+of the cluster version the snapshot holds, or in the newer one the directory already uses. A
+damaged snapshot is set aside (never deleted) and the one before it used; a torn log tail is cut
+(storage/wal.py).
 
 When what is left no longer joins up — the log starts after the newest snapshot that could be read —
 the entries in between are lost. The node then keeps its term and vote and the state of the snapshot
@@ -20,6 +24,7 @@ import random
 from ..config import Config
 from ..raft import ClusterConfig, Entry, RaftNode, RaftOptions, Snapshot
 from ..storage import Recovered, SnapshotCorruption
+from ..versions import storage_format_of
 from .applied import AppliedState
 from .disk import Disk
 
@@ -28,8 +33,9 @@ log = logging.getLogger("todonode.node")
 
 async def recover(config: Config, disk: Disk, applied: AppliedState) -> RaftNode:
     """Load the snapshot into ``applied``, open the log, and return the core as it was persisted."""
+    await disk.run(disk.version.load)
     snapshot = await _load_snapshot(disk, applied)
-    recovered = await disk.open_wal()
+    recovered = await disk.open_wal(max(disk.version.format, storage_format_of(applied.cluster.version)))
     for note in recovered.notes:
         log.info("recovery: %s", note)
     entries, vote_floor = recovered.entries, 0
@@ -47,13 +53,16 @@ async def recover(config: Config, disk: Disk, applied: AppliedState) -> RaftNode
     # collections over 100,000 tasks stall the loop for long enough to miss heartbeats).
     gc.freeze()
     log.info(
-        "node %s starting: term %d, log %d..%d, snapshot at %d, %d tasks",
+        "node %s starting: term %d, log %d..%d, snapshot at %d, %d tasks, cluster version %d, "
+        "storage format %d",
         core.id,
         recovered.hard_state.term,
         core.log.first_index,
         core.log.last_index,
         applied.index,
         applied.tasks.counts()["total"],
+        applied.cluster.version,
+        disk.storage_format,
     )
     return core
 

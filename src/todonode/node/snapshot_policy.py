@@ -75,7 +75,7 @@ class SnapshotPolicy:
             assert term is not None, "an applied entry is in the log"
             meta = SnapshotMeta(index, term, core.config_at(index))
             started = time.monotonic()
-            saved = await self._disk.snapshots.save(meta, self._applied.tasks.snapshot())
+            saved = await self._disk.save_snapshot(meta, self._applied.snapshot())
             retain = min(self._storage.snapshot_every, MAX_RETAINED_ENTRIES)
             core.compact(Snapshot(meta, b""), retain=retain)
             cut = core.log.snapshot_index

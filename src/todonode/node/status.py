@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from ..raft import RaftNode, Role
 from ..transport import PeerTransport
+from ..versions import Announcement
+from .versioning import VersionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class PeerStatus:
     # sending to it (probe, replicate or snapshot).
     match_index: int | None
     replication: str | None
+    announced: Announcement | None  # its release and cluster versions, while its stream is open
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,7 @@ class NodeStatus:
     members: tuple[str, ...]  # every member's id, this node's included, in the order of the config
     peers: tuple[PeerStatus, ...]  # the other members, in that order
     quorum: QuorumStatus
+    versions: VersionStatus
     demo: bool = False  # runs in demo mode: the page offers fault controls (api/demo.py)
 
     @property
@@ -76,6 +80,7 @@ def capture(
     last_leader_contact: float | None,
     storage_error: str | None,
     tick_ms: int,
+    versions: VersionStatus,
     demo: bool = False,
 ) -> NodeStatus:
     """The status of the node whose parts these are, at this moment."""
@@ -98,6 +103,7 @@ def capture(
                 last_contact_ms=None if contact is None else round(contact),
                 match_index=p.match if p else None,
                 replication=p.state if p else None,
+                announced=versions.peers.get(member),
             )
         )
     leading = core.role is Role.LEADER
@@ -117,6 +123,7 @@ def capture(
         members=tuple(members),
         peers=tuple(peers),
         quorum=quorum(core, transport),
+        versions=versions,
         demo=demo,
     )
 

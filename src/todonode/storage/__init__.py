@@ -1,6 +1,6 @@
-"""Durable storage for one node: the write-ahead log, snapshots of the applied state, and the lock
-that keeps a second process out of the data directory. Nothing here knows Raft's rules; the node
-decides what to write and when."""
+"""Durable storage for one node: the write-ahead log, snapshots of the applied state, the lock
+that keeps a second process out of the data directory, and the VERSION file that says which storage
+format the directory is in. Nothing here knows Raft's rules; the node decides what to write and when."""
 
 from .lock import DataDirLock, DataDirLocked
 from .snapshots import (
@@ -12,6 +12,7 @@ from .snapshots import (
     decode_snapshot,
     encode_snapshot,
 )
+from .version_file import VersionFile, VersionFileDamaged
 from .wal import DEFAULT_SEGMENT_BYTES, Recovered, StorageError, WalCorruption, WriteAheadLog
 
 __all__ = [
@@ -25,6 +26,8 @@ __all__ = [
     "SnapshotFile",
     "SnapshotStore",
     "StorageError",
+    "VersionFile",
+    "VersionFileDamaged",
     "WalCorruption",
     "WriteAheadLog",
     "decode_snapshot",

@@ -3,6 +3,10 @@
 Owns the ``snap-<index>-<term>.json`` files of one directory. A snapshot is the state machine's
 top-level dict plus the reserved key ``"raft"`` = ``{"index", "term", "config": {"voters": [...]}}``
 saying what it reflects, written as one orjson document, exactly as ``PickleDB.save`` writes it.
+From storage format 2 on, ``"raft"`` also holds ``"format"``; a snapshot without it is in format 1
+(0.1.0 wrote no format, and ignores the key). The bytes travel to followers as they are, so the
+snapshot itself must say its format: a node refuses one newer than it reads (``StorageTooNew``)
+instead of setting it aside as damaged.
 
 Loading goes through pickledb's own ``load()``; saving goes around ``save()``, which neither fsyncs
 the file and its directory nor lets the event loop run while it encodes the whole state in one call.
@@ -19,7 +23,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -30,8 +34,10 @@ import orjson
 from pickledb import PickleDB
 
 from todonode.raft.messages import SnapshotMeta, snapshot_meta_from_wire, snapshot_meta_to_wire
+from todonode.versions import FIRST_STORAGE_FORMAT, STORAGE_FORMAT, StorageTooNew
 
 RAFT_KEY = "raft"
+FORMAT_KEY = "format"  # in the "raft" header
 _KEEP = 2  # the newest, and one to fall back on if the newest is found damaged
 _NAME = re.compile(r"snap-(\d{16})-(\d{16})\.json")
 _log = logging.getLogger(__name__)
@@ -59,9 +65,11 @@ class LoadedSnapshot:
 _CHUNK = 2_000  # entries of a large dict encoded per orjson call
 
 
-def encode_snapshot(meta: SnapshotMeta, state: dict[str, Any]) -> Iterator[bytes]:
-    """The file contents for ``state`` at ``meta``, a piece at a time. Pure, but slow for a large state:
-    call in a thread, and do not change the dicts in ``state`` meanwhile.
+def encode_snapshot(
+    meta: SnapshotMeta, state: dict[str, Any], storage_format: int = FIRST_STORAGE_FORMAT
+) -> Iterator[bytes]:
+    """The file contents for ``state`` at ``meta`` in ``storage_format``, a piece at a time. Pure, but
+    slow for a large state: call in a thread, and do not change the dicts in ``state`` meanwhile.
 
     Large dicts are encoded a chunk at a time: orjson holds the GIL for a whole call, so one call over
     100,000 tasks would stall the event loop (and its heartbeats) for hundreds of milliseconds even
@@ -69,7 +77,10 @@ def encode_snapshot(meta: SnapshotMeta, state: dict[str, Any]) -> Iterator[bytes
     come, so the encoded snapshot is never in memory whole (at 100,000 tasks it is about 15 MB)."""
     if RAFT_KEY in state:
         raise ValueError(f"the state machine may not use the reserved key {RAFT_KEY!r}")
-    full = {**state, RAFT_KEY: snapshot_meta_to_wire(meta)}
+    header = snapshot_meta_to_wire(meta)
+    if storage_format > FIRST_STORAGE_FORMAT:
+        header[FORMAT_KEY] = storage_format
+    full = {**state, RAFT_KEY: header}
     for n, (key, value) in enumerate(full.items()):
         yield (b"{" if n == 0 else b",") + orjson.dumps(key) + b":"
         if not isinstance(value, dict) or len(value) <= _CHUNK:
@@ -87,23 +98,42 @@ def encode_snapshot(meta: SnapshotMeta, state: dict[str, Any]) -> Iterator[bytes
 def decode_snapshot(data: bytes, source: str = "snapshot") -> tuple[SnapshotMeta, dict[str, Any]]:
     """Snapshot bytes -> (meta, state without "raft"). Pure, but slow for a large state: call in a thread.
 
-    Raises SnapshotCorruption naming ``source`` when the bytes are not a valid snapshot.
+    Raises SnapshotCorruption naming ``source`` when the bytes are not a valid snapshot, StorageTooNew
+    when they are in a newer format than this todonode reads.
     """
+    meta, _, state = _decode_with_format(data, source)
+    return meta, state
+
+
+def _decode_with_format(data: bytes, source: str) -> tuple[SnapshotMeta, int, dict[str, Any]]:
     try:
-        return split_snapshot(orjson.loads(data), source)
+        document = orjson.loads(data)
     except ValueError as exc:
         raise SnapshotCorruption(f"{source} is not a valid snapshot ({type(exc).__name__}: {exc})") from exc
+    return _split(document, source)
 
 
 def split_snapshot(document: Any, source: str) -> tuple[SnapshotMeta, dict[str, Any]]:
     """A decoded snapshot document -> (meta, the state without "raft"); SnapshotCorruption if it is not
-    one. Takes the "raft" key out of ``document``."""
+    one, StorageTooNew if it is in a newer format. Takes the "raft" key out of ``document``."""
+    meta, _, state = _split(document, source)
+    return meta, state
+
+
+def _split(document: Any, source: str) -> tuple[SnapshotMeta, int, dict[str, Any]]:
     try:
         if not isinstance(document, dict):
             raise TypeError(f"top level is a {type(document).__name__}, not an object")
-        return snapshot_meta_from_wire(document.pop(RAFT_KEY)), document
-    except (ValueError, KeyError, TypeError) as exc:
+        header = document.pop(RAFT_KEY)
+        storage_format = header.get(FORMAT_KEY, FIRST_STORAGE_FORMAT)
+        if type(storage_format) is not int or storage_format < FIRST_STORAGE_FORMAT:
+            raise ValueError(f"format {storage_format!r}")
+        meta = snapshot_meta_from_wire(header)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SnapshotCorruption(f"{source} is not a valid snapshot ({type(exc).__name__}: {exc})") from exc
+    if storage_format > STORAGE_FORMAT:
+        raise StorageTooNew(source, storage_format)
+    return meta, storage_format, document
 
 
 def _name(meta: SnapshotMeta) -> str:
@@ -125,10 +155,14 @@ class SnapshotStore:
         self._dir = Path(directory)
         self._lock = asyncio.Lock()
 
-    async def save(self, meta: SnapshotMeta, state: dict[str, Any]) -> SnapshotFile:
+    async def save(
+        self, meta: SnapshotMeta, state: dict[str, Any], storage_format: int = FIRST_STORAGE_FORMAT
+    ) -> SnapshotFile:
         """Write a snapshot of ``state`` (a shallow copy whose values are replaced, never mutated)."""
         async with self._lock:
-            return await asyncio.to_thread(lambda: self._persist(meta, encode_snapshot(meta, state)))
+            return await asyncio.to_thread(
+                lambda: self._persist(meta, encode_snapshot(meta, state, storage_format))
+            )
 
     async def load_latest(self) -> LoadedSnapshot | None:
         """The newest valid snapshot, or None if there is none.
@@ -173,15 +207,19 @@ class SnapshotStore:
         async with aiofiles.open(self._dir / _name(meta), "rb") as f:
             return await f.read()
 
-    async def install(self, data: bytes) -> SnapshotMeta:
-        """Store the snapshot bytes a leader sent, byte for byte, once they prove valid."""
+    async def install(
+        self, data: bytes, before_writing: Callable[[int], None] = lambda storage_format: None
+    ) -> SnapshotMeta:
+        """Store the snapshot bytes a leader sent, byte for byte, once they prove valid.
+        ``before_writing`` gets their storage format first (in a worker thread)."""
         async with self._lock:
-            return await asyncio.to_thread(self._install, data)
+            return await asyncio.to_thread(self._install, data, before_writing)
 
     # ------------------------------------------------------------------------------- worker thread
 
-    def _install(self, data: bytes) -> SnapshotMeta:
-        meta, _ = decode_snapshot(data, source="the snapshot received from the leader")
+    def _install(self, data: bytes, before_writing: Callable[[int], None]) -> SnapshotMeta:
+        meta, storage_format, _ = _decode_with_format(data, "the snapshot received from the leader")
+        before_writing(storage_format)
         self._persist(meta, [data])
         return meta
 

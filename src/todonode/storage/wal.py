@@ -13,10 +13,14 @@ byte and an orjson object.
   index *i* replaces every entry at *i* and above, so recovery just applies records in order.
 - COMPACTED ``{"index", "keep"}``: a snapshot covers every entry up to ``index``; the entries after
   it survive if ``keep`` (compaction) and are dropped if not (a log replaced by a snapshot).
+- FORMAT ``{"format"}`` (storage format 2 on): the records after it, up to the next FORMAT record,
+  are in that storage format. A segment without one is in format 1, as 0.1.0 wrote them. Reading one
+  newer than this todonode knows stops at once (``StorageTooNew``), before the records it describes.
 
-Every segment opens with the hard state current when it was created, so deleting older segments
-never loses it. The compaction point needs no such copy: segments are deleted only right after a
-COMPACTED record is written to the current segment, which is never deleted.
+Every segment opens with the hard state current when it was created (after its FORMAT record, from
+format 2 on), so deleting older segments never loses it. The compaction point needs no such copy:
+segments are deleted only right after a COMPACTED record is written to the current segment, which is
+never deleted.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import NoReturn
 import orjson
 
 from todonode.raft.messages import Entry, EntryKind, HardState
+from todonode.versions import FIRST_STORAGE_FORMAT, STORAGE_FORMAT, StorageTooNew
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 _HEADER = struct.Struct("<II")
@@ -73,12 +78,18 @@ class _Kind(IntEnum):
     HARD_STATE = 1
     ENTRY = 2
     COMPACTED = 3
+    FORMAT = 4
 
 
 @dataclass(frozen=True, slots=True)
 class _Compacted:
     index: int
     keep: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Format:
+    storage_format: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +101,10 @@ class _Tail:
     first_index: int
     last_index: int
     highest: int  # highest entry index written to the current segment (0: none); compaction reads it
+    storage_format: int  # of the records last written to the current segment
 
 
-_Record = HardState | Entry | _Compacted
+_Record = HardState | Entry | _Compacted | _Format
 
 # ------------------------------------------------------------------------------------------- records
 
@@ -115,6 +127,10 @@ def _compacted_record(index: int, keep: bool) -> bytes:
     return _record(_Kind.COMPACTED, {"index": index, "keep": keep})
 
 
+def _format_record(storage_format: int) -> bytes:
+    return _record(_Kind.FORMAT, {"format": storage_format})
+
+
 def _decode(payload: bytes) -> _Record:
     body = orjson.loads(payload[1:])
     match payload[0]:
@@ -126,6 +142,8 @@ def _decode(payload: bytes) -> _Record:
             return Entry(term=int(body["term"]), index=int(body["index"]), data=data, kind=kind)
         case _Kind.COMPACTED:
             return _Compacted(index=int(body["index"]), keep=bool(body["keep"]))
+        case _Kind.FORMAT:
+            return _Format(storage_format=int(body["format"]))
     raise ValueError(f"unknown record type {payload[0]}")
 
 
@@ -172,6 +190,8 @@ class _Replay:
                     self.base = self.entries[0].index - 1
                 else:
                     self.entries, self.base = [], index
+            case _Format():
+                pass  # formats 1 and 2 encode every other record alike; _read_segment checks the number
 
     def _entry(self, e: Entry, strict: bool) -> None:
         last = self.base + len(self.entries)
@@ -189,7 +209,8 @@ class _Replay:
 def _read_segment(path: Path, final: bool, fsync: bool) -> tuple[list[tuple[int, _Record]], int, str]:
     """Decode one segment's records with their offsets; cut a torn tail off the final segment.
 
-    Returns the records, the bytes cut off and a note saying why ('' if nothing was cut).
+    Returns the records, the bytes cut off and a note saying why ('' if nothing was cut). Raises
+    StorageTooNew at a FORMAT record newer than this todonode reads, before the records after it.
     """
     data = path.read_bytes()
     records: list[tuple[int, _Record]] = []
@@ -205,9 +226,12 @@ def _read_segment(path: Path, final: bool, fsync: bool) -> tuple[list[tuple[int,
             return records, cut, f"cut a torn tail of {cut} bytes off {path.name} at byte {offset}: {problem}"
         end = offset + _HEADER.size + _HEADER.unpack_from(data, offset)[0]
         try:
-            records.append((offset, _decode(data[offset + _HEADER.size : end])))
+            record = _decode(data[offset + _HEADER.size : end])
         except (ValueError, KeyError, TypeError) as exc:
             raise WalCorruption(path, offset, f"a record with a valid CRC cannot be decoded ({exc})") from exc
+        if isinstance(record, _Format) and record.storage_format > STORAGE_FORMAT:
+            raise StorageTooNew(f"write-ahead log segment {path}", record.storage_format)
+        records.append((offset, record))
         offset = end
     return records, 0, ""
 
@@ -249,6 +273,7 @@ class WriteAheadLog:
         closed: list[tuple[Path, int]],
         current: Path,
         tail: _Tail,
+        storage_format: int,
     ):
         self._dir = directory
         self._segment_bytes = segment_bytes
@@ -257,6 +282,7 @@ class WriteAheadLog:
         self._path = current
         self._fd = os.open(current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._tail = self._synced = tail
+        self._format = storage_format  # what every record written from now on is in
         self._broken = ""  # set when a half record could not be cut off: no write may follow it
 
     @classmethod
@@ -266,7 +292,10 @@ class WriteAheadLog:
         *,
         segment_bytes: int = DEFAULT_SEGMENT_BYTES,
         fsync: bool = True,
+        storage_format: int = FIRST_STORAGE_FORMAT,
     ) -> tuple[WriteAheadLog, Recovered]:
+        """Recover the log and open it for writing in ``storage_format``, or in the newest format its
+        segments already use if that is newer: the log's format never goes back."""
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         segments = sorted(p for p in path.iterdir() if _SEGMENT_NAME.fullmatch(p.name))
@@ -287,12 +316,37 @@ class WriteAheadLog:
         )
         current = segments[-1] if segments else _segment_path(path, 1)
         size = current.stat().st_size if segments else 0
-        tail = _Tail(size, replay.hard_state, first, last, highest[-1] if segments else 0)
+        formats = [(seg, rec.storage_format) for seg, _, rec in flat if isinstance(rec, _Format)]
+        written = max((f for _, f in formats), default=FIRST_STORAGE_FORMAT)
+        in_current = [f for seg, f in formats if seg == current]
+        tail = _Tail(
+            size,
+            replay.hard_state,
+            first,
+            last,
+            highest[-1] if segments else 0,
+            in_current[-1] if in_current else FIRST_STORAGE_FORMAT,
+        )
         closed = list(zip(segments[:-1], highest[:-1], strict=True))
-        wal = cls(path, segment_bytes, fsync, closed, current, tail)
+        wal = cls(path, segment_bytes, fsync, closed, current, tail, max(storage_format, written))
         if not segments:
             wal._sync_dir()
+        wal.use_format(wal.storage_format)
         return wal, Recovered(replay.hard_state, replay.entries, first, truncated, notes)
+
+    @property
+    def storage_format(self) -> int:
+        return self._format
+
+    def use_format(self, storage_format: int) -> None:
+        """Write ``storage_format`` from now on (never an older one than before). From format 2 on, a
+        FORMAT record in the current segment, durable at once, says where the format starts. The
+        caller has raised the data directory's VERSION file first."""
+        self._format = max(self._format, storage_format)
+        t = self._tail
+        if self._format > t.storage_format and t.size > 0:
+            self._put([_format_record(self._format)], replace(t, storage_format=self._format))
+            self.sync()
 
     def append(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
         """Write ``hard_state`` (if any) and ``entries`` in one write. Each entry replaces the stored
@@ -365,8 +419,12 @@ class WriteAheadLog:
         """Write records in one os.write and move the tail to ``after``."""
         if self._broken:
             raise StorageError(errno.EIO, self._broken)
-        if self._tail.size == 0:
-            records = [_hard_state_record(self._tail.hard_state), *records]  # see the module docstring
+        if self._tail.size == 0:  # a new segment: see the module docstring
+            opening = [_hard_state_record(self._tail.hard_state)]
+            if self._format > FIRST_STORAGE_FORMAT:
+                opening.insert(0, _format_record(self._format))
+            records = [*opening, *records]
+            after = replace(after, storage_format=self._format)
         joined = b"".join(records)
         buf = memoryview(joined)
         try:
