@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         f"schedules: {len(results)}  steps: {steps:,}  wall: {elapsed:.1f} s  "
         f"({steps / elapsed:,.0f} steps/s on {args.jobs} processes)"
     )
+    changed = [r.membership_changes for r in results if r.membership_changes]
+    print(f"membership changes: {sum(changed):,} in {len(changed)} schedules")
     if failovers:
         print(
             f"simulated failover after leader crash: median {statistics.median(failovers):.0f} ms, "

@@ -8,6 +8,11 @@ rebuilds the node from that disk, as a real restart would.
 The node runtime here follows the Ready contract of ``todonode.raft.ready``: persist, then send, then
 apply, then advance. Faults can strike between those steps. One planted bug, ``bug_send_before_persist``,
 lets every message leave before the disk write so the checker can be shown to catch it.
+
+Membership changes are faults too (membership.py): brand-new nodes start with a fresh disk, a new id
+and no configuration at all, and wait for the leader; removed nodes go on running (and crashing, and
+restarting) until the nemesis stops them for good. The members at any moment are whatever the log
+says; convergence is asked of them alone.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from todonode.raft import (
     Role,
     Snapshot,
     SnapshotMeta,
+    decode_config,
 )
 
 from .checker import Checker
+from .membership import MEMBERSHIP_FAULTS, Membership
 from .network import SimNetwork
 
 TICK_MS = 50.0
@@ -50,6 +57,13 @@ DEFAULT_FAULTS = {
     "bridge": 1,
     "heal": 2,
     "flaky": 1,
+    # membership.py: each asks the simulated runtime for a change it then makes through the core
+    "add_learner": 2,
+    "promote": 1,
+    "remove": 1,
+    "remove_leader": 1,
+    "replace": 1,
+    "decommission": 1,
 }
 CRASH_POINTS = ("before_persist", "after_persist", "after_send", "after_apply")
 
@@ -127,27 +141,51 @@ class SimDisk:
     hard_state: HardState = field(default_factory=HardState)
     snapshot: Snapshot | None = None
     entries: list[Entry] = field(default_factory=list)
+    _config_entry: Entry | None = None  # the latest CONFIG entry in ``entries``
+    _decoded: tuple[Entry, ClusterConfig] | None = None  # that entry's configuration, decoded once
 
     def persist(self, rd: Ready) -> None:
         if rd.snapshot is not None:
             self.snapshot = rd.snapshot
             self.entries = []  # a received snapshot replaces the whole log
+            self._config_entry = None
         if rd.entries:
             first = rd.entries[0].index
             self.entries = [e for e in self.entries if e.index < first]
             self.entries.extend(rd.entries)
+            if self._config_entry is not None and self._config_entry.index >= first:
+                self._config_entry = self._latest_config_entry(self.entries[: -len(rd.entries)])
+            self._config_entry = self._latest_config_entry(rd.entries) or self._config_entry
         if rd.hard_state is not None:
             self.hard_state = rd.hard_state
 
     def save_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
         self.entries = [e for e in self.entries if e.index > snap.meta.index]
+        if self._config_entry is not None and self._config_entry.index <= snap.meta.index:
+            self._config_entry = None
+
+    def config(self, bootstrap: ClusterConfig) -> ClusterConfig:
+        """The latest configuration on this disk (thesis §4.1), worked out apart from the core: the
+        last CONFIG entry, else the snapshot's, else the one the node was first started with."""
+        entry = self._config_entry
+        if entry is not None:
+            if self._decoded is None or self._decoded[0] is not entry:
+                self._decoded = (entry, decode_config(entry.data))
+            return self._decoded[1]
+        return self.snapshot.meta.config if self.snapshot is not None else bootstrap
+
+    @staticmethod
+    def _latest_config_entry(entries: list[Entry] | tuple[Entry, ...]) -> Entry | None:
+        return next((e for e in reversed(entries) if e.kind is EntryKind.CONFIG), None)
 
 
 class SimNode:
-    def __init__(self, cluster: SimCluster, node_id: str, rng_seed: int):
+    def __init__(self, cluster: SimCluster, node_id: str, rng_seed: int, bootstrap: ClusterConfig):
+        """``bootstrap``: the configuration of a brand-new cluster, or none at all for a node joining."""
         self.cluster = cluster
         self.id = node_id
+        self.bootstrap = bootstrap
         self.disk = SimDisk()
         self.rng_seed = rng_seed
         self.core: RaftNode | None = None
@@ -168,7 +206,7 @@ class SimNode:
         self.core = c.cfg.node_class(
             RaftOptions(
                 node_id=self.id,
-                config=c.config,
+                config=self.bootstrap,
                 election_ticks=ELECTION_TICKS,
                 heartbeat_ticks=HEARTBEAT_TICKS,
                 prefer_leader=c.cfg.prefer_leader,
@@ -184,16 +222,20 @@ class SimNode:
         self.sm = SimStateMachine.from_bytes(snap.data) if snap else SimStateMachine()
         self.crash_at = None
         c.checker.on_term(self.id, self.core.term)
+        c.checker.on_config(self.id, self.core.config, self.disk.config(self.bootstrap))
 
     def crash(self) -> None:
         self.core = None
         self.paused = False
+        self.cluster.checker.on_down(self.id)
 
     def process(self) -> None:
         """Drain the core's Ready batches, obeying (or, with a planted bug, breaking) the contract."""
         core = self.core
         c = self.cluster
+        processed = False
         while core is not None and core.has_ready():
+            processed = True
             was_leader_in = core.term if core.role is Role.LEADER else None
             rd = core.ready()
             if self._crash_here("before_persist"):
@@ -203,6 +245,8 @@ class SimNode:
                 self._send(rd)
                 if self._crash_here("after_send"):
                     return
+            if was_leader_in is not None and any(e.kind is EntryKind.CONFIG for e in rd.entries):
+                c.checker.on_leader_config(self.id, self.disk.config(self.bootstrap), rd.entries)
             self.disk.persist(rd)
             c.checker.on_persist(core, rd.entries, was_leader_in)
             c.checker.on_term(self.id, core.term)
@@ -216,11 +260,14 @@ class SimNode:
             if self._crash_here("after_apply"):
                 return
             core.advance(rd)
-            if core.role is Role.LEADER:
+            if core.role is Role.LEADER or was_leader_in == core.term:
+                # (a leader that a committed change removed has stepped down in its own term)
                 c.checker.on_leader_commit(core)
             if rd.soft_state and rd.soft_state.role is Role.LEADER:
                 c.checker.on_leader(core)
                 c.on_new_leader(self, core.term)
+        if processed and core is not None:
+            c.checker.on_config(self.id, core.config, self.disk.config(self.bootstrap))
 
     def _crash_here(self, point: str) -> bool:
         if self.crash_at != point:
@@ -253,7 +300,8 @@ class SimNode:
         assert core is not None
         if self.sm.applied - core.log.snapshot_index < self.cluster.cfg.compact_every:
             return
-        meta = SnapshotMeta(self.sm.applied, core.log.term_at(self.sm.applied), core.config)
+        applied = self.sm.applied
+        meta = SnapshotMeta(applied, core.log.term_at(applied), core.config_at(applied))
         snap = Snapshot(meta, self.sm.to_bytes())
         self.disk.save_snapshot(snap)
         core.compact(snap, retain=self.cluster.rng.randrange(0, 10))
@@ -294,10 +342,13 @@ class SimCluster:
         self.network = SimNetwork(random.Random(self.rng.random()))
         self.network.conditions.slow_rate = cfg.slow_rate
         ids = [f"n{i}" for i in range(cfg.nodes)]
-        self.config = ClusterConfig(tuple(ids))
-        self.nodes = {nid: SimNode(self, nid, self.rng.randrange(1 << 30)) for nid in ids}
+        bootstrap = ClusterConfig(tuple(ids))
+        self.nodes = {nid: SimNode(self, nid, self.rng.randrange(1 << 30), bootstrap) for nid in ids}
         for n in self.nodes.values():
             n.next_tick = self.rng.uniform(0, TICK_MS)
+        self._next_node = cfg.nodes  # new nodes get ids never used before
+        self.retired: dict[str, SimNode] = {}  # removed and stopped for good
+        self.membership = Membership(self, bootstrap.voters)
         self.writes: dict[str, PendingWrite] = {}
         self.reads: dict[str, PendingRead] = {}
         self._next_command = 0
@@ -341,6 +392,12 @@ class SimCluster:
         if clients and self.rng.random() < self.cfg.read_rate:
             self.client_read()
         self._advance_to_next_event()
+        self.checker.check_majorities(self._core_of)
+
+    def _core_of(self, nid: str) -> RaftNode:
+        core = self.nodes[nid].core
+        assert core is not None, f"{nid} is down"
+        return core
 
     def _advance_to_next_event(self) -> None:
         node = min(self.nodes.values(), key=lambda n: n.next_tick)
@@ -359,6 +416,9 @@ class SimCluster:
             if node.up and not node.paused:
                 node.core.tick()
                 node.process()
+                if node.core is not None and node.core.role is Role.LEADER:
+                    self.membership.drive(node.core)  # the runtime's timer: changes it was asked for
+                    node.process()
         self._expire_writes()
 
     def _fire_timers(self) -> None:
@@ -376,9 +436,9 @@ class SimCluster:
         msg = self.network.pop_due()
         if msg is None:
             return
-        node = self.nodes[msg.dst]
-        if not node.up:
-            return
+        node = self.nodes.get(msg.dst)
+        if node is None or not node.up:
+            return  # a node stopped for good, or down
         if node.paused:
             self.network.hold(msg, self.resume_at.get(node.id, self.now) + 0.1)
             return
@@ -391,7 +451,9 @@ class SimCluster:
         ids = list(self.nodes)
         faults = self.cfg.faults
         action = self.rng.choices(list(faults), weights=list(faults.values()))[0]
-        if action in ("crash", "crash_leader"):
+        if action in MEMBERSHIP_FAULTS:
+            self.membership.act(action)
+        elif action in ("crash", "crash_leader"):
             leader = self.current_leader()
             victim = leader.id if action == "crash_leader" and leader else self.rng.choice(ids)
             node = self.nodes[victim]
@@ -438,6 +500,24 @@ class SimCluster:
             c.duplicate_rate = self.rng.choice((0.0, 0.05, 0.2))
             self.trace(f"network loss {c.loss_rate} duplication {c.duplicate_rate}")
 
+    def spawn(self) -> str:
+        """A brand-new node: a fresh disk, an id never used before, and no configuration at all."""
+        nid = f"n{self._next_node}"
+        self._next_node += 1
+        node = SimNode(self, nid, self.rng.randrange(1 << 30), ClusterConfig(voters=()))
+        node.next_tick = self.now + self.rng.uniform(0, TICK_MS)
+        self.nodes[nid] = node
+        return nid
+
+    def retire(self, nid: str) -> None:
+        """Stop a removed node for good: messages to it are lost from now on."""
+        node = self.nodes.pop(nid)
+        node.crash()
+        self.retired[nid] = node
+        self.restart_at.pop(nid, None)
+        self.resume_at.pop(nid, None)
+        self.trace(f"{nid} is stopped for good")
+
     def restart(self, nid: str) -> None:
         node = self.nodes[nid]
         if node.up:
@@ -463,7 +543,7 @@ class SimCluster:
                 self.writes[cid] = PendingWrite(cid, node.id, result.index, result.term, self.now + 2000)
                 node.process()
                 return
-            if result.leader is None or result.leader == node.id:
+            if result.leader is None or result.leader == node.id or result.leader not in self.nodes:
                 return
             node = self.nodes[result.leader]
 
@@ -523,6 +603,7 @@ class SimCluster:
                 self.restart(nid)
             node.paused = False
         self.resume_at.clear()
+        self.membership.heal()
         self.trace("--- all faults healed ---")
 
     def await_convergence(self) -> None:
@@ -539,13 +620,17 @@ class SimCluster:
         )
 
     def _converged(self) -> bool:
+        """A leader, every membership change asked for made and committed, the preferred voter
+        leading, and every member (never a removed node) identical."""
         leader = self.current_leader()
-        if leader is None or self.writes:
+        if leader is None or self.writes or not self.membership.settled(leader.core):
             return False
-        if self.cfg.prefer_leader and leader.id != self.config.voters[0]:
+        config = leader.core.config
+        if self.cfg.prefer_leader and leader.id != config.voters[0]:
             return False
-        applied = {n.sm.applied for n in self.nodes.values()}
-        digests = {n.sm.digest for n in self.nodes.values()}
+        members = [self.nodes[m] for m in config.members]
+        applied = {n.sm.applied for n in members}
+        digests = {n.sm.digest for n in members}
         return len(applied) == 1 and len(digests) == 1 and applied == {leader.core.commit}
 
     def measure_failover(self) -> None:
@@ -570,6 +655,8 @@ class SimCluster:
     def on_new_leader(self, node: SimNode, term: int) -> None:
         self.leader_changes.append((self.now, node.id, term))
         self.trace(f"{node.id} becomes leader of term {term}")
+        if node.core is not None:
+            self.membership.drive(node.core)  # the runtime takes up what it was asked for at once
 
     def current_leader(self) -> SimNode | None:
         """The up, unpaused leader with the highest term (a deposed one may not know it yet)."""
@@ -596,7 +683,9 @@ class SimCluster:
                 parts.append(f"{n.id}:down")
                 continue
             c = n.core
+            kind = "voter" if n.id in c.config.voters else "learner" if n.id in c.config.learners else "out"
             parts.append(
-                f"{n.id}:{c.role.value}/t{c.term}/commit{c.commit}/applied{n.sm.applied}/last{c.log.last_index}"
+                f"{n.id}:{c.role.value}/{kind}/t{c.term}/commit{c.commit}/applied{n.sm.applied}"
+                f"/last{c.log.last_index}"
             )
         return " ".join(parts)

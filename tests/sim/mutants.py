@@ -7,7 +7,7 @@ have gone blind.
 
 from __future__ import annotations
 
-from todonode.raft import Entry, RaftNode
+from todonode.raft import ClusterConfig, Entry, MajorityConfig, RaftNode
 
 
 class VotesTwiceInOneTerm(RaftNode):
@@ -40,6 +40,33 @@ class AppliesUncommitted(RaftNode):
         return self.log.entries(self._applied + 1)
 
 
+class AppliesConfigOnlyAtCommit(RaftNode):
+    """Thesis §4.1 broken: a server acts on the latest *committed* configuration in its log, not the
+    latest one, so a leader goes on counting the old voters after appending a change."""
+
+    def _config_in_effect(self) -> ClusterConfig:
+        return self.log.config_at(self.commit)
+
+
+class AllowsTwoChangesInFlight(RaftNode):
+    """Thesis §4.1 broken: a leader proposes a change while the last one is still uncommitted, so a
+    configuration two voters away from one still in use elsewhere can take effect."""
+
+    def _one_change_at_a_time(self) -> bool:
+        return True
+
+
+class CountsLearnerVotes(RaftNode):
+    """Thesis §4.2.1 broken: a candidate asks its learners for votes as well, and counts each grant
+    towards the voters' majority."""
+
+    def _electorate(self) -> MajorityConfig:
+        voters = self.config.majority()
+        everyone = MajorityConfig(frozenset(self.config.members))
+        object.__setattr__(everyone, "quorum", voters.quorum)  # ... yet only the voters' count is needed
+        return everyone
+
+
 # name -> (node class, SimConfig overrides)
 PLANTED_BUGS: dict[str, tuple[type[RaftNode], dict]] = {
     "vote twice in one term": (VotesTwiceInOneTerm, {}),
@@ -47,4 +74,7 @@ PLANTED_BUGS: dict[str, tuple[type[RaftNode], dict]] = {
     "commit an old-term entry by counting replicas": (CommitsOldTermByCounting, {}),
     "send a vote before persisting it": (RaftNode, {"bug_send_before_persist": True}),
     "apply an uncommitted entry": (AppliesUncommitted, {}),
+    "apply a configuration only at commit": (AppliesConfigOnlyAtCommit, {}),
+    "allow two configuration changes in flight": (AllowsTwoChangesInFlight, {}),
+    "count a learner's vote": (CountsLearnerVotes, {}),
 }

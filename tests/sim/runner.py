@@ -1,7 +1,7 @@
 """One seed in, one result out: how the simulator is run by pytest and by ``python -m tests.sim``.
 
-The seed decides everything: cluster size, network conditions, fault and client rates, and every
-random choice after that. Rerunning a seed reproduces its schedule exactly.
+The seed decides everything: cluster size, network conditions, fault and client rates, how often the
+membership changes, and every random choice after that. Rerunning a seed reproduces its schedule exactly.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from todonode.raft import RaftNode
 
 from .checker import Violation
 from .cluster import SimCluster, SimConfig, Stalled
+from .membership import MEMBERSHIP_FAULTS
 
 # How a seed can fail. Only SAFETY is the checker's verdict; the others must not be mistaken for it.
 SAFETY = "safety"  # the checker found a broken rule (SeedResult.rule names it)
@@ -26,6 +27,7 @@ class SeedResult:
     steps: int
     nodes: int
     failover_ms: list[float] = field(default_factory=list)
+    membership_changes: int = 0  # configuration changes the leaders took (some may have been cut again)
     failure: str | None = None  # SAFETY, STALLED or CRASHED; None when the seed passed
     rule: str | None = None  # the rule broken, when failure is SAFETY
     report: str | None = None  # what failed and the events that led to it
@@ -48,6 +50,9 @@ def config_for_seed(seed: int, steps: int, node_class: type[RaftNode] = RaftNode
         max_entries_per_append=rng.choice((1, 4, 64)),
         node_class=node_class,
     )
+    # Some schedules keep their first members throughout; the others change them, some twice as often.
+    churn = rng.choice((0, 1, 2))
+    cfg.faults = {k: w * churn if k in MEMBERSHIP_FAULTS else w for k, w in cfg.faults.items()}
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return cfg
@@ -76,4 +81,5 @@ def run_seed(
         result.report = f"seed {seed}: {what}\n--- last events ---\n{cluster.trace_tail()}"
     result.steps = cluster.steps
     result.failover_ms = cluster.failover_ms
+    result.membership_changes = cluster.membership.accepted
     return result

@@ -7,15 +7,22 @@ the search goes on. A bug may break other rules first, as a consequence (a vote 
 also elects leaders that lack committed entries); those are noted too.
 
 The bug schedules favour what exposes them: frequent leader crashes with short downtime, slow
-messages, and one entry per append, which opens the window of Raft's Figure 8. The control runs the
-very same schedules, every seed of the budget, without a bug: none may fail in any way.
+messages, and one entry per append, which opens the window of Raft's Figure 8. The membership bugs add
+membership churn on top (CHURNY), where each is caught within a few seeds. The control runs the very
+same schedules, every seed of each budget, without a bug: none may fail in any way.
 """
 
 from collections import Counter
 
 import pytest
 
-from .checker import ELECTION_SAFETY, LEADER_COMPLETENESS, STATE_MACHINE_SAFETY
+from .checker import (
+    CONFIGURATION_FROM_THE_LOG,
+    ELECTION_SAFETY,
+    LEADER_COMPLETENESS,
+    OVERLAPPING_MAJORITIES,
+    STATE_MACHINE_SAFETY,
+)
 from .mutants import PLANTED_BUGS
 from .runner import SAFETY, run_seed
 
@@ -28,17 +35,31 @@ CRASHY = {
     "downtime_ms": (50.0, 800.0),
     "faults": {"crash_leader": 6, "crash": 2, "isolate_leader": 2, "heal": 2},
 }
-SEED_BUDGET = 400
+CHURNY = {
+    **CRASHY,
+    "faults": {
+        **{"crash_leader": 4, "crash": 2, "isolate_leader": 2, "partition": 2, "heal": 3},
+        **{"add_learner": 3, "promote": 2, "remove": 2, "remove_leader": 2, "replace": 2, "decommission": 1},
+    },
+}
+# schedule name -> (SimConfig overrides, how many seeds a bug may take to show, and the control runs)
+SCHEDULES = {
+    "crashy": (CRASHY, 400),
+    "churny": (CHURNY, 100),
+}
 STEPS = 3000
-CONTROL_CHUNKS = 4  # the control's seeds spread over pytest-xdist workers
+CONTROL_CHUNKS = 4  # each schedule's control seeds spread over pytest-xdist workers
 
-# planted bug (a name in mutants.PLANTED_BUGS) -> the rule it breaks
+# planted bug (a name in mutants.PLANTED_BUGS) -> (the rule it breaks, the schedule that shows it)
 RULE_BROKEN_BY = {
-    "vote twice in one term": ELECTION_SAFETY,
-    "skip the up-to-date check": LEADER_COMPLETENESS,
-    "commit an old-term entry by counting replicas": LEADER_COMPLETENESS,
-    "send a vote before persisting it": ELECTION_SAFETY,
-    "apply an uncommitted entry": STATE_MACHINE_SAFETY,
+    "vote twice in one term": (ELECTION_SAFETY, "crashy"),
+    "skip the up-to-date check": (LEADER_COMPLETENESS, "crashy"),
+    "commit an old-term entry by counting replicas": (LEADER_COMPLETENESS, "crashy"),
+    "send a vote before persisting it": (ELECTION_SAFETY, "crashy"),
+    "apply an uncommitted entry": (STATE_MACHINE_SAFETY, "crashy"),
+    "apply a configuration only at commit": (CONFIGURATION_FROM_THE_LOG, "churny"),
+    "allow two configuration changes in flight": (OVERLAPPING_MAJORITIES, "churny"),
+    "count a learner's vote": (ELECTION_SAFETY, "churny"),
 }
 
 
@@ -49,23 +70,26 @@ def test_every_planted_bug_names_the_rule_it_breaks():
 @pytest.mark.parametrize("bug", list(PLANTED_BUGS))
 def test_simulator_catches_planted_bug_breaking_its_rule(bug):
     node_class, overrides = PLANTED_BUGS[bug]
-    expected = RULE_BROKEN_BY[bug]
+    expected, schedule = RULE_BROKEN_BY[bug]
+    base, budget = SCHEDULES[schedule]
     seen: Counter[str] = Counter()
-    for seed in range(SEED_BUDGET):
-        result = run_seed(seed, STEPS, node_class=node_class, **{**CRASHY, **overrides})
+    for seed in range(budget):
+        result = run_seed(seed, STEPS, node_class=node_class, **{**base, **overrides})
         if result.failure == SAFETY and result.rule == expected:
             return
         if result.failure:
             seen[result.rule or result.failure] += 1
     pytest.fail(
-        f"planted bug '{bug}' never broke {expected} in {SEED_BUDGET} schedules: the checker is blind to "
-        f"it (other failures seen: {dict(seen) or 'none'})"
+        f"planted bug '{bug}' never broke {expected} in {budget} '{schedule}' schedules: the checker is "
+        f"blind to it (other failures seen: {dict(seen) or 'none'})"
     )
 
 
 @pytest.mark.parametrize("chunk", range(CONTROL_CHUNKS))
-def test_the_same_schedules_pass_without_a_planted_bug(chunk):
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+def test_the_same_schedules_pass_without_a_planted_bug(schedule, chunk):
     # Without this, a checker that flags everything would pass the test above.
-    for seed in range(chunk, SEED_BUDGET, CONTROL_CHUNKS):
-        result = run_seed(seed, STEPS, **CRASHY)
+    overrides, budget = SCHEDULES[schedule]
+    for seed in range(chunk, budget, CONTROL_CHUNKS):
+        result = run_seed(seed, STEPS, **overrides)
         assert result.failure is None, result.summary()

@@ -1,5 +1,6 @@
-"""Hundreds of randomized fault schedules through the real core; every safety property is checked
-after every step, liveness and convergence after the faults heal (see checker.py and cluster.py)."""
+"""Hundreds of randomized fault schedules through the real core, membership changes among the faults;
+every safety property is checked after every step, liveness and convergence after the faults heal
+(see checker.py, cluster.py and membership.py)."""
 
 import pytest
 
@@ -42,3 +43,11 @@ def test_failover_after_a_leader_crash_is_bounded():
     times = [ms for seed in range(40) for ms in run_seed(seed, 500).failover_ms]
     assert len(times) == 40
     assert max(times) < 5000
+
+
+def test_membership_changes_are_part_of_the_schedules():
+    """Without this, a simulator that never changed the membership would pass every check above."""
+    results = [run_seed(seed, 1500) for seed in range(12)]
+    assert all(r.failure is None for r in results), [r.summary() for r in results if r.failure]
+    assert sum(r.membership_changes for r in results) >= 20
+    assert sum(1 for r in results if r.membership_changes == 0) >= 1  # and some keep their members

@@ -73,7 +73,7 @@ class SnapshotPolicy:
             index = self._applied.index
             term = core.log.term_at(index)
             assert term is not None, "an applied entry is in the log"
-            meta = SnapshotMeta(index, term, core.config)
+            meta = SnapshotMeta(index, term, core.config_at(index))
             started = time.monotonic()
             saved = await self._disk.save_snapshot(meta, self._applied.snapshot())
             retain = min(self._storage.snapshot_every, MAX_RETAINED_ENTRIES)

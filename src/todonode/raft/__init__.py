@@ -2,6 +2,7 @@
 
 from .core import PeerStatus, RaftNode, RaftOptions, Status
 from .log import CompactedError, RaftLog
+from .membership import ChangeKind, ConfigChange
 from .messages import (
     AppendEntries,
     AppendResponse,
@@ -22,19 +23,28 @@ from .messages import (
     VoteRequest,
     VoteResponse,
     WireError,
+    decode_config,
+    encode_config,
     from_wire,
     to_wire,
 )
 from .quorum import MajorityConfig, VoteResult
 from .ready import (
+    ALREADY_A_MEMBER,
+    ALREADY_A_VOTER,
     ALREADY_VOTED,
+    CHANGE_IN_FLIGHT,
     FOLLOWS_LEADER,
+    LAST_VOTER,
     LEADER_LEASE,
     LOG_BEHIND,
     NO_LEADER,
+    NOT_A_MEMBER,
+    NOT_A_VOTER,
     NOT_LEADER,
     RECOVERING,
     STALE_TERM,
+    TERM_NOT_COMMITTED,
     TRANSFERRING,
     VOTE_GRANTED,
     Accepted,
@@ -46,21 +56,30 @@ from .ready import (
 )
 
 __all__ = [
+    "ALREADY_A_MEMBER",
+    "ALREADY_A_VOTER",
     "ALREADY_VOTED",
+    "CHANGE_IN_FLIGHT",
     "FOLLOWS_LEADER",
+    "LAST_VOTER",
     "LEADER_LEASE",
     "LOG_BEHIND",
+    "NOT_A_MEMBER",
+    "NOT_A_VOTER",
     "NOT_LEADER",
     "NO_LEADER",
     "RECOVERING",
     "STALE_TERM",
+    "TERM_NOT_COMMITTED",
     "TRANSFERRING",
     "VOTE_GRANTED",
     "Accepted",
     "AppendEntries",
     "AppendResponse",
+    "ChangeKind",
     "ClusterConfig",
     "CompactedError",
+    "ConfigChange",
     "Entry",
     "EntryKind",
     "HardState",
@@ -89,6 +108,8 @@ __all__ = [
     "VoteResponse",
     "VoteResult",
     "WireError",
+    "decode_config",
+    "encode_config",
     "from_wire",
     "to_wire",
 ]

@@ -28,6 +28,11 @@ Where each rule lives:
     §5.4.1 election restriction       _log_is_up_to_date
     §5.4.2 no commit by counting      _may_commit_by_count
     thesis §3.10 leadership transfer  transfer_leadership, _handle_timeout_now
+    thesis §4.1 membership changes    propose_config_change, _config_in_effect, _one_change_at_a_time,
+                                      _committed_in_own_term (and membership.py)
+    thesis §4.2.1 learners            _electorate, _may_campaign, _track_members
+    thesis §4.2.2 removing the leader _config_change_committed, _leave_after_removal, _may_campaign
+    thesis §4.2.3 removed servers     _ignores_vote_request
     thesis §4.2.3 leader lease        _in_leader_lease
     thesis §5 snapshots               compact, _handle_snapshot, _send_snapshot
     thesis §6.2 CheckQuorum           _quorum_active
@@ -38,6 +43,10 @@ Where each rule lives:
 Leader preference (todonode's addition): the voters are listed most preferred first. A leader that
 sees a more preferred voter alive and caught up for ``settle_ticks`` hands leadership to it with
 TimeoutNow. Preference never touches elections, so a stale node can never win by being preferred.
+
+Membership (membership.py has the design): every rule that counts, campaigns, votes, transfers or
+tracks followers asks ``config`` — the configuration in effect at that moment — and keeps no copy of
+its own, so each stays correct as the configuration changes under it.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .log import CompactedError, RaftLog
+from .membership import ConfigChange, config_after
 from .messages import (
     AppendEntries,
     AppendResponse,
@@ -65,18 +75,22 @@ from .messages import (
     TimeoutNow,
     VoteRequest,
     VoteResponse,
+    encode_config,
 )
 from .progress import Progress, ReplicationState
 from .quorum import MajorityConfig, VoteResult
 from .ready import (
     ALREADY_VOTED,
+    CHANGE_IN_FLIGHT,
     FOLLOWS_LEADER,
     LEADER_LEASE,
     LOG_BEHIND,
     NO_LEADER,
+    NOT_A_VOTER,
     NOT_LEADER,
     RECOVERING,
     STALE_TERM,
+    TERM_NOT_COMMITTED,
     TRANSFERRING,
     VOTE_GRANTED,
     Accepted,
@@ -91,6 +105,8 @@ from .ready import (
 @dataclass(frozen=True, slots=True)
 class RaftOptions:
     node_id: str
+    # The configuration a brand-new cluster starts from; once the log or a snapshot holds one, that one
+    # is the truth. No voters at all for a node joining a cluster: it waits to hear from a leader.
     config: ClusterConfig
     election_ticks: int = 10  # a follower waits a random time in [election_ticks, 2*election_ticks)
     heartbeat_ticks: int = 1
@@ -112,6 +128,7 @@ class PeerStatus:
     state: str
     recent_active: bool
     last_contact_ticks: int | None  # ticks since we last heard from it; None if never
+    voter: bool  # False for a learner (or a member the latest, uncommitted change removed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +141,8 @@ class Status:
     last_index: int
     snapshot_index: int
     transferee: str | None
-    peers: tuple[PeerStatus, ...]  # filled in on the leader only
-    quorum: int  # how many voters make a majority
+    peers: tuple[PeerStatus, ...]  # filled in on the leader only: every voter and learner
+    quorum: int  # how many voters make a majority (0 while no voter is known)
     # Leader only (None elsewhere): voters heard from within an election timeout, this one included.
     active_voters: int | None
 
@@ -153,18 +170,16 @@ class RaftNode:
         once held (a damaged disk): it may have acknowledged some of them as part of a majority, so it
         takes no part in elections — no votes, no campaigns — until its log reaches that index again.
         Otherwise its vote could elect a leader that lacks a committed entry."""
-        if options.node_id not in options.config.voters:
-            raise ValueError(f"{options.node_id!r} is not a voter in {options.config.voters}")
         self.id = options.node_id
         self.opts = options
-        self.config = options.config
-        self._majority: MajorityConfig = options.config.majority()
         self.rng = rng
 
         hard_state = hard_state or HardState()
         snap_index = snapshot.meta.index if snapshot else 0
         snap_term = snapshot.meta.term if snapshot else 0
-        self.log = RaftLog(snap_index, snap_term, entries)
+        # A snapshot's configuration, then those of the log's own entries, override the bootstrap one.
+        bootstrap = snapshot.meta.config if snapshot else options.config
+        self.log = RaftLog(snap_index, snap_term, entries, bootstrap)
         self._vote_floor = vote_floor
         self.snapshot = snapshot  # the newest snapshot, sent to followers we cannot catch up from the log
 
@@ -184,6 +199,7 @@ class RaftNode:
         self._reset_election_timer()
         self._votes: dict[str, bool] = {}
         self._progress: dict[str, Progress] = {}
+        self._departing: list[str] = []  # leader: removed members tracked until told of their removal
         self._transferee: str | None = None
         self._transfer_elapsed = 0
         self._round = 0  # heartbeat round; a read is confirmed when a majority answered its round
@@ -212,13 +228,44 @@ class RaftNode:
     def propose(self, data: bytes) -> Accepted | Refused:
         """Append a client command to the leader's log. Accepted is not committed: wait for it to be
         applied at the returned index with the returned term."""
-        if self.role is not Role.LEADER:
-            return Refused(NOT_LEADER if self.leader else NO_LEADER, self.leader)
-        if self._transferee is not None:
-            # Thesis §3.10: stop taking proposals during a hand-over, or the target can never catch up.
-            return Refused(TRANSFERRING, self.id)
+        refused = self._refuse_proposal()
+        if refused is not None:
+            return refused
         entry = self._append_own(data, EntryKind.COMMAND)
         return Accepted(entry.index, entry.term)
+
+    def propose_config_change(self, change: ConfigChange) -> Accepted | Refused:
+        """Add a learner, promote one or remove a member (thesis §4; membership.py): one member per
+        change, one change at a time. The new configuration is in effect on this leader at once and on
+        each follower as soon as the entry reaches its log. Accepted is not committed: the change is
+        final once the entry is applied at the returned index with the returned term."""
+        refused = self._refuse_proposal()
+        if refused is not None:
+            return refused
+        if not self._committed_in_own_term():
+            return Refused(TERM_NOT_COMMITTED)
+        if not self._one_change_at_a_time():
+            return Refused(CHANGE_IN_FLIGHT)
+        config = config_after(self.config, change)
+        if isinstance(config, Refused):
+            return config
+        entry = self._append_own(encode_config(config), EntryKind.CONFIG)
+        return Accepted(entry.index, entry.term)
+
+    @property
+    def config(self) -> ClusterConfig:
+        """The configuration in effect: the latest in the log, committed or not (thesis §4.1)."""
+        return self._config_in_effect()
+
+    @property
+    def committed_config(self) -> ClusterConfig:
+        """The latest configuration known to be committed: final, whoever leads next."""
+        return self.log.config_at(self.commit)
+
+    def config_at(self, index: int) -> ClusterConfig:
+        """The configuration in effect once the log ends at ``index`` (at or after the log's first
+        index): the one a snapshot taken at ``index`` must carry."""
+        return self.log.config_at(index)
 
     def read_index(self, ctx: str) -> Refused | None:
         """Ask for a linearizable read (ReadIndex, thesis §6.4). The answer is a ReadState with the
@@ -237,10 +284,10 @@ class RaftNode:
         and give up after an election timeout if it has not taken over."""
         if self.role is not Role.LEADER:
             return Refused(NOT_LEADER if self.leader else NO_LEADER, self.leader)
-        if target == self.id or target not in self._progress:
+        if target == self.id or self._transferee == target:
             return None
-        if self._transferee == target:
-            return None
+        if target not in self.config.voters:
+            return Refused(NOT_A_VOTER, self.id)  # a learner or a stranger could never win the election
         self._transferee = target
         self._transfer_elapsed = 0
         if self._progress[target].match == self.log.last_index:
@@ -254,6 +301,12 @@ class RaftNode:
         meta = snapshot.meta
         if meta.index > self._applied:
             raise ValueError(f"snapshot at {meta.index} is ahead of the applied index {self._applied}")
+        if meta.index >= self.log.snapshot_index and meta.config != self.log.config_at(meta.index):
+            # A follower installing it would take this configuration for the truth at that index.
+            raise ValueError(
+                f"snapshot at {meta.index} carries {meta.config}, but {self.log.config_at(meta.index)} "
+                "is in effect there (build it with config_at)"
+            )
         if self.snapshot is None or meta.index > self.snapshot.meta.index:
             self.snapshot = snapshot
         cut = meta.index - retain
@@ -263,11 +316,15 @@ class RaftNode:
             self.log.compact(cut, term)
 
     def step(self, m: Message) -> None:
-        """Handle one message from a peer. Unknown senders and misdelivered messages are ignored.
+        """Handle one message from a peer. Misdelivered messages, and vote requests from servers that
+        are not voters here, are ignored.
 
         The term checks (§5.1) and vote requests (§5.2) are the same in every role; everything else
         goes to the step function of the current role."""
-        if m.dst != self.id or m.src not in self.config.voters or m.src == self.id:
+        if m.dst != self.id or m.src == self.id:
+            return
+        if isinstance(m, VoteRequest) and self._ignores_vote_request(m):
+            self._decided(m, NOT_A_VOTER)
             return
         if m.term > self.term:
             if not self._accept_higher_term(m):
@@ -342,6 +399,7 @@ class RaftNode:
         return sum(self._votes.values())
 
     def status(self) -> Status:
+        voters = self.config.voters
         peers = tuple(
             PeerStatus(
                 node_id=peer,
@@ -350,6 +408,7 @@ class RaftNode:
                 state=pr.state.value,
                 recent_active=pr.recent_active,
                 last_contact_ticks=None if pr.last_contact_tick is None else self._now - pr.last_contact_tick,
+                voter=peer in voters,
             )
             for peer, pr in self._progress.items()
         )
@@ -363,13 +422,13 @@ class RaftNode:
             snapshot_index=self.log.snapshot_index,
             transferee=self._transferee,
             peers=peers,
-            quorum=self._majority.quorum,
+            quorum=self.config.quorum() if voters else 0,
             active_voters=self._count_active_voters() if self.role is Role.LEADER else None,
         )
 
     def _count_active_voters(self) -> int:
         live = [self.id, *(peer for peer, pr in self._progress.items() if self._is_live(pr))]
-        return self._majority.voters_among(live)
+        return self.config.majority().voters_among(live)
 
     # ============================================================ roles: one step and tick function each
 
@@ -428,7 +487,7 @@ class RaftNode:
         """Followers and candidates: §5.2, no word from a leader for an election timeout; try to
         become one."""
         self._election_elapsed += 1
-        if self._election_elapsed >= self._randomized_timeout and not self._recovering():
+        if self._election_elapsed >= self._randomized_timeout and self._may_campaign():
             self._start_election(pre_vote=self.opts.pre_vote, transfer=False)
 
     def _tick_heartbeat(self) -> None:
@@ -462,7 +521,7 @@ class RaftNode:
         active = [self.id, *(peer for peer, pr in self._progress.items() if pr.recent_active)]
         for pr in self._progress.values():
             pr.recent_active = False
-        return self._majority.has_quorum(active)
+        return self.config.majority().has_quorum(active)
 
     def _restart_stalled_replication(self) -> None:
         """Messages can be lost. A snapshot that got no answer is sent again; an append stream that
@@ -524,7 +583,10 @@ class RaftNode:
         self._votes = {self.id: True}
         if self._tally_votes():
             return
-        for peer in self._peers():
+        electorate = self._electorate().voters
+        for peer in self.config.members:
+            if peer == self.id or peer not in electorate:
+                continue
             self._send(
                 VoteRequest(
                     term=campaign_term,
@@ -539,7 +601,7 @@ class RaftNode:
 
     def _tally_votes(self) -> bool:
         """Count the votes; move on when a majority decided. Returns True if the campaign ended."""
-        result = self._majority.vote_result(self._votes)
+        result = self._electorate().vote_result(self._votes)
         if result is VoteResult.WON:
             if self.role is Role.PRE_CANDIDATE:
                 self._start_election(pre_vote=False, transfer=False)
@@ -565,6 +627,46 @@ class RaftNode:
                 pre_vote=m.pre_vote,
             )
         )
+
+    def _electorate(self) -> MajorityConfig:
+        """Thesis §4.2.1: only voters elect. A candidate asks the voters of its own configuration and
+        counts their votes alone; a learner's grant (it may have been promoted without knowing it yet)
+        counts only for a candidate whose configuration lists it as a voter."""
+        return self.config.majority()
+
+    def _may_campaign(self) -> bool:
+        """Only a voter campaigns (thesis §4.2.1): never a learner, nor a server joining and not yet
+        told it was added, nor one whose removal it knows to be committed, nor one still short of
+        entries it lost (``vote_floor``).
+
+        A voter that an uncommitted change removes still campaigns (thesis §4.2.2), not counting its
+        own vote: until the change commits it may be needed to commit it. A leader that removed itself
+        and then lost its majority has the longest log; if it stood aside, the voters it left behind
+        might all be refused by one another, and nobody could ever finish the change."""
+        if self._recovering():
+            return False
+        config, index = self.config, self.log.config_index
+        if self.id in config.voters:
+            return True
+        return index > self.commit and self.id in self.log.config_at(index - 1).voters
+
+    def _ignores_vote_request(self, m: VoteRequest) -> bool:
+        """Thesis §4.2.3 (removed servers): a vote request, pre-vote or real, from a server that is not
+        a voter in our configuration is ignored — its term too — so a removed server cannot disturb the
+        cluster, with or without PreVote. A server that missed its own removal lacks the entry that
+        removed it, so its log is behind that of everyone who ignores it.
+
+        Unless the candidate's log is at least as up to date as ours: then our configuration may be the
+        stale one (an uncommitted change of an old term, about to be cut away), and ignoring a
+        legitimate candidate could leave no one able to win. Granting a vote is always safe; the rule
+        only keeps out the disruptive. A server that knows no voter at all (joining) answers no one.
+
+        Every other message is taken from anyone its term allows: a server being added hears from the
+        leader before it holds the entry that lists it."""
+        config = self.config
+        if m.src in config.voters:
+            return False
+        return not config.voters or not self.log.is_up_to_date(m.last_log_index, m.last_log_term)
 
     def _vote_refusal(self, m: VoteRequest) -> str | None:
         """Why this node will not give ``m``'s candidate its vote; None if it will. A pre-vote is granted
@@ -613,7 +715,7 @@ class RaftNode:
 
     def _handle_timeout_now(self, m: TimeoutNow) -> None:
         # Thesis §3.10: the leader is handing over to us; campaign at once, without PreVote.
-        if not self._recovering():
+        if self._may_campaign():
             self._start_election(pre_vote=False, transfer=True)
 
     def _recovering(self) -> bool:
@@ -631,7 +733,7 @@ class RaftNode:
         self._set_role(Role.FOLLOWER, self._step_follower, self._tick_election)
         self.leader = leader
         self._transferee = None
-        self._progress = {}
+        self._progress, self._departing = {}, []
         self._reset_election_timer()
 
     def _become_pre_candidate(self) -> None:
@@ -655,9 +757,8 @@ class RaftNode:
         self._transferee = None
         self._heartbeat_elapsed = 0
         self._election_elapsed = 0
-        self._progress = {
-            peer: Progress(self.log.last_index + 1, self.opts.max_inflight) for peer in self._peers()
-        }
+        self._progress = {}
+        self._track_members()
         # §5.4.2 / thesis §6.4: a new leader commits a no-op of its own term, which commits every
         # earlier entry and lets it serve ReadIndex.
         self._append_own(b"", EntryKind.NOOP)
@@ -805,11 +906,15 @@ class RaftNode:
     def _append_own(self, data: bytes, kind: EntryKind) -> Entry:
         entry = Entry(term=self.term, index=self.log.last_index + 1, data=data, kind=kind)
         self.log.append((entry,))
+        if kind is EntryKind.CONFIG:
+            self._track_members()  # thesis §4.1: the new configuration is in effect from now on
         self._maybe_commit()
         return entry
 
     def _handle_append_response(self, m: AppendResponse) -> None:
-        pr = self._progress[m.src]
+        pr = self._progress.get(m.src)
+        if pr is None:
+            return  # from a server no longer tracked: removed, and the removal committed
         self._heard_from(pr)
         if not m.success:
             if m.conflict_term == 0 and 0 < m.conflict_index <= pr.match:
@@ -822,6 +927,8 @@ class RaftNode:
         if pr.state is not ReplicationState.REPLICATE:
             pr.become_replicate()
         self._maybe_commit()
+        if self.role is not Role.LEADER:
+            return  # the commit removed us from the cluster (thesis §4.2.2)
         if m.src == self._transferee and pr.match == self.log.last_index:
             self._send(TimeoutNow(term=self.term, src=self.id, dst=m.src))
 
@@ -834,7 +941,9 @@ class RaftNode:
         return m.conflict_index
 
     def _handle_heartbeat_response(self, m: HeartbeatResponse) -> None:
-        pr = self._progress[m.src]
+        pr = self._progress.get(m.src)
+        if pr is None:
+            return  # from a server no longer tracked
         self._heard_from(pr)
         pr.acked_round = max(pr.acked_round, m.round)
         if pr.state is ReplicationState.PROBE:
@@ -848,16 +957,20 @@ class RaftNode:
     def _maybe_commit(self) -> bool:
         """§5.3/§5.4.2: the highest index stored on a majority is committed — if it is from our term."""
         # Our own log counts only as far as it is durable: the leader writes it while replicating it.
+        # A leader the configuration no longer lists goes on committing without counting itself
+        # (thesis §4.2.2): quorum.py ignores every acknowledgement but the voters'.
         acked = {peer: pr.match for peer, pr in self._progress.items()}
         acked[self.id] = self.log.durable_index
-        candidate = self._majority.committed_index(acked)
+        candidate = self.config.majority().committed_index(acked)
         if candidate <= self.commit or not self._may_commit_by_count(candidate):
             return False
-        self.commit = candidate
+        previous, self.commit = self.commit, candidate
         if self._reads_awaiting_term_commit:
             waiting, self._reads_awaiting_term_commit = self._reads_awaiting_term_commit, []
             for read in waiting:
                 self._leader_read(read)
+        if previous < self.log.config_index <= candidate:
+            self._config_change_committed()
         return True
 
     def _may_commit_by_count(self, index: int) -> bool:
@@ -882,6 +995,8 @@ class RaftNode:
                 # going to tell it: say so now rather than at the next heartbeat, so a write shows on
                 # every node within a round trip of being acknowledged.
                 self._send_heartbeat(peer, pr, 0)
+        if self._departing:
+            self._let_go_of_departed()
 
     def _send_append(self, peer: str, pr: Progress) -> bool:
         """Send one append (or the snapshot, if the entries it needs are compacted). Returns False
@@ -962,7 +1077,7 @@ class RaftNode:
             return
         rounds = {peer: pr.acked_round for peer, pr in self._progress.items()}
         rounds[self.id] = self._round
-        confirmed = self._majority.confirmed_round(rounds)
+        confirmed = self.config.majority().confirmed_round(rounds)
         while self._reads_awaiting_quorum and self._reads_awaiting_quorum[0].round <= confirmed:
             self._answer_read(self._reads_awaiting_quorum.pop(0), ok=True)
 
@@ -999,10 +1114,81 @@ class RaftNode:
         self._failed_reads.extend(sorted(self._remote_reads))
         self._remote_reads.clear()
 
+    # =================================================================== membership (thesis §4)
+
+    def _config_in_effect(self) -> ClusterConfig:
+        """Thesis §4.1: a server uses the latest configuration in its log, whether or not it is
+        committed. Waiting for the commit would let a leader allow the next change before a majority of
+        the old configuration had taken up this one."""
+        return self.log.config
+
+    def _one_change_at_a_time(self) -> bool:
+        """Thesis §4.1: a leader proposes a change only once the last configuration in its log is
+        committed, so at most one is in flight and consecutive configurations are one voter apart."""
+        return self.log.config_index <= self.commit
+
+    def _committed_in_own_term(self) -> bool:
+        """Ongaro's 2015 correction to thesis §4.1: a leader changes the configuration only once it has
+        committed an entry of its own term. Before that, an uncommitted configuration from an earlier
+        term may still sit in other logs, and it and this leader's change can have disjoint majorities."""
+        return self.log.term_at(self.commit) == self.term
+
+    def _track_members(self) -> None:
+        """The leader follows the replication of every voter and learner of its configuration (thesis
+        §4.2.1), with a fresh Progress for one that joins. One that the latest change removed stays
+        tracked until the change is committed — it may be needed to commit it — and then until it has
+        been told so (``_let_go_of_departed``): until it knows, it may campaign (``_may_campaign``)."""
+        config, index = self.config, self.log.config_index
+        wanted = list(config.members)
+        previous = self.log.config_at(index - 1).members
+        if index > self.commit:
+            wanted += previous
+        else:
+            wanted += [p for p in previous if p in self._progress and self._progress[p].commit_sent < index]
+        members = dict.fromkeys(m for m in wanted if m != self.id)  # in configuration order
+        for gone in [peer for peer in self._progress if peer not in members]:
+            del self._progress[gone]
+        for member in members:
+            if member not in self._progress:
+                self._progress[member] = Progress(self.log.last_index + 1, self.opts.max_inflight)
+        self._departing = [peer for peer in members if peer not in config.members]
+
+    def _let_go_of_departed(self) -> None:
+        """Stop tracking a member the committed change removed, once it has been told of the commit."""
+        index = self.log.config_index
+        if index > self.commit:
+            return
+        for peer in [p for p in self._departing if self._progress[p].commit_sent >= index]:
+            del self._progress[peer]
+            self._departing.remove(peer)
+
+    def _config_change_committed(self) -> None:
+        """The latest configuration change is committed: stop tracking whom it removed, and if it
+        removed this leader, step down (thesis §4.2.2)."""
+        self._track_members()
+        if self.id not in self.config.voters:
+            self._leave_after_removal()
+
+    def _leave_after_removal(self) -> None:
+        """Thesis §4.2.2: a leader removed by a change leads until the change is committed, then steps
+        down. It hands over to a voter that holds its whole log on the way out, so the cluster does not
+        wait an election timeout for the next leader; as a non-voter it never campaigns again."""
+        last = self.log.last_index
+        successor = next((v for v in self.config.voters if self._progress[v].match == last), None)
+        if successor is not None:
+            self._send(TimeoutNow(term=self.term, src=self.id, dst=successor))
+        self._become_follower(self.term, None)
+
     # ========================================================================================= helpers
 
-    def _peers(self) -> list[str]:
-        return [v for v in self.config.voters if v != self.id]
+    def _refuse_proposal(self) -> Refused | None:
+        """Why this node cannot take a proposal now, or None if it can."""
+        if self.role is not Role.LEADER:
+            return Refused(NOT_LEADER if self.leader else NO_LEADER, self.leader)
+        if self._transferee is not None:
+            # Thesis §3.10: stop taking proposals during a hand-over, or the target can never catch up.
+            return Refused(TRANSFERRING, self.id)
+        return None
 
     def _send(self, m: Message) -> None:
         self._msgs.append(m)

@@ -19,6 +19,11 @@ that changes the log has any bookkeeping of its own to remember. Its entries fal
   may report entries the log no longer holds; they are ignored, and their replacements are reported
   by a later batch.
 
+For the same reason the log knows which cluster configuration each part of it holds (thesis §4.1: a
+server uses the latest configuration in its log, committed or not): ``append``, ``truncate_from``,
+``compact`` and ``restore`` keep a ``ConfigHistory`` in step, so a configuration entry that is cut
+away takes its configuration with it and no caller has to remember to go back to the one before.
+
 This class knows nothing about disks: the core hands the unstable part to the node through ``Ready``.
 """
 
@@ -26,7 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .messages import Entry, Snapshot
+from .membership import ConfigHistory
+from .messages import ClusterConfig, Entry, EntryKind, Snapshot, decode_config
+
+NO_MEMBERS = ClusterConfig(voters=())
+_CONFIG = EntryKind.CONFIG
 
 
 class CompactedError(LookupError):
@@ -34,9 +43,18 @@ class CompactedError(LookupError):
 
 
 class RaftLog:
-    def __init__(self, snapshot_index: int = 0, snapshot_term: int = 0, entries: Sequence[Entry] = ()):
+    def __init__(
+        self,
+        snapshot_index: int = 0,
+        snapshot_term: int = 0,
+        entries: Sequence[Entry] = (),
+        config: ClusterConfig = NO_MEMBERS,
+    ):
+        """``config`` is the configuration in effect at ``snapshot_index``: the snapshot's, or the one
+        a brand-new cluster starts from."""
         self.snapshot_index = snapshot_index
         self.snapshot_term = snapshot_term
+        self._configs = ConfigHistory(snapshot_index, config)
         self._entries: list[Entry] = []
         for e in entries:
             if e.index > snapshot_index:
@@ -119,6 +137,21 @@ class RaftLog:
                 return None
         return None
 
+    @property
+    def config(self) -> ClusterConfig:
+        """The latest configuration in the log, committed or not (thesis §4.1)."""
+        return self._configs.latest
+
+    @property
+    def config_index(self) -> int:
+        """Where ``config`` was appended (at or below ``snapshot_index`` when it came with the log's
+        start: a snapshot or the bootstrap configuration)."""
+        return self._configs.latest_index
+
+    def config_at(self, index: int) -> ClusterConfig:
+        """The configuration in effect when the log ended at ``index`` (``index`` >= snapshot_index)."""
+        return self._configs.at(index)
+
     def is_up_to_date(self, last_index: int, last_term: int) -> bool:
         """Raft §5.4.1: a log with a later last term, or the same last term and at least as many
         entries, is at least as up to date as ours."""
@@ -134,6 +167,8 @@ class RaftLog:
         if e.index != self.last_index + 1:
             raise ValueError(f"log gap: appending index {e.index} after {self.last_index}")
         self._entries.append(e)
+        if e.kind is _CONFIG:
+            self._configs.record(e.index, decode_config(e.data))
 
     def truncate_from(self, index: int) -> None:
         """Drop every entry at ``index`` and above (a conflicting suffix, Raft §5.3). What replaces
@@ -141,6 +176,7 @@ class RaftLog:
         if index <= self.snapshot_index:
             raise CompactedError(index)
         del self._entries[index - self.first_index :]
+        self._configs.truncate_from(index)
         self._unstable_from = min(self._unstable_from, index)
         self._durable = min(self._durable, index - 1)
 
@@ -153,6 +189,7 @@ class RaftLog:
         else:
             del self._entries[: index - self.snapshot_index]
         self.snapshot_index, self.snapshot_term = index, term
+        self._configs.compact(index)
         self._unstable_from = max(self._unstable_from, index + 1)
 
     def restore(self, snapshot: Snapshot) -> None:
@@ -161,6 +198,7 @@ class RaftLog:
         self._durable = min(self._durable, self.snapshot_index)
         self._entries = []
         self.snapshot_index, self.snapshot_term = snapshot.meta.index, snapshot.meta.term
+        self._configs.reset(snapshot.meta.index, snapshot.meta.config)
         self._unstable_from = self.snapshot_index + 1
         self._unstable_snapshot = snapshot
 

@@ -9,7 +9,8 @@ these over HTTP; the core itself never serialises anything.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, fields
+import json
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -19,10 +20,13 @@ WIRE_VERSION = 1
 
 
 class EntryKind(StrEnum):
-    """What a log entry carries. The core gives meaning only to NOOP."""
+    """What a log entry carries. The core gives meaning to NOOP and CONFIG only."""
 
     COMMAND = "command"  # an opaque client command for the state machine
     NOOP = "noop"  # appended by every new leader so it can commit entries of earlier terms (Raft §5.4.2)
+    # A new cluster configuration (``encode_config``); it takes effect as soon as it is in a log
+    # (thesis §4.1, see membership.py).
+    CONFIG = "config"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +52,46 @@ class HardState:
 
 @dataclass(frozen=True, slots=True)
 class ClusterConfig:
-    """The voting members, most preferred leader first (for todonode: lowest port first)."""
+    """Who takes part in the cluster (thesis §4): the voters, most preferred leader first (for
+    todonode: lowest port first), and the learners, who receive the log and snapshots but never vote
+    in an election or count towards a majority (thesis §4.2.1).
+
+    ``addresses`` (member id -> URL, sorted by id) is the runtime's, never the core's: the core carries
+    it along in configuration entries and snapshots and never reads it, so that the log alone says both
+    who the members are and where to reach them.
+
+    A configuration with no voters is the one a node joining a cluster starts from: it knows nobody
+    yet and waits to hear from a leader.
+    """
 
     voters: tuple[str, ...]
+    learners: tuple[str, ...] = ()
+    addresses: tuple[tuple[str, str], ...] = ()
+    # Built once: the core counts a majority on every acknowledgement.
+    _majority: MajorityConfig | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        members = self.voters + self.learners
+        if len(set(members)) != len(members):
+            raise ValueError(f"a member is listed twice in voters {self.voters} and learners {self.learners}")
+        object.__setattr__(self, "_majority", MajorityConfig(frozenset(self.voters)) if self.voters else None)
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """Voters, then learners."""
+        return self.voters + self.learners
 
     def majority(self) -> MajorityConfig:
         """The voters as one majority: every count of votes or acknowledgements goes through it."""
-        return MajorityConfig(frozenset(self.voters))
+        if self._majority is None:
+            raise ValueError("a configuration without voters has no majority")
+        return self._majority
 
     def quorum(self) -> int:
         return self.majority().quorum
+
+    def address_of(self, member: str) -> str | None:
+        return dict(self.addresses).get(member)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,14 +293,55 @@ def entry_from_wire(raw: Any) -> Entry:
 
 
 def config_to_wire(c: ClusterConfig) -> dict[str, Any]:
-    return {"voters": list(c.voters)}
+    # Learners and addresses only when there are some: a fixed cluster's form stays {"voters": [...]}.
+    out: dict[str, Any] = {"voters": list(c.voters)}
+    if c.learners:
+        out["learners"] = list(c.learners)
+    if c.addresses:
+        out["addresses"] = dict(c.addresses)
+    return out
 
 
 def config_from_wire(raw: dict[str, Any]) -> ClusterConfig:
-    voters = raw["voters"]
+    voters, learners = raw["voters"], raw.get("learners", [])
     if type(voters) is not list or not 0 < len(voters) <= MAX_VOTERS:
         raise WireError(f"voters must be a list of 1..{MAX_VOTERS} names")
-    return ClusterConfig(voters=tuple(_wire_str("a voter", v, MAX_NAME_CHARS) for v in voters))
+    if type(learners) is not list or len(learners) > MAX_VOTERS:
+        raise WireError(f"learners must be a list of at most {MAX_VOTERS} names")
+    addresses = raw.get("addresses", {})
+    if type(addresses) is not dict or len(addresses) > len(voters) + len(learners):
+        raise WireError("config addresses must be an object with at most one address per member")
+    try:
+        return ClusterConfig(
+            voters=tuple(_wire_str("a voter", v, MAX_NAME_CHARS) for v in voters),
+            learners=tuple(_wire_str("a learner", v, MAX_NAME_CHARS) for v in learners),
+            addresses=tuple(
+                sorted(
+                    (_wire_str("a member", k, MAX_NAME_CHARS), _wire_str("an address", v, MAX_NAME_CHARS))
+                    for k, v in addresses.items()
+                )
+            ),
+        )
+    except ValueError as exc:  # a member listed twice
+        raise WireError(str(exc)) from None
+
+
+def encode_config(c: ClusterConfig) -> bytes:
+    """The data of a CONFIG log entry: the configuration's wire form as compact JSON."""
+    return json.dumps(config_to_wire(c), separators=(",", ":")).encode()
+
+
+def decode_config(data: bytes) -> ClusterConfig:
+    """A CONFIG entry's data back to its configuration; WireError if it is not one."""
+    try:
+        raw = json.loads(data)
+        if not isinstance(raw, dict):
+            raise WireError(f"a configuration must be a JSON object, got {type(raw).__name__}")
+        return config_from_wire(raw)
+    except WireError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"malformed configuration entry: {exc}") from exc
 
 
 def snapshot_meta_to_wire(m: SnapshotMeta) -> dict[str, Any]:
@@ -382,6 +457,8 @@ __all__ = [
     "VoteRequest",
     "VoteResponse",
     "WireError",
+    "decode_config",
+    "encode_config",
     "from_wire",
     "to_wire",
 ]

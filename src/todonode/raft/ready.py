@@ -54,6 +54,10 @@ FOLLOWS_LEADER = "follows_leader"  # §5.2: the voter already follows a leader o
 LEADER_LEASE = "leader_lease"  # thesis §4.2.3: heard from a live leader within an election timeout
 STALE_TERM = "stale_term"  # §5.1: the voter is already in the asked-for term or a later one
 RECOVERING = "recovering"  # the voter lost log entries and takes no part in elections (vote_floor)
+# Thesis §4.2.3: the candidate is not a voter in this server's configuration and its log is not ahead
+# (a removed server, a stranger), or this server knows no voter at all; no answer is sent. Also why
+# transfer_leadership refuses a target: a learner or a stranger could never win the election.
+NOT_A_VOTER = "not_a_voter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +109,18 @@ NOT_LEADER = "not_leader"
 NO_LEADER = "no_leader"
 TRANSFERRING = "transferring"
 
+# Why a configuration change (RaftNode.propose_config_change, see membership.py) was refused.
+TERM_NOT_COMMITTED = "term_not_committed"  # this leader has not committed an entry of its term yet
+CHANGE_IN_FLIGHT = "change_in_flight"  # the last configuration in the log is not committed yet
+NOT_A_MEMBER = "not_a_member"  # promote or remove someone who is neither a voter nor a learner
+ALREADY_A_MEMBER = "already_a_member"  # add, as a learner, someone who is already a member
+ALREADY_A_VOTER = "already_a_voter"  # promote a voter
+LAST_VOTER = "last_voter"  # remove the only voter: nobody would be left to elect a leader
+
 
 @dataclass(frozen=True, slots=True)
 class Refused:
     """The core will not take this request. ``leader`` is whom to ask instead, when known."""
 
-    reason: str  # NOT_LEADER, NO_LEADER or TRANSFERRING
+    reason: str  # one of the reasons above
     leader: str | None = None

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from todonode.raft import (
     ClusterConfig,
     Entry,
+    EntryKind,
     HardState,
     Message,
     RaftNode,
@@ -22,6 +23,7 @@ from todonode.raft import (
     Ready,
     Role,
     Snapshot,
+    encode_config,
 )
 
 IDS = ("n1", "n2", "n3")
@@ -32,10 +34,17 @@ def log_of(*terms: int) -> tuple[Entry, ...]:
     return tuple(Entry(term=t, index=i) for i, t in enumerate(terms, start=1))
 
 
+def config_entry(term: int, index: int, voters: Iterable[str], learners: Iterable[str] = ()) -> Entry:
+    """A CONFIG log entry that makes ``voters`` and ``learners`` the cluster."""
+    config = ClusterConfig(tuple(voters), tuple(learners))
+    return Entry(term=term, index=index, data=encode_config(config), kind=EntryKind.CONFIG)
+
+
 def new_node(
     node_id: str = "n1",
     voters: Iterable[str] = IDS,
     *,
+    learners: Iterable[str] = (),
     seed: int = 0,
     hard_state: HardState | None = None,
     log: Iterable[Entry] = (),
@@ -43,7 +52,7 @@ def new_node(
     vote_floor: int = 0,
     **options,
 ) -> RaftNode:
-    opts = RaftOptions(node_id=node_id, config=ClusterConfig(tuple(voters)), **options)
+    opts = RaftOptions(node_id=node_id, config=ClusterConfig(tuple(voters), tuple(learners)), **options)
     return RaftNode(
         opts,
         random.Random(seed),
@@ -70,19 +79,30 @@ def outbox(node: RaftNode) -> list[Message]:
 
 
 class Network:
+    """``size`` voters n1..n<size>, then ``learners`` learners numbered after them."""
+
     def __init__(
         self,
         size: int = 3,
         *,
+        learners: int = 0,
         logs: dict[str, tuple[Entry, ...]] | None = None,
         hard_states: dict[str, HardState] | None = None,
         **options,
     ):
-        self.ids = tuple(f"n{i}" for i in range(1, size + 1))
+        self.ids = tuple(f"n{i}" for i in range(1, size + learners + 1))
+        voters, learner_ids = self.ids[:size], self.ids[size:]
         logs, hard_states = logs or {}, hard_states or {}
+        self._options = options
         self.nodes = {
             nid: new_node(
-                nid, self.ids, seed=seed, hard_state=hard_states.get(nid), log=logs.get(nid, ()), **options
+                nid,
+                voters,
+                learners=learner_ids,
+                seed=seed,
+                hard_state=hard_states.get(nid),
+                log=logs.get(nid, ()),
+                **options,
             )
             for seed, nid in enumerate(self.ids, start=1)
         }
@@ -96,6 +116,15 @@ class Network:
 
     def __getitem__(self, node_id: str) -> RaftNode:
         return self.nodes[node_id]
+
+    def join(self, node_id: str) -> RaftNode:
+        """Start a brand-new node with an empty log that knows no member: it waits for a leader."""
+        node = new_node(node_id, (), seed=len(self.ids) + 1, **self._options)
+        self.ids += (node_id,)
+        self.nodes[node_id] = node
+        self.stored[node_id], self.committed[node_id] = {}, []
+        self.read_states[node_id], self.snapshots[node_id] = [], []
+        return node
 
     # -------------------------------------------------------------------------------- faults
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from todonode.raft import ClusterConfig, CompactedError, Entry, RaftLog, Snapshot, SnapshotMeta
 
-from .harness import IDS, log_of
+from .harness import IDS, config_entry, log_of
 
 
 def snapshot_at(index: int, term: int) -> Snapshot:
@@ -251,3 +251,69 @@ def test_compacted_entries_are_never_handed_out():
     log.append([Entry(1, 2), Entry(1, 3)])
     log.compact(2, 1)
     assert log.take_unstable() == (None, (Entry(1, 3),))
+
+
+# ============================================================ the configurations the log holds (thesis §4.1)
+
+BOOT = ClusterConfig(("n1", "n2", "n3"))
+WITH_N4 = ClusterConfig(("n1", "n2", "n3"), ("n4",))
+N4_VOTES = ClusterConfig(("n1", "n2", "n3", "n4"))
+
+
+def test_a_configuration_is_in_effect_as_soon_as_its_entry_is_appended():
+    """Thesis §4.1: a server uses the latest configuration in its log, whether or not that entry is
+    committed — so the log, which knows nothing of commits, can answer alone."""
+    log = RaftLog(entries=log_of(1), config=BOOT)
+    assert (log.config, log.config_index) == (BOOT, 0)
+    log.append([config_entry(1, 2, WITH_N4.voters, WITH_N4.learners)])
+    assert (log.config, log.config_index) == (WITH_N4, 2)
+    assert (log.config_at(1), log.config_at(2), log.config_at(3)) == (BOOT, WITH_N4, WITH_N4)
+
+
+def test_a_log_read_back_from_disk_uses_the_latest_configuration_among_its_entries():
+    entries = (
+        Entry(1, 1),
+        config_entry(1, 2, WITH_N4.voters, WITH_N4.learners),
+        config_entry(1, 3, N4_VOTES.voters),
+    )
+    assert RaftLog(entries=entries, config=BOOT).config == N4_VOTES
+
+
+def test_cutting_a_configuration_entry_goes_back_to_the_configuration_before_it():
+    """Thesis §4.1: an uncommitted configuration entry can be cut away when leadership changes; the
+    server then falls back to the configuration before it in its log."""
+    log = RaftLog(entries=log_of(1), config=BOOT)
+    log.append([config_entry(1, 2, WITH_N4.voters, WITH_N4.learners), config_entry(1, 3, N4_VOTES.voters)])
+    log.truncate_from(3)
+    assert (log.config, log.config_index) == (WITH_N4, 2)
+    log.truncate_from(2)
+    assert (log.config, log.config_index) == (BOOT, 0)
+    log.append([Entry(2, 2)])
+    assert log.config == BOOT
+
+
+def test_compaction_keeps_the_configuration_in_effect_at_the_cut():
+    """Compaction forgets entries, never the configuration they left in effect."""
+    log = RaftLog(entries=log_of(1), config=BOOT)
+    log.append(
+        [
+            config_entry(1, 2, WITH_N4.voters, WITH_N4.learners),
+            Entry(1, 3),
+            config_entry(1, 4, N4_VOTES.voters),
+        ]
+    )
+    log.compact(3, 1)
+    assert (log.config_at(3), log.config) == (WITH_N4, N4_VOTES)
+    log.truncate_from(4)
+    assert log.config == WITH_N4
+    log.compact(4, 1)
+    assert log.config == WITH_N4
+
+
+def test_a_restored_snapshot_brings_its_configuration():
+    """Thesis §5.1: a snapshot records the configuration in effect at its last index; restoring it
+    replaces whatever the discarded log said."""
+    log = RaftLog(entries=(config_entry(1, 1, N4_VOTES.voters),), config=BOOT)
+    snapshot = Snapshot(SnapshotMeta(index=9, term=3, config=WITH_N4), data=b"")
+    log.restore(snapshot)
+    assert (log.config, log.config_index) == (WITH_N4, 9)

@@ -26,10 +26,12 @@ from todonode.raft import (
     VoteRequest,
     VoteResponse,
     WireError,
+    decode_config,
+    encode_config,
     from_wire,
     to_wire,
 )
-from todonode.raft.messages import MAX_WIRE_INT, MESSAGE_TYPES, WIRE_VERSION
+from todonode.raft.messages import MAX_WIRE_INT, MESSAGE_TYPES, WIRE_VERSION, config_from_wire, config_to_wire
 
 ints = st.integers(min_value=0, max_value=MAX_WIRE_INT)
 names = st.text(min_size=1, max_size=12)
@@ -57,9 +59,20 @@ def runs_after(m: AppendEntries) -> st.SearchStrategy[tuple[Entry, ...]]:
     )
 
 
-configs = st.builds(ClusterConfig, voters=st.lists(names, min_size=1, max_size=5).map(tuple))
+@st.composite
+def configs(draw: st.DrawFn) -> ClusterConfig:
+    """Voters and learners (distinct ids), and addresses for some of them."""
+    ids = draw(st.lists(names, min_size=1, max_size=7, unique=True))
+    split = draw(st.integers(min_value=1, max_value=len(ids)))
+    addressed = draw(st.lists(st.sampled_from(ids), unique=True))
+    addresses = tuple(sorted((member, draw(names)) for member in addressed))
+    return ClusterConfig(tuple(ids[:split]), tuple(ids[split:]), addresses)
+
+
 snapshots = st.builds(
-    Snapshot, meta=st.builds(SnapshotMeta, index=ints, term=ints, config=configs), data=st.binary(max_size=64)
+    Snapshot,
+    meta=st.builds(SnapshotMeta, index=ints, term=ints, config=configs()),
+    data=st.binary(max_size=64),
 )
 common = {"term": ints, "src": names, "dst": names}
 
@@ -287,3 +300,32 @@ def test_snapshot_metadata_is_checked_like_everything_else(meta):
     raw = {"v": WIRE_VERSION, "kind": "snapshot", "term": 1, "src": "a", "dst": "b"}
     with pytest.raises(WireError):
         from_wire({**raw, "snapshot": {"meta": meta, "data": ""}})
+
+
+@settings(derandomize=True, deadline=None)
+@given(config=configs())
+def test_a_configuration_survives_its_log_entry_encoding(config):
+    """A CONFIG entry's data is the configuration's wire form: the log and snapshots agree on it."""
+    assert decode_config(encode_config(config)) == config
+
+
+def test_a_fixed_clusters_configuration_keeps_its_old_wire_form():
+    """Without learners or addresses the form is the one snapshots on disk already hold."""
+    assert config_to_wire(ClusterConfig(("a", "b"))) == {"voters": ["a", "b"]}
+    assert config_from_wire({"voters": ["a", "b"]}) == ClusterConfig(("a", "b"))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"[]",
+        b'{"learners": ["a"]}',
+        b'{"voters": ["a"], "learners": ["a"]}',
+        b'{"voters": [], "addresses": 5}',
+    ],
+    ids=["empty", "not_an_object", "no_voters_key", "member_twice", "addresses_not_an_object"],
+)
+def test_a_malformed_configuration_entry_is_a_wire_error(data):
+    with pytest.raises(WireError):
+        decode_config(data)
