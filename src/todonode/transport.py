@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 import aiohttp
 import orjson
 
-from .api.headers import PEER_VERSIONS
+from .api.headers import PEER_CLUSTER, PEER_VERSIONS
 from .raft import (
     AppendEntries,
     AppendResponse,
@@ -114,6 +114,7 @@ class PeerTransport:
         self._read_snapshot = read_snapshot
         self._on_change = on_change
         self.on_rtt: Callable[[str, float], None] | None = None  # (peer, seconds), for metrics.py
+        self.cluster_id: Callable[[], str | None] = lambda: None  # announced on every stream, once known
         self.traffic: Traffic | None = None  # demo mode: every message sent is counted here
         self.isolated = False  # demo mode: cut off from every peer, both ways (cut_off)
         self._session: aiohttp.ClientSession | None = None
@@ -168,7 +169,7 @@ class PeerTransport:
             try:
                 async with self.session.ws_connect(
                     f"{link.url}{STREAM_PATH}?from={self.self_id}",
-                    headers=self._headers,
+                    headers=self._stream_headers(),
                     timeout=aiohttp.ClientWSTimeout(ws_close=self._timeout_s),
                     # A ping every two timeouts; no pong within one closes the stream (a half-dead
                     # connection would otherwise swallow frames until TCP gives up, minutes later).
@@ -190,6 +191,10 @@ class PeerTransport:
             await asyncio.sleep(pause)
             # A peer that stays down is tried less and less often, but at least once a probe interval.
             pause = min(2 * pause, self._probe_interval)
+
+    def _stream_headers(self) -> dict[str, str]:
+        cluster_id = self.cluster_id()
+        return self._headers if cluster_id is None else {**self._headers, PEER_CLUSTER: cluster_id}
 
     def _check_identity(self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse) -> None:
         """Under mutual TLS, the certificate at the other end must name the member this stream is for:

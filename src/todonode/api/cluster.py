@@ -59,6 +59,7 @@ def status_body(status: NodeStatus, port: int) -> dict[str, Any]:
         "reachable_peers": sum(p.reachable for p in status.peers),
         "quorum": quorum_body(status),
         "storage_error": status.storage_error,
+        "cluster_id": status.cluster_id,
         "demo": status.demo,
         **versions_body(status),
     }
@@ -119,6 +120,7 @@ def cluster_body(status: NodeStatus) -> dict[str, Any]:
         "commit_index": status.commit_index,
         "quorum": quorum_body(status),
         "cluster_version": status.versions.cluster_version,
+        "cluster_id": status.cluster_id,
         "nodes": rows,
         "view": "leader" if status.is_leader else "partial",
     }

@@ -7,3 +7,4 @@ FORWARDED_BY = "X-Todonode-Forwarded-By"  # the follower that passed a request o
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"  # the answer is the stored one of an earlier request with the same key
 PEER_VERSIONS = "X-Todonode-Versions"  # on a peer stream's opening request: the peer's versions (versions.py)
+PEER_CLUSTER = "X-Todonode-Cluster"  # on a peer stream's opening request: the cluster id, once known

@@ -14,7 +14,8 @@ credentials never let it speak for another.
 
 A stream's opening request announces the peer's versions (``X-Todonode-Versions``; none from 0.1.0).
 A peer too old for the cluster version is refused with 409 ``version_mismatch`` naming both versions
-(node/versioning.py).
+(node/versioning.py). It also names the peer's cluster (``X-Todonode-Cluster``, once the peer knows
+it): a peer of another cluster is refused with 409 ``cluster_mismatch`` (node/identity.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ..tls import member_named
 from ..transport import MAX_BATCH_BYTES
 from ..versions import Announcement
 from .access import verified_certificate
-from .headers import PEER_VERSIONS
+from .headers import PEER_CLUSTER, PEER_VERSIONS
 from .keys import CONFIG, NODE
 
 log = logging.getLogger("todonode.api.internal")
@@ -43,6 +44,10 @@ STREAMS = web.AppKey("raft_streams", set[web.WebSocketResponse])
 
 class VersionMismatch(ApiError):
     status, code = 409, "version_mismatch"
+
+
+class ClusterMismatch(ApiError):
+    status, code = 409, "cluster_mismatch"
 
 
 def setup(app: web.Application) -> None:
@@ -146,7 +151,11 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
 
 
 def _admit(request: web.Request, peer: str, ws: web.WebSocketResponse) -> None:
-    """Take the peer's announcement; refuse the stream of a peer too old for the cluster version."""
+    """Take the peer's announcement; refuse the stream of a peer of another cluster, or of one too old
+    for the cluster version."""
+    foreign = request.app[NODE].foreign_peer(peer, request.headers.get(PEER_CLUSTER))
+    if foreign is not None:
+        raise ClusterMismatch(foreign)
     try:
         announced = Announcement.parse(request.headers.get(PEER_VERSIONS))
     except ValueError as exc:

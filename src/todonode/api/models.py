@@ -422,6 +422,7 @@ class Status(Struct):
     cluster_versions: Annotated[list[int], Meta(description="the oldest and newest cluster version it runs")]
     cluster_version: Annotated[int, Meta(ge=1, description="the cluster version, as applied here")]
     storage_format: Annotated[int, Meta(ge=1, description="the storage format it writes")]
+    cluster_id: Annotated[str | None, Meta(description="the cluster it belongs to; null until known")] = None
     warnings: list[str] | UnsetType = UNSET  # in GET /status: what leaves this node exposed (plaintext)
 
 
@@ -474,6 +475,7 @@ class ClusterStatus(Struct):
     current_node_id: str
     is_leader: bool
     cluster_version: Annotated[int | UnsetType, Meta(description="unset from a 0.1.0 leader")] = UNSET
+    cluster_id: Annotated[str | UnsetType | None, Meta(description="null until known")] = UNSET
 
 
 class TransferStarted(Struct):

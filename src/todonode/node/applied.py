@@ -1,4 +1,4 @@
-"""The applied state: the task state machine and the cluster's own facts (its version), the pickledb
+"""The applied state: the task state machine and the cluster's own facts (cluster_state.py), the pickledb
 that holds both, and how far the log has been applied to them. The Ready loop applies committed
 entries here; recovery and installed snapshots replace it whole; the API reads ``tasks``.
 """
@@ -12,7 +12,7 @@ import orjson
 from pickledb import PickleDB
 
 from ..cluster_state import ClusterState, is_cluster_command
-from ..raft import Entry, EntryKind
+from ..raft import ClusterConfig, Entry, EntryKind, decode_config
 from ..state import Result, TaskState
 
 
@@ -34,10 +34,16 @@ class AppliedState:
         self.cluster = ClusterState(state)
         self.index = index
 
-    def apply(self, entry: Entry) -> Result | None:
-        """Apply one committed entry; None for a leader's no-op or a cluster command, which change no task."""
+    def apply(self, entry: Entry, config_before: ClusterConfig | None = None) -> Result | None:
+        """Apply one committed entry; None for a leader's no-op, a configuration change or a cluster
+        command, which change no task. ``config_before``: for a configuration change, the configuration
+        it changed (the members it leaves out are retired)."""
         self.index = entry.index
         if entry.kind is EntryKind.NOOP:
+            return None
+        if entry.kind is EntryKind.CONFIG:
+            before = config_before.members if config_before is not None else ()
+            self.cluster.members_changed(before, decode_config(entry.data).members)
             return None
         command = orjson.loads(entry.data)
         if is_cluster_command(command):

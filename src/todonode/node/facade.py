@@ -39,6 +39,7 @@ from ..raft import (
     Message,
     RaftNode,
     Role,
+    Snapshot,
     SnapshotMeta,
 )
 from ..state import Result, TaskState
@@ -48,6 +49,7 @@ from .applied import AppliedState
 from .clock import tick_forever
 from .demo import DemoLink
 from .disk import Disk
+from .identity import ClusterIdentity
 from .ready_loop import ReadyLoop
 from .recovery import recover
 from .role_changes import RoleChanges
@@ -96,6 +98,7 @@ class Node:
         self._ready_loop: ReadyLoop | None = None
         self._snapshot_policy: SnapshotPolicy | None = None
         self._versioning: ClusterVersioning | None = None
+        self._identity: ClusterIdentity | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     # ========================================================================================= lifecycle
@@ -115,6 +118,8 @@ class Node:
             core, self._applied, self._disk, self.config.storage, self.observer
         )
         self._versioning = ClusterVersioning(core, self._applied, self._disk)
+        self._identity = ClusterIdentity(core, self._applied, None)
+        self.transport.cluster_id = lambda: self.cluster_id
         self._ready_loop = ReadyLoop(
             core=core,
             disk=self._disk,
@@ -127,6 +132,7 @@ class Node:
             applied_waiters=self._applied_waiters,
             snapshot_policy=self._snapshot_policy,
             versioning=self._versioning,
+            identity=self._identity,
             observer=self.observer,
         )
         self.events.complete_after = self._applied.index
@@ -190,6 +196,11 @@ class Node:
         return self._versioning
 
     @property
+    def cluster_id(self) -> str | None:
+        """The id of the cluster this node belongs to; None until it is known (node/identity.py)."""
+        return None if self._identity is None else self._identity.cluster_id
+
+    @property
     def ready_loop(self) -> ReadyLoop:
         assert self._ready_loop is not None, "the Ready loop exists once the node has started"
         return self._ready_loop
@@ -231,6 +242,7 @@ class Node:
             tick_ms=self.config.cluster.tick_ms,
             demo=self.config.demo.enabled,
             versions=self.versioning.status(),
+            cluster_id=self.cluster_id,
         )
 
     # ==================================================================================== peers
@@ -241,6 +253,8 @@ class Node:
             return
         core = self.core
         for m in messages:
+            if isinstance(m, InstallSnapshot) and m.snapshot is not None and self._foreign(peer, m.snapshot):
+                continue
             if isinstance(m, AppendEntries | Heartbeat | InstallSnapshot) and m.term >= core.term:
                 self.last_leader_contact = time.time()
             core.step(m)
@@ -249,6 +263,14 @@ class Node:
     def peer_stream_opened(self, peer: str, announced: Announcement, stream: PeerStream) -> str | None:
         """A stream from ``peer`` is opening (api/internal.py): None to accept it, or why it is refused."""
         return self.versioning.stream_opened(peer, announced, stream)
+
+    def foreign_peer(self, peer: str, cluster_id: str | None) -> str | None:
+        """Why a stream from ``peer``, which says it belongs to ``cluster_id``, is refused; None if not."""
+        return None if self._identity is None else self._identity.refuse_peer(peer, cluster_id)
+
+    def _foreign(self, peer: str, snapshot: Snapshot) -> bool:
+        assert self._identity is not None, "messages are received once the node has started"
+        return self._identity.refuse_snapshot(peer, snapshot.data)
 
     def peer_stream_closed(self, peer: str, stream: PeerStream) -> None:
         self.versioning.stream_closed(peer, stream)

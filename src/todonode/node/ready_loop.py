@@ -25,11 +25,12 @@ import time
 from ..errors import NoLeader, Unavailable
 from ..events import Event, EventHub
 from ..observer import NodeObserver
-from ..raft import HardState, RaftNode, Ready, Snapshot
+from ..raft import EntryKind, HardState, RaftNode, Ready, Snapshot
 from ..storage import StorageError, decode_snapshot
 from ..transport import PeerTransport
 from .applied import AppliedState
 from .disk import Disk
+from .identity import ClusterIdentity
 from .role_changes import RoleChanges
 from .snapshot_policy import SnapshotPolicy
 from .versioning import ClusterVersioning
@@ -55,6 +56,7 @@ class ReadyLoop:
         applied_waiters: AppliedWaiters,
         snapshot_policy: SnapshotPolicy,
         versioning: ClusterVersioning,
+        identity: ClusterIdentity,
         observer: NodeObserver,
     ) -> None:
         self.core = core
@@ -68,6 +70,7 @@ class ReadyLoop:
         self.applied_waiters = applied_waiters
         self.snapshot_policy = snapshot_policy
         self.versioning = versioning
+        self.identity = identity
         self.observer = observer
         self._wake = asyncio.Event()
 
@@ -95,7 +98,7 @@ class ReadyLoop:
                 await self._apply(rd)
                 core.advance(rd)
             self.snapshot_policy.maybe_start()
-            if self.versioning.maybe_propose():
+            if self.versioning.maybe_propose() or self.identity.maybe_propose():
                 self.wake()
 
     # ========================================================================================= persist
@@ -146,7 +149,8 @@ class ReadyLoop:
         if rd.snapshot is not None:
             await self._restore(rd.snapshot)
         for entry in rd.committed:
-            result = self.applied.apply(entry)
+            before = self.core.config_at(entry.index - 1) if entry.kind is EntryKind.CONFIG else None
+            result = self.applied.apply(entry, before)
             self.proposals.settle(entry.index, entry.term, result)
             if result is None:
                 continue

@@ -60,6 +60,7 @@ class NodeStatus:
     peers: tuple[PeerStatus, ...]  # the other members, in that order
     quorum: QuorumStatus
     versions: VersionStatus
+    cluster_id: str | None = None  # None until this node knows it (node/identity.py)
     demo: bool = False  # runs in demo mode: the page offers fault controls (api/demo.py)
 
     @property
@@ -81,6 +82,7 @@ def capture(
     storage_error: str | None,
     tick_ms: int,
     versions: VersionStatus,
+    cluster_id: str | None = None,
     demo: bool = False,
 ) -> NodeStatus:
     """The status of the node whose parts these are, at this moment."""
@@ -124,6 +126,7 @@ def capture(
         peers=tuple(peers),
         quorum=quorum(core, transport),
         versions=versions,
+        cluster_id=cluster_id,
         demo=demo,
     )
 

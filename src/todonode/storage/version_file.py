@@ -14,14 +14,13 @@ Rules:
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 import orjson
 
-from ..privacy import PRIVATE_FILE
 from ..versions import FIRST_STORAGE_FORMAT, STORAGE_FORMAT, StorageTooNew, release
+from .durable import replace_durably
 
 FILE_NAME = "VERSION"
 
@@ -73,16 +72,5 @@ class VersionFile:
                 self._write(storage_format)
 
     def _write(self, storage_format: int) -> None:
-        tmp = self.path.with_name(FILE_NAME + ".tmp")
-        # Private from creation, like everything in the data directory (privacy.py).
-        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE), "wb") as f:
-            f.write(orjson.dumps({"format": storage_format, "written_by": release()}) + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        replace_durably(self.path, orjson.dumps({"format": storage_format, "written_by": release()}) + b"\n")
         self._format = storage_format
