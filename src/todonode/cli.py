@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import os
 import signal
 import socket
 import ssl
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from .node import Node
+    from .storage.member_file import Membership
 
 # The server's modules (aiohttp, the app, storage) are imported only to run a node: the client commands
 # start in a fraction of the time without them.
@@ -156,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "run":
         return client.run(args)
     from .node.disk import DataDirExposed
+    from .node.joining import JoinRefused, start_over
     from .storage import DataDirLocked, VersionFileDamaged, WalCorruption
+    from .storage.member_file import MemberFileDamaged
 
     try:
         config = load_config(args.config)
@@ -172,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(serve(config))
+    except Rejoined as exc:
+        start_over(config.node.data_dir, exc.old_id, exc.membership)
+        os.execv(sys.executable, sys.orig_argv)  # the same command, in this process: the same PID
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             print(f"todonode: {exc.strerror} (is another node running with this config?)", file=sys.stderr)
@@ -181,7 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     except (StorageTooNew, ClusterTooNew) as exc:
         print(f"todonode: {exc}", file=sys.stderr)
         return 2
-    except (DataDirLocked, DataDirExposed, WalCorruption, VersionFileDamaged, NodeFailed) as exc:
+    except (
+        DataDirLocked,
+        DataDirExposed,
+        WalCorruption,
+        VersionFileDamaged,
+        NodeFailed,
+        JoinRefused,
+        MemberFileDamaged,
+    ) as exc:
         print(f"todonode: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -189,6 +204,14 @@ def main(argv: list[str] | None = None) -> int:
 
 class NodeFailed(Exception):
     """The node stopped itself after an internal failure (logged with its traceback)."""
+
+
+class Rejoined(Exception):
+    """The node was removed and added back under a new id: it starts over as that member."""
+
+    def __init__(self, old_id: str, membership: Membership):
+        super().__init__(f"{old_id} rejoined as {membership.member_id}")
+        self.old_id, self.membership = old_id, membership
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -253,13 +276,15 @@ async def serve(config: Config) -> None:
             loop.add_signal_handler(sig, stop.set)
         node = runner.app[NODE]
         await asyncio.wait(
-            [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(node.failed.wait())],
+            [asyncio.ensure_future(event.wait()) for event in (stop, node.failed, node.restart)],
             return_when=asyncio.FIRST_COMPLETED,
         )
         if isinstance(node.failure, ClusterTooNew):
             raise node.failure
         if node.failed.is_set():
             raise NodeFailed("the node failed and stopped; see the log above")
+        if node.rejoined is not None:
+            raise Rejoined(node.id, node.rejoined)
         log.info("stopping: handing over leadership if leading, then finishing in-flight requests")
         await node.hand_over_leadership()
     finally:

@@ -212,6 +212,9 @@ def add_commands(subparsers: Any) -> None:
     )
     transfer.add_argument("node", metavar="NODE", help="the node's id (node4001) or URL")
     transfer.set_defaults(run=_transfer_leader)
+    from . import membership_client  # it builds on this module's client
+
+    membership_client.add_commands(cluster, common)
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:

@@ -31,6 +31,7 @@ from typing import Any
 KEY = "cluster"
 SET_VERSION = "cluster_version"
 SET_ID = "cluster_id"
+KEEP_LEARNER = "keep_learner"
 INITIAL_VERSION = 1
 IDENTITY_VERSION = 2  # the cluster version from which the cluster has an id and changes its members
 MAX_ID_CHARS = 64
@@ -46,8 +47,13 @@ def set_id_command(cluster_id: str) -> dict[str, Any]:
     return {"op": SET_ID, "id": cluster_id}
 
 
+def keep_learner_command(member: str) -> dict[str, Any]:
+    """Proposed before a member is added with ``"learner": true``: it stays a learner, never promoted."""
+    return {"op": KEEP_LEARNER, "id": member}
+
+
 def is_cluster_command(command: Any) -> bool:
-    return isinstance(command, dict) and command.get("op") in (SET_VERSION, SET_ID)
+    return isinstance(command, dict) and command.get("op") in (SET_VERSION, SET_ID, KEEP_LEARNER)
 
 
 class ClusterState:
@@ -75,8 +81,18 @@ class ClusterState:
         """Every member id a committed configuration change removed."""
         return frozenset(self._facts.get("retired", ()))
 
+    @property
+    def kept_learners(self) -> frozenset[str]:
+        """Members added to stay learners: the leader never promotes them."""
+        return frozenset(self._facts.get("kept_learners", ()))
+
     def apply(self, command: dict[str, Any]) -> None:
         """Apply a committed command for which ``is_cluster_command`` holds."""
+        if command.get("op") == KEEP_LEARNER:
+            member = command.get("id")
+            if isinstance(member, str) and member not in self.kept_learners:
+                self._set(kept_learners=sorted(self.kept_learners | {member}))
+            return
         if command.get("op") == SET_ID:
             given = command.get("id")
             if self.cluster_id is None and isinstance(given, str) and 0 < len(given) <= MAX_ID_CHARS:

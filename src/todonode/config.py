@@ -30,6 +30,8 @@ Rules that are decisions rather than obvious:
   ``http://``). ``tls.ca_file`` needs them too and turns on mutual TLS between peers (``tls.py``).
 - A node whose ``node.host`` reaches beyond this machine needs TLS, unless ``node.insecure_plaintext`` says
   in so many words that plaintext is meant.
+- ``cluster.join`` names a member of a running cluster: a node whose data directory is empty asks it to be
+  added, and from then on follows the cluster's own membership; its ``cluster.nodes`` lists itself alone.
 - ``node.peer_port``, when set, is where every member listens for its peers (the same port on every
   host, like etcd's 2380), so each member needs a host of its own.
 - The cluster secret must carry at least ``MIN_SECRET_BITS`` of entropy, as ``secret_bits`` estimates it.
@@ -113,6 +115,11 @@ class _ClusterKeys:
     leader_settle_ms: NonNegative = 3000
     tick_ms: Positive = 10
     write_wait_ms: NonNegative = 3000
+    join: str | None = None  # a member's URL: an empty data directory joins that cluster (node/joining.py)
+    promote_lag: NonNegative = 100  # a learner this many entries behind the leader, or fewer, is promoted
+    auto_rejoin: bool = False  # a removed node asks to be added back, under a new id
+    auto_remove_after_s: NonNegative = 0  # the leader removes a voter unreachable this long; 0: never
+    min_voters: Positive = 3  # ... but never below this many voters
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,13 +242,15 @@ class Config:
     def peer_urls(self) -> dict[str, str]:
         """Every member's id → the URL its peers reach it at: its own URL, or its host at
         ``node.peer_port`` when peers have a listener of their own."""
+        return {member: self.peer_url(url) for member, url in self.members.items()}
+
+    def peer_url(self, url: str) -> str:
+        """Where peers reach the member at ``url``: there, or its host at ``node.peer_port``."""
         port = self.node.peer_port
         if port is None:
-            return self.members
-        return {
-            member: _format_url(parts.scheme, parts.hostname or "", port)
-            for member, parts in ((member, urlsplit(url)) for member, url in self.members.items())
-        }
+            return url
+        parts = urlsplit(url)
+        return _format_url(parts.scheme, parts.hostname or "", port)
 
     @property
     def plaintext_beyond_loopback(self) -> bool:
@@ -454,7 +463,8 @@ def _cluster_section(
     if election < 3 * heartbeat:
         problem = f"must be >= 3 * cluster.heartbeat_ms ({3 * heartbeat}), got {election}"
         raise ConfigError(path, "cluster.election_timeout_ms", problem)
-    return _section(ClusterSection, cluster, nodes=nodes, secret=_secret(path, cluster, env))
+    join = None if cluster.join is None else _parse_url(path, "cluster.join", cluster.join, need_port=True)
+    return _section(ClusterSection, cluster, nodes=nodes, join=join, secret=_secret(path, cluster, env))
 
 
 def _secret(path: Path, cluster: _ClusterFile, env: Mapping[str, str]) -> str:

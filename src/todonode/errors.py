@@ -93,3 +93,21 @@ class StorageUnavailable(ApiError):
     """The disk refused a write (full, or failing). Reads keep working."""
 
     status, code = 507, "storage_unavailable"
+
+
+class MembershipRefused(ApiError):
+    """A change of membership that cannot be made; ``code`` says why (docs/api.md#members): a change
+    already in flight, the last voter, an id in use or retired, a cluster not yet at the version that
+    changes members..."""
+
+    status = 409
+
+    def __init__(self, code: str, message: str, *, status: int = 409, retry_after: float | None = None):
+        super().__init__(message, retry_after=retry_after)
+        self.code, self.status = code, status
+
+
+class RemovedFromCluster(ApiError):
+    """This node was removed from the cluster: it takes no part in it any more."""
+
+    status, code = 410, "removed_from_cluster"

@@ -44,6 +44,7 @@ import aiohttp
 import orjson
 
 from .api.headers import PEER_CLUSTER, PEER_VERSIONS
+from .errors import RemovedFromCluster
 from .raft import (
     AppendEntries,
     AppendResponse,
@@ -115,10 +116,11 @@ class PeerTransport:
         self._on_change = on_change
         self.on_rtt: Callable[[str, float], None] | None = None  # (peer, seconds), for metrics.py
         self.cluster_id: Callable[[], str | None] = lambda: None  # announced on every stream, once known
+        self.on_removed: Callable[[str], None] = lambda peer: None  # a peer refused us: we were removed
         self.traffic: Traffic | None = None  # demo mode: every message sent is counted here
         self.isolated = False  # demo mode: cut off from every peer, both ways (cut_off)
         self._session: aiohttp.ClientSession | None = None
-        self._senders: asyncio.Task[None] | None = None
+        self._senders: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(
@@ -129,17 +131,36 @@ class PeerTransport:
             timeout=aiohttp.ClientTimeout(total=None, connect=self._timeout_s),
         )
         # The fan-out: one sender per peer, all running at once; none waits for another.
-        self._senders = asyncio.create_task(self._fan_out())
+        for link in self.links.values():
+            self._start_sender(link)
 
-    async def _fan_out(self) -> None:
-        await asyncio.gather(*(self._sender(link) for link in self.links.values()))
+    def _start_sender(self, link: PeerLink) -> None:
+        self._senders[link.peer] = asyncio.create_task(self._sender(link))
 
     async def stop(self) -> None:
-        if self._senders is not None:
-            self._senders.cancel()
-            await asyncio.gather(self._senders, return_exceptions=True)
+        senders = list(self._senders.values())
+        for sender in senders:
+            sender.cancel()
+        await asyncio.gather(*senders, return_exceptions=True)
+        self._senders.clear()
         if self._session is not None:
             await self._session.close()
+
+    def set_peers(self, peers: dict[str, str]) -> None:
+        """The peers are now ``peers`` (id -> URL; node/members.py follows the configuration in effect):
+        a new one gets a link and a sender, a departed one loses both, a moved one starts over."""
+        for peer, link in list(self.links.items()):
+            if peers.get(peer) != link.url:
+                del self.links[peer]
+                sender = self._senders.pop(peer, None)
+                if sender is not None:
+                    sender.cancel()
+        for peer, url in peers.items():
+            if peer not in self.links and peer != self.self_id:
+                link = self.links[peer] = PeerLink(peer, url)
+                if self._session is not None:
+                    self._start_sender(link)
+        self._members = {**peers, self.self_id: self._members.get(self.self_id, "")}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -184,6 +205,11 @@ class PeerTransport:
                     self._report(link)
                     await self._stream(link, ws)
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:  # OSError: ConnectionError too
+                if (
+                    isinstance(exc, aiohttp.WSServerHandshakeError)
+                    and exc.status == RemovedFromCluster.status
+                ):
+                    self.on_removed(link.peer)
                 if not link.failing:
                     log.debug("stream to %s failed: %s", link.peer, exc)
                 link.failing = True

@@ -73,7 +73,8 @@ async def serve(config: Config) -> AsyncIterator[TestClient]:
     server = TestServer(create_app(config), host=config.node.host, port=config.node.port)
     async with TestClient(server) as client:
         node = client.app[NODE]
-        await wait_until(lambda: node.is_leader and node.applied >= 1, "the node leads")
+        # Led, and past the entries a new cluster makes of itself (its version, then its id).
+        await wait_until(lambda: node.is_leader and node.cluster_id is not None, "the node leads")
         yield client
 
 

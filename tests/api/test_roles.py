@@ -17,14 +17,20 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_transfer_leader_is_an_admin_route() -> None:
-    assert [(op.method, op.path) for op in ADMIN_ROUTES] == [("post", "/cluster/transfer-leader")]
+def test_transfer_leader_and_the_members_routes_are_admin_routes() -> None:
+    assert [(op.method, op.path) for op in ADMIN_ROUTES] == [
+        ("post", "/cluster/transfer-leader"),
+        ("get", "/cluster/members"),
+        ("post", "/cluster/members"),
+        ("delete", "/cluster/members/{id}"),
+    ]
 
 
 @pytest.mark.parametrize("op", ADMIN_ROUTES, ids=lambda op: op.operation_id)
 async def test_the_client_token_is_refused_administration_with_403(make_client, op) -> None:
     async with make_client(api={"token": CLIENT, "admin_token": ADMIN}) as client:
-        resp = await client.request(op.method, op.path, json={"node": "x"}, headers=bearer(CLIENT))
+        path = op.path.replace("{id}", "x")
+        resp = await client.request(op.method, path, json={"node": "x"}, headers=bearer(CLIENT))
         body = await resp.json()
 
     assert resp.status == 403 and body["error"] == "forbidden"

@@ -131,6 +131,18 @@ class ProcessCluster:
         if self.tls:
             certs.init(self.certs_dir, [certs.Member(name, (host, "localhost")) for name, host in members])
 
+    def add_node(self, **cluster_keys: Any) -> NodeProcess:
+        """A node that is no member yet, on a free port, its config listing itself alone, with more
+        ``[cluster]`` keys (e.g. ``join``); started with ``start`` like the others."""
+        port = free_port()
+        config = self.root / f"node{port}.toml"
+        text = self._config_text(port, [f"{self.scheme}://127.0.0.1:{port}"])
+        keys = "".join(f"{k} = {toml_value(v)}\n" for k, v in cluster_keys.items())
+        config.write_text(text.replace("[storage]\n", keys + "[storage]\n", 1))
+        node = NodeProcess(len(self.nodes), port, config, self.root / f"node{port}.log", scheme=self.scheme)
+        self.nodes.append(node)
+        return node
+
     def _config_text(
         self, port: int, urls: list[str], host: str = "127.0.0.1", data_dir: Path | None = None
     ) -> str:
@@ -143,7 +155,7 @@ class ProcessCluster:
             *(f"{k} = {toml_value(v)}" for k, v in self.node_keys.items()),
             "[cluster]",
             f"nodes = {urls!r}".replace("'", '"'),
-            *(f"{k} = {v}" for k, v in timings.items()),
+            *(f"{k} = {toml_value(v)}" for k, v in timings.items()),
             "[storage]",
             *(f"{k} = {toml_value(v)}" for k, v in self.storage.items()),
             "[api]",

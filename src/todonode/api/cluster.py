@@ -60,8 +60,18 @@ def status_body(status: NodeStatus, port: int) -> dict[str, Any]:
         "quorum": quorum_body(status),
         "storage_error": status.storage_error,
         "cluster_id": status.cluster_id,
+        **membership_body(status),
         "demo": status.demo,
         **versions_body(status),
+    }
+
+
+def membership_body(status: NodeStatus) -> dict[str, Any]:
+    """This node's part of ``/status`` about its membership (docs/api.md#members)."""
+    m = status.membership
+    return {
+        "membership": m.role if m else "voter",
+        "config_disagreement": m.config_disagreement if m else None,
     }
 
 

@@ -28,7 +28,7 @@ from itertools import groupby
 import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..errors import ApiError, Forbidden, InvalidJson, Unauthorized, Validation
+from ..errors import ApiError, Forbidden, InvalidJson, RemovedFromCluster, Unauthorized, Validation
 from ..raft import Message, WireError, from_wire
 from ..tls import member_named
 from ..transport import MAX_BATCH_BYTES
@@ -118,6 +118,8 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
     certified = authenticated_peer(request)
     node = request.app[NODE]
     peer = request.query.get("from", "")
+    if peer != node.id and peer not in node.members and node.was_member(peer):
+        raise RemovedFromCluster(f"{peer[:64]} was removed from the cluster; it is no member any more")
     if peer == node.id or peer not in node.members:
         raise Validation(f"from must name another member of the cluster, not {peer[:64]!r}", field="from")
     if certified not in (None, peer):

@@ -76,6 +76,7 @@ class RequestTypes:
     TaskUpdate: Any  # Annotated: the struct plus "at least one field" for the schema
     SetAllCompleted: type[Struct]
     TransferLeader: type[Struct]
+    MemberAdd: type[Struct]
 
     def create_title(self, body: Any) -> str:
         """The trimmed title of a ``POST /tasks`` body ``{"title": ...}``."""
@@ -107,6 +108,10 @@ class RequestTypes:
         """The ``node`` of a ``POST /cluster/transfer-leader`` body."""
         node: str = self._convert(body, self.TransferLeader).node
         return node
+
+    def member_to_add(self, body: Any) -> Any:
+        """A ``POST /cluster/members`` body: ``url``, and optionally ``id`` and ``learner``."""
+        return self._convert(body, self.MemberAdd)
 
     def _convert(self, body: Any, kind: Any) -> Any:
         try:
@@ -141,6 +146,7 @@ class RequestTypes:
         return f"{field} is not an allowed value; GET /openapi.json describes it"
 
 
+MEMBER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # a member id: safe in a URL path, a log line and a file
 _AT = re.compile(r"(?P<what>.*?) - at `\$(?P<path>[^`]*)`", re.DOTALL)
 _MISSING = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
 _KIND_MESSAGES = {
@@ -197,6 +203,14 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
 
         node: Annotated[str, Meta(min_length=1, max_length=255, examples=["node4001"])]
 
+    class MemberAdd(Struct, frozen=True):
+        """A node to add: where it listens, and optionally its id (else the cluster picks one no member
+        ever had) and whether it stays a learner (else it is promoted once caught up)."""
+
+        url: Annotated[str, Meta(min_length=1, max_length=255, examples=["http://127.0.0.1:4004"])]
+        id: Annotated[str, Meta(pattern=MEMBER_ID, max_length=64)] | None = None
+        learner: bool = False
+
     at_least_one = Meta(extra_json_schema={"anyOf": [{"required": ["title"]}, {"required": ["completed"]}]})
     return RequestTypes(
         max_title_chars=max_title_chars,
@@ -206,6 +220,7 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
         TaskUpdate=Annotated[TaskUpdate, at_least_one],
         SetAllCompleted=SetAllCompleted,
         TransferLeader=TransferLeader,
+        MemberAdd=MemberAdd,
     )
 
 
@@ -423,6 +438,13 @@ class Status(Struct):
     cluster_version: Annotated[int, Meta(ge=1, description="the cluster version, as applied here")]
     storage_format: Annotated[int, Meta(ge=1, description="the storage format it writes")]
     cluster_id: Annotated[str | None, Meta(description="the cluster it belongs to; null until known")] = None
+    membership: Annotated[
+        Literal["voter", "learner", "joining", "removed"],
+        Meta(description="joining: no configuration yet; removed: a change took it out of the cluster"),
+    ] = "voter"
+    config_disagreement: Annotated[
+        str | None, Meta(description="how cluster.nodes differs from the log's members, which are followed")
+    ] = None
     warnings: list[str] | UnsetType = UNSET  # in GET /status: what leaves this node exposed (plaintext)
 
 
@@ -478,6 +500,38 @@ class ClusterStatus(Struct):
     cluster_id: Annotated[str | UnsetType | None, Meta(description="null until known")] = UNSET
 
 
+class Member(Struct):
+    id: str
+    url: str
+    role: Literal["voter", "learner"]
+    reachable: bool
+    match_index: Annotated[int | None, Meta(description="known on the leader only")]
+    lag: Annotated[int | None, Meta(description="entries behind the leader's log; known on the leader only")]
+    kept_learner: Annotated[bool, Meta(description="added to stay a learner: never promoted")]
+
+
+class Members(Struct):
+    cluster_id: str | None
+    leader_id: str | None
+    view: Literal["leader", "partial"]
+    promote_lag: Annotated[int, Meta(description="a learner this many entries behind, or fewer, is promoted")]
+    members: list[Member]
+    retired: Annotated[list[str], Meta(description="ids removed by committed changes: never reused")]
+
+
+class MemberAdded(Struct):
+    id: str
+    url: str
+    role: Literal["learner"]
+    cluster_id: str | None
+    members: Annotated[dict[str, str], Meta(description="every member's id and URL, the new one included")]
+
+
+class MemberRemoved(Struct):
+    id: str
+    removed: Literal[True]
+
+
 class TransferStarted(Struct):
     status: Literal["transferred", "already_leader"]
     leader: str
@@ -514,5 +568,8 @@ RESPONSE_TYPES: tuple[type[Struct], ...] = (
     Heartbeat,
     ClusterStatus,
     TransferStarted,
+    Members,
+    MemberAdded,
+    MemberRemoved,
     DemoState,
 )

@@ -11,13 +11,23 @@ from aiohttp import web
 
 from ..config import Config
 from ..transport import RAFT_PATH, STREAM_PATH
-from . import cluster, dashboard, demo, events, internal, metrics, models, openapi, tasks
+from . import cluster, dashboard, demo, events, internal, members, metrics, models, openapi, tasks
 from .openapi import JSON, Operation
 
 _NOT_FOUND = {404: "not_found: no task with this id"}
 _DEMO_ERRORS = {
     404: "not_found: not in demo mode, or not asked from this machine",
     503: "demo_unavailable: the demo supervisor does not answer",
+}
+_ADMIN = {
+    401: "unauthorized: needs the admin token or the cluster's credentials",
+    403: "forbidden: the client token does not allow administration",
+}
+_CHANGE = {
+    **_ADMIN,
+    409: "change_in_flight, last_voter, already_a_member, already_a_voter, id_retired, url_in_use or "
+    "cluster_version_too_old: the message says why",
+    503: "no_leader, term_not_committed or transferring: retry shortly",
 }
 _STALE = {412: "precondition_failed: If-Match names an older version", 400: "If-Match cannot be read"}
 
@@ -168,6 +178,40 @@ ROUTES: tuple[Operation, ...] = (
             409: "transfer_failed: the node did not take over in time (is it reachable and caught up?)",
             503: "no_leader or no_quorum",
         },
+        admin=True,
+        tag="cluster",
+    ),
+    Operation(
+        "get",
+        "/cluster/members",
+        members.list_members,
+        "listMembers",
+        "The voters and learners, with how far each has replicated (a follower asks the leader)",
+        (200, models.Members, JSON),
+        errors=_ADMIN,
+        admin=True,
+        tag="cluster",
+    ),
+    Operation(
+        "post",
+        "/cluster/members",
+        members.add_member,
+        "addMember",
+        "Add a node as a learner; it is promoted to voter once caught up unless learner is true",
+        (201, models.MemberAdded, JSON),
+        request="MemberAdd",
+        errors={**_CHANGE, 400: "validation_error: the url, or the id, is not one a member can have"},
+        admin=True,
+        tag="cluster",
+    ),
+    Operation(
+        "delete",
+        "/cluster/members/{id}",
+        members.remove_member,
+        "removeMember",
+        "Remove a voter or a learner; its id is never used again",
+        (200, models.MemberRemoved, JSON),
+        errors={**_CHANGE, 404: "not_a_member: no member has this id"},
         admin=True,
         tag="cluster",
     ),

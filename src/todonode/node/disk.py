@@ -70,6 +70,10 @@ class Disk:
         """A log and no VERSION file: what todonode 0.1.0 left behind."""
         return (self.data_dir / "wal").is_dir() and not self.version.path.exists()
 
+    def is_empty(self) -> bool:
+        """Nothing was ever written here: no log, no snapshot (a node that may join a cluster)."""
+        return not (self.data_dir / "wal").exists() and not (self.data_dir / "snapshots").exists()
+
     @property
     def storage_format(self) -> int:
         """The format everything is written in from now on."""

@@ -25,36 +25,54 @@ from typing import Any
 import orjson
 
 from .. import tls
+from ..cluster_state import IDENTITY_VERSION, keep_learner_command
 from ..config import Config
 from ..deadline import Deadline
-from ..errors import NoLeader, NoQuorum, NotLeader, Overloaded, StorageUnavailable, Unavailable
+from ..errors import (
+    MembershipRefused,
+    NoLeader,
+    NoQuorum,
+    NotLeader,
+    Overloaded,
+    RemovedFromCluster,
+    StorageUnavailable,
+    Unavailable,
+)
 from ..events import Event, EventHub
 from ..observer import NodeObserver
 from ..raft import (
     NOT_LEADER,
     Accepted,
     AppendEntries,
+    ChangeKind,
+    ConfigChange,
     Heartbeat,
     InstallSnapshot,
     Message,
     RaftNode,
+    Refused,
     Role,
     Snapshot,
     SnapshotMeta,
 )
 from ..state import Result, TaskState
+from ..storage import member_file
+from ..storage.member_file import Membership
 from ..transport import PeerTransport
 from ..versions import Announcement, ClusterTooNew
 from .applied import AppliedState
+from .autopilot import Autopilot
 from .clock import tick_forever
 from .demo import DemoLink
 from .disk import Disk
 from .identity import ClusterIdentity
+from .joining import ask_to_join
+from .members import Members, membership_refusal, new_member_id
 from .ready_loop import ReadyLoop
 from .recovery import recover
 from .role_changes import RoleChanges
 from .snapshot_policy import SnapshotPolicy
-from .status import NodeStatus, QuorumStatus, capture, quorum
+from .status import MembershipStatus, NodeStatus, QuorumStatus, capture, quorum
 from .versioning import ClusterVersioning, PeerStream
 from .waiters import AppliedWaiters, Proposals, ReadWaiters
 
@@ -67,13 +85,16 @@ COMMIT_TIMEOUT_S = 10.0  # a write accepted but not applied by then has an unkno
 class Node:
     def __init__(self, config: Config, transport: PeerTransport | None = None):
         self.config = config
-        self.id = config.node.id
-        self.members = config.members  # id -> URL
+        # A node that joined a running cluster is the member its MEMBER file names; any other is the
+        # member its config file names, in a cluster that file bootstrapped.
+        self._membership = member_file.load(config.node.data_dir)
+        self.id = config.node.id if self._membership is None else self._membership.member_id
+        self.members = self._first_address_book()  # id -> URL; node/members.py keeps it in step
         self.events = EventHub()
         self.observer = NodeObserver()  # see observe()
         self.transport = transport or PeerTransport(
             self_id=self.id,
-            members=config.peer_urls,
+            members={member: config.peer_url(url) for member, url in self.members.items()},
             # Under mutual TLS the certificate is the credential; the secret then never leaves the node.
             secret=None if config.tls.mutual else config.cluster.secret,
             ssl_context=tls.client_context(config.tls, present_certificate=True),
@@ -86,6 +107,9 @@ class Node:
             on_change=self._on_peer_change,
         )
         self.failed = asyncio.Event()  # the consensus loop failed: the command exits with status 1
+        # Removed and added back under a new id (auto_rejoin): the command restarts as that member.
+        self.rejoined: Membership | None = None
+        self.restart = asyncio.Event()
         self.failure: BaseException | None = None  # why, once ``failed`` is set
         self.last_leader_contact: float | None = None  # wall time, for /status
         self._applied = AppliedState(config.node.data_dir / "state.json")
@@ -99,6 +123,8 @@ class Node:
         self._snapshot_policy: SnapshotPolicy | None = None
         self._versioning: ClusterVersioning | None = None
         self._identity: ClusterIdentity | None = None
+        self._members: Members | None = None
+        self._told_removed = False  # a member refused this node's stream: it was removed
         self._tasks: list[asyncio.Task[None]] = []
 
     # ========================================================================================= lifecycle
@@ -108,9 +134,17 @@ class Node:
         self.observer = observer
         self.transport.on_rtt = observer.replication_rtt
 
+    def _first_address_book(self) -> dict[str, str]:
+        if self._membership is None:
+            return dict(self.config.members)
+        return {**self._membership.addresses, self.id: self.config.self_url}
+
     async def start(self) -> None:
         self._disk.lock()
-        core = self._core = await recover(self.config, self._disk, self._applied)
+        join = self.config.cluster.join
+        if self._membership is None and join is not None and self._disk.is_empty():
+            self._adopt(await ask_to_join(self.config, self.config.self_url, [join]))
+        core = self._core = await recover(self.config, self._disk, self._applied, self._membership)
         self._role_changes = RoleChanges(
             self.id, self.members, self.events, self.observer, lambda: self.last_leader_contact
         )
@@ -118,8 +152,18 @@ class Node:
             core, self._applied, self._disk, self.config.storage, self.observer
         )
         self._versioning = ClusterVersioning(core, self._applied, self._disk)
-        self._identity = ClusterIdentity(core, self._applied, None)
+        joined = self._membership
+        self._identity = ClusterIdentity(core, self._applied, joined.cluster_id if joined else None)
         self.transport.cluster_id = lambda: self.cluster_id
+        self.transport.on_removed = self._on_removed
+        self._members = Members(
+            core,
+            self.transport,
+            self.members,
+            file_members=self.config.members if joined is None else {self.id: self.config.self_url},
+            joined_addresses=joined.addresses if joined else {},
+            peer_url=self.config.peer_url,
+        )
         self._ready_loop = ReadyLoop(
             core=core,
             disk=self._disk,
@@ -133,6 +177,7 @@ class Node:
             snapshot_policy=self._snapshot_policy,
             versioning=self._versioning,
             identity=self._identity,
+            members=self._members,
             observer=self.observer,
         )
         self.events.complete_after = self._applied.index
@@ -149,6 +194,16 @@ class Node:
         ]
         if demo_link is not None:
             self._tasks.append(asyncio.create_task(demo_link.run()))
+        autopilot = Autopilot(
+            core,
+            self.transport,
+            self._applied,
+            self.config.cluster,
+            change=self._change,
+            removed=lambda: self.removed,
+            rejoin=self.rejoin,
+        )
+        self._tasks.append(asyncio.create_task(autopilot.run()))
         self._ready_loop.wake()
 
     async def stop(self) -> None:
@@ -162,6 +217,18 @@ class Node:
         await self.transport.stop()
         self._proposals.fail_all(Unavailable("the node is shutting down; retry on another node"))
         await self._disk.close()
+
+    def _adopt(self, membership: Membership) -> None:
+        """This node joined a cluster as ``membership`` says: from now on it is that member."""
+        member_file.save(self.config.node.data_dir, membership)
+        self._membership = membership
+        self.id = membership.member_id
+        self.members.clear()
+        self.members.update(self._first_address_book())
+        self.transport.self_id = self.id
+        self.transport.set_peers(
+            {m: self.config.peer_url(url) for m, url in self.members.items() if m != self.id}
+        )
 
     async def _run_ready_loop(self) -> None:
         """If the Ready loop ever fails, the node must not go on answering as if it were part of the
@@ -243,6 +310,23 @@ class Node:
             demo=self.config.demo.enabled,
             versions=self.versioning.status(),
             cluster_id=self.cluster_id,
+            membership=self._membership_status(),
+        )
+
+    def _membership_status(self) -> MembershipStatus:
+        config, cluster = self.core.config, self._applied.cluster
+        if self.removed:
+            role = "removed"
+        elif not config.voters:
+            role = "joining"
+        else:
+            role = "voter" if self.id in config.voters else "learner"
+        return MembershipStatus(
+            role=role,
+            retired=tuple(sorted(cluster.retired)),
+            kept_learners=tuple(sorted(cluster.kept_learners)),
+            promote_lag=self.config.cluster.promote_lag,
+            config_disagreement=None if self._members is None else self._members.disagreement,
         )
 
     # ==================================================================================== peers
@@ -292,6 +376,8 @@ class Node:
         Overloaded, StorageUnavailable, or Unavailable when the outcome is unknown (a retry with the
         same Idempotency-Key is then always safe).
         """
+        if self.removed:
+            raise self._removed_error()
         if self._disk.error is not None:
             raise StorageUnavailable(
                 f"this node cannot write to its disk ({self._disk.error}); reads still work", retry_after=1
@@ -304,24 +390,118 @@ class Node:
                 raise self._no_quorum()
             answer = self.core.propose(data)
             if isinstance(answer, Accepted):
-                future = self._proposals.add(answer.index, answer.term)
-                self.ready_loop.wake()
-                try:
-                    # A timeout or a client that leaves cancels only this wait: settling skips it.
-                    result: Result | None = await Deadline(COMMIT_TIMEOUT_S).run(future)
-                    return result
-                except TimeoutError:
-                    raise Unavailable(
-                        "the write was not confirmed in time; its outcome is unknown. Retry it with the same "
-                        "Idempotency-Key to be safe",
-                        retry_after=1,
-                    ) from None
+                return await self._applied_result(answer)
             if answer.reason == NOT_LEADER and answer.leader and answer.leader != self.id:
                 raise NotLeader(
                     f"{answer.leader} leads the cluster; send writes there", leader=self.leader_url
                 )
             # No leader yet, or a hand-over in progress: wait for the election instead of failing.
             await self._next_role_change(deadline)
+
+    async def _applied_result(self, accepted: Accepted) -> Result | None:
+        """What applying the entry the core accepted gave, once it is applied."""
+        future = self._proposals.add(accepted.index, accepted.term)
+        self.ready_loop.wake()
+        try:
+            # A timeout or a client that leaves cancels only this wait: settling skips it.
+            result: Result | None = await Deadline(COMMIT_TIMEOUT_S).run(future)
+            return result
+        except TimeoutError:
+            raise Unavailable(
+                "the write was not confirmed in time; its outcome is unknown. Retry it with the same "
+                "Idempotency-Key to be safe",
+                retry_after=1,
+            ) from None
+
+    # ================================================================================ membership
+
+    @property
+    def removed(self) -> bool:
+        """This node was a member and is no more: the configuration in its log leaves it out, or a
+        member refused its stream because it was removed."""
+        config = self.core.config
+        return self._told_removed or (bool(config.voters) and self.id not in config.members)
+
+    def _removed_error(self) -> RemovedFromCluster:
+        rejoin = (
+            "it asks to be added back under a new id"
+            if self.config.cluster.auto_rejoin
+            else ("add it again (todonode cluster add) to have it back: it will get a new id")
+        )
+        return RemovedFromCluster(f"{self.id} was removed from the cluster; {rejoin}")
+
+    async def rejoin(self) -> None:
+        """Removed, with ``cluster.auto_rejoin``: ask to be added back, under a new id; ``restart`` is
+        then set, and the command starts over as that member (node/joining.py)."""
+        if self.rejoined is not None:
+            return
+        urls = [url for member, url in self.members.items() if member != self.id]
+        if self.config.cluster.join is not None:
+            urls.append(self.config.cluster.join)
+        log.info("%s was removed from the cluster: asking to be added back (cluster.auto_rejoin)", self.id)
+        self.rejoined = await ask_to_join(self.config, self.config.self_url, urls)
+        self.restart.set()
+
+    def _on_removed(self, by: str) -> None:
+        if not self._told_removed:
+            log.warning("%s refused this node's stream: %s was removed from the cluster", by, self.id)
+            self._told_removed = True
+
+    def was_member(self, member: str) -> bool:
+        """``member`` was removed from the cluster by a committed change (its id is retired)."""
+        return member in self._applied.cluster.retired
+
+    async def add_member(self, url: str, member_id: str | None, *, learner: bool) -> str:
+        """On the leader: add the node at ``url`` as a learner, under ``member_id`` or a new id, and keep
+        it a learner if ``learner`` (else it is promoted once caught up). Returns its id once applied."""
+        config = self.core.config
+        taken = set(config.members) | self._applied.cluster.retired
+        if member_id in self._applied.cluster.retired:
+            raise MembershipRefused(
+                "id_retired", f"{member_id} was a member before; a node joins under an id no member ever had"
+            )
+        holder = next((m for m in config.members if self.members.get(m) == url), None)
+        if holder is not None:
+            raise MembershipRefused(
+                "url_in_use", f"{holder} is at {url}: remove it first, or use another URL"
+            )
+        member_id = member_id or new_member_id(url, taken)
+        self._may_change_members()
+        if learner:
+            await self._applied_result(
+                self._accepted(self.core.propose(orjson.dumps(keep_learner_command(member_id))))
+            )
+        await self._change(ConfigChange(ChangeKind.ADD_LEARNER, member_id, url))
+        log.info("added %s at %s as a learner", member_id, url)
+        return member_id
+
+    async def remove_member(self, member_id: str) -> None:
+        """On the leader: remove ``member_id``, voter or learner; returns once the removal is applied."""
+        self._may_change_members()
+        await self._change(ConfigChange(ChangeKind.REMOVE, member_id))
+        log.info("removed %s from the cluster", member_id)
+
+    async def promote(self, member_id: str) -> None:
+        await self._change(ConfigChange(ChangeKind.PROMOTE, member_id))
+        log.info("promoted %s to voter", member_id)
+
+    def _may_change_members(self) -> None:
+        if self._applied.cluster.version < IDENTITY_VERSION:
+            raise MembershipRefused(
+                "cluster_version_too_old",
+                f"members change from cluster version {IDENTITY_VERSION} on; the cluster runs at "
+                f"{self._applied.cluster.version} until every voter runs a release that has it",
+            )
+
+    async def _change(self, change: ConfigChange) -> None:
+        await self._applied_result(self._accepted(self.core.propose_config_change(change)))
+
+    def _accepted(self, answer: Accepted | Refused) -> Accepted:
+        if isinstance(answer, Accepted):
+            return answer
+        if answer.reason == NOT_LEADER and answer.leader and answer.leader != self.id:
+            raise NotLeader(f"{answer.leader} leads the cluster; ask it", leader=self.leader_url)
+        raise membership_refusal(answer)
 
     # ===================================================================================== reads
 

@@ -31,6 +31,7 @@ from ..transport import PeerTransport
 from .applied import AppliedState
 from .disk import Disk
 from .identity import ClusterIdentity
+from .members import Members
 from .role_changes import RoleChanges
 from .snapshot_policy import SnapshotPolicy
 from .versioning import ClusterVersioning
@@ -57,6 +58,7 @@ class ReadyLoop:
         snapshot_policy: SnapshotPolicy,
         versioning: ClusterVersioning,
         identity: ClusterIdentity,
+        members: Members,
         observer: NodeObserver,
     ) -> None:
         self.core = core
@@ -71,6 +73,7 @@ class ReadyLoop:
         self.snapshot_policy = snapshot_policy
         self.versioning = versioning
         self.identity = identity
+        self.members = members
         self.observer = observer
         self._wake = asyncio.Event()
 
@@ -97,6 +100,7 @@ class ReadyLoop:
                     self.transport.send(messages)
                 await self._apply(rd)
                 core.advance(rd)
+                self.members.follow()
             self.snapshot_policy.maybe_start()
             if self.versioning.maybe_propose() or self.identity.maybe_propose():
                 self.wake()

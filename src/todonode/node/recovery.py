@@ -24,6 +24,7 @@ import random
 from ..config import Config
 from ..raft import ClusterConfig, Entry, RaftNode, RaftOptions, Snapshot
 from ..storage import Recovered, SnapshotCorruption
+from ..storage.member_file import Membership
 from ..versions import storage_format_of
 from .applied import AppliedState
 from .disk import Disk
@@ -31,8 +32,11 @@ from .disk import Disk
 log = logging.getLogger("todonode.node")
 
 
-async def recover(config: Config, disk: Disk, applied: AppliedState) -> RaftNode:
-    """Load the snapshot into ``applied``, open the log, and return the core as it was persisted."""
+async def recover(
+    config: Config, disk: Disk, applied: AppliedState, membership: Membership | None = None
+) -> RaftNode:
+    """Load the snapshot into ``applied``, open the log, and return the core as it was persisted.
+    ``membership``: the MEMBER file of a node that joined a running cluster (storage/member_file.py)."""
     await disk.run(disk.version.load)
     snapshot = await _load_snapshot(disk, applied)
     recovered = await disk.open_wal(max(disk.version.format, storage_format_of(applied.cluster.version)))
@@ -42,7 +46,7 @@ async def recover(config: Config, disk: Disk, applied: AppliedState) -> RaftNode
     if recovered.first_index > applied.index + 1:
         entries, vote_floor = await _start_over(disk, applied, recovered)
     core = RaftNode(
-        options(config),
+        options(config, membership),
         random.Random(),
         hard_state=recovered.hard_state,
         snapshot=snapshot,
@@ -67,12 +71,13 @@ async def recover(config: Config, disk: Disk, applied: AppliedState) -> RaftNode
     return core
 
 
-def options(config: Config) -> RaftOptions:
-    """The core's options from the node's config."""
+def options(config: Config, membership: Membership | None = None) -> RaftOptions:
+    """The core's options from the node's config. A node that joined a running cluster never takes its
+    configuration from ``cluster.nodes``: it starts with none, and waits for the leader's."""
     cluster = config.cluster
     return RaftOptions(
-        node_id=config.node.id,
-        config=ClusterConfig(config.preference_order()),
+        node_id=config.node.id if membership is None else membership.member_id,
+        config=ClusterConfig(config.preference_order() if membership is None else ()),
         election_ticks=cluster.election_ticks,
         heartbeat_ticks=cluster.heartbeat_ticks,
         prefer_leader=cluster.prefer_lowest_port,

@@ -43,6 +43,17 @@ class QuorumStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class MembershipStatus:
+    """This node's place in the cluster, and what the log says about its members (node/members.py)."""
+
+    role: str  # "voter", "learner", "joining" (no configuration yet) or "removed"
+    retired: tuple[str, ...]  # ids removed by committed changes: never members again
+    kept_learners: tuple[str, ...]  # learners added to stay learners
+    promote_lag: int  # a learner this many entries behind the leader, or fewer, is promoted
+    config_disagreement: str | None  # how the config file differs from the log's members
+
+
+@dataclass(frozen=True, slots=True)
 class NodeStatus:
     id: str
     url: str
@@ -61,6 +72,7 @@ class NodeStatus:
     quorum: QuorumStatus
     versions: VersionStatus
     cluster_id: str | None = None  # None until this node knows it (node/identity.py)
+    membership: MembershipStatus | None = None
     demo: bool = False  # runs in demo mode: the page offers fault controls (api/demo.py)
 
     @property
@@ -83,6 +95,7 @@ def capture(
     tick_ms: int,
     versions: VersionStatus,
     cluster_id: str | None = None,
+    membership: MembershipStatus | None = None,
     demo: bool = False,
 ) -> NodeStatus:
     """The status of the node whose parts these are, at this moment."""
@@ -111,7 +124,7 @@ def capture(
     leading = core.role is Role.LEADER
     return NodeStatus(
         id=core.id,
-        url=members[core.id],
+        url=members.get(core.id, ""),
         role=core.role,
         term=core.term,
         leader_id=core.leader,
@@ -127,12 +140,15 @@ def capture(
         quorum=quorum(core, transport),
         versions=versions,
         cluster_id=cluster_id,
+        membership=membership,
         demo=demo,
     )
 
 
 def quorum(core: RaftNode, transport: PeerTransport) -> QuorumStatus:
     """The quorum facts alone: cheap enough to check before every write."""
+    if not core.config.voters:
+        return QuorumStatus(voters=0, needed=1, reachable=0, met=False)  # joining: no voter known yet
     majority = core.config.majority()
     reachable = [v for v in majority.voters if v == core.id or transport.is_reachable(v)]
     return QuorumStatus(
