@@ -79,9 +79,14 @@ def _replace(client: Client, args: argparse.Namespace, out: Callable[[str], None
     members = client.call("GET", "/cluster/members", admin=True)["members"]
     if args.id not in [m["id"] for m in members]:
         raise ClientError(f"{args.id} is not a member; `todonode cluster members` lists them")
-    added = client.call("POST", "/cluster/members", {"url": args.url.rstrip("/")}, admin=True)
-    new = added["id"]
-    out(f"added {new} at {added['url']} as a learner; waiting until it votes")
+    url = args.url.rstrip("/")
+    joined = next((m["id"] for m in members if m["url"] == url and m["id"] != args.id), None)
+    if joined is None:
+        new = client.call("POST", "/cluster/members", {"url": url}, admin=True)["id"]
+        out(f"added {new} at {url} as a learner; waiting until it votes")
+    else:
+        new = joined  # it joined by itself (cluster.join)
+        out(f"{new} at {url} is a member already; waiting until it votes")
     deadline = time.monotonic() + args.wait
     said = ""
     while True:

@@ -44,7 +44,10 @@ async def test_an_added_learner_is_listed_and_a_removed_one_is_retired_for_good(
     learner = next(m for m in listed["members"] if m["id"] == added["id"])
     assert (learner["role"], learner["kept_learner"], learner["url"]) == ("learner", True, url)
 
+    # Asked again before anything of it arrived (its node starting with cluster.join): the same member.
     resp = await client.post("/cluster/members", json={"url": url}, headers=AUTH)
+    assert resp.status == 201 and (await resp.json())["id"] == added["id"]
+    resp = await client.post("/cluster/members", json={"url": url, "id": "other"}, headers=AUTH)
     assert resp.status == 409 and (await resp.json())["error"] == "url_in_use"
 
     resp = await client.delete(f"/cluster/members/{added['id']}", headers=AUTH)

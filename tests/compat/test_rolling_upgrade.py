@@ -30,7 +30,7 @@ from todonode.versions import CLUSTER_VERSIONS, STORAGE_FORMAT
 
 from .previous import Release
 from .report import record_figures
-from .writers import Writers
+from .writers import Writers, check_nothing_lost_or_duplicated
 
 NEWEST = CLUSTER_VERSIONS.stop - 1
 TIMINGS = {"heartbeat_ms": 100, "election_timeout_ms": 1000, "leader_settle_ms": 1000}
@@ -217,13 +217,7 @@ async def _upgrade(cluster: MixedCluster, profile: Profile, old: str, new: str) 
         ended = time.monotonic()
         final = await _converged_tasks(session, cluster)
 
-    assert not writers.problems, writers.problems[:5]
-    acked = {a.title for a in writers.acks}
-    titles = [t["title"] for t in final]
-    assert len(titles) == len(set(titles)), "a write was applied twice"
-    assert set(titles) == acked, (
-        f"lost: {sorted(acked - set(titles))[:5]}, never acknowledged: {sorted(set(titles) - acked)[:5]}"
-    )
+    check_nothing_lost_or_duplicated(writers, [t["title"] for t in final])
     # Before the last previous-release node left, nothing reported the new cluster version or format.
     assert _formats_seen(monitor, last_old_gone) <= {(None, None), (1, 1)}
     assert {(n, s) for n, s in _formats_seen(monitor, ended) if n is not None} >= {(NEWEST, STORAGE_FORMAT)}

@@ -87,3 +87,15 @@ class Writers:
         """The longest time in [start, end] without an acknowledgement, and when it began."""
         times = [start, *sorted(a.at for a in self.acks if start <= a.at <= end), end]
         return max((b - a, a) for a, b in itertools.pairwise(times))
+
+
+def check_nothing_lost_or_duplicated(writers: Writers, final_titles: list[str]) -> None:
+    """Every acknowledged write is in ``final_titles`` (the cluster's tasks) exactly once, and nothing
+    else is; no write got an answer a retry cannot fix."""
+    assert not writers.problems, writers.problems[:5]
+    acked = {a.title for a in writers.acks}
+    assert len(final_titles) == len(set(final_titles)), "a write was applied twice"
+    assert set(final_titles) == acked, (
+        f"lost: {sorted(acked - set(final_titles))[:5]}, "
+        f"never acknowledged: {sorted(set(final_titles) - acked)[:5]}"
+    )

@@ -462,18 +462,24 @@ class Node:
             )
         holder = next((m for m in config.members if self.members.get(m) == url), None)
         if holder is not None:
-            raise MembershipRefused(
-                "url_in_use", f"{holder} is at {url}: remove it first, or use another URL"
-            )
+            if self._awaits_its_node(holder, member_id):
+                return holder  # added already, and nothing of it has arrived: the same add, asked again
+            raise MembershipRefused("url_in_use", f"{holder} is at {url}: remove it first, or use another")
         member_id = member_id or new_member_id(url, taken)
         self._may_change_members()
         if learner:
-            await self._applied_result(
-                self._accepted(self.core.propose(orjson.dumps(keep_learner_command(member_id))))
-            )
+            keep = orjson.dumps(keep_learner_command(member_id))
+            await self._applied_result(self._accepted(self.core.propose(keep)))
         await self._change(ConfigChange(ChangeKind.ADD_LEARNER, member_id, url))
         log.info("added %s at %s as a learner", member_id, url)
         return member_id
+
+    def _awaits_its_node(self, member: str, asked_id: str | None) -> bool:
+        """``member`` is a learner that has acknowledged nothing yet: the node at its URL may start with
+        an empty disk and take its place (an administrator adds it, then starts it with cluster.join)."""
+        progress = {p.node_id: p.match for p in self.core.status().peers}
+        learner = member in self.core.config.learners
+        return learner and progress.get(member) == 0 and asked_id in (None, member)
 
     async def remove_member(self, member_id: str) -> None:
         """On the leader: remove ``member_id``, voter or learner; returns once the removal is applied."""

@@ -20,8 +20,8 @@ import uuid
 
 import orjson
 
-from ..cluster_state import IDENTITY_VERSION, KEY, set_id_command
-from ..raft import Accepted, RaftNode, Role
+from ..cluster_state import IDENTITY_VERSION, KEY, SET_ID, ClusterState, is_cluster_command, set_id_command
+from ..raft import Accepted, EntryKind, RaftNode, Role
 from ..storage import RAFT_KEY
 from .applied import AppliedState
 
@@ -33,7 +33,9 @@ class ClusterIdentity:
         """``joined``: the cluster id the MEMBER file names, for a node that joined a running cluster."""
         self._core = core
         self._applied = applied
-        self._joined = joined
+        # Until the entries recovery replays are applied again, the id may sit among them: a node must
+        # announce it from its first stream on, or a peer of another cluster would take it in.
+        self._joined = joined or _committed_id(core, applied.index)
         self._proposed_in: int | None = None  # the term in which this leader proposed an id
         self._refused: set[tuple[str, str]] = set()  # (peer, its cluster id) already logged
 
@@ -77,6 +79,19 @@ class ClusterIdentity:
             return False
         log.warning("dropped a snapshot from %s: it is of cluster %s, not %s", peer, theirs, ours)
         return True
+
+
+def _committed_id(core: RaftNode, applied: int) -> str | None:
+    """The cluster id a committed entry not applied yet sets, if one does."""
+    marker = f'"op":"{SET_ID}"'.encode()
+    for entry in core.log.entries(applied + 1, core.commit) if core.commit > applied else ():
+        if entry.kind is EntryKind.COMMAND and marker in entry.data:
+            command = orjson.loads(entry.data)
+            if is_cluster_command(command):
+                state = ClusterState({})
+                state.apply(command)
+                return state.cluster_id
+    return None
 
 
 def snapshot_cluster_id(data: bytes) -> str | None:
