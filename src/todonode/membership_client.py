@@ -24,7 +24,10 @@ def add_commands(cluster: Any, common: argparse.ArgumentParser) -> None:
     members = cluster.add_parser("members", parents=[common], help="the voters and learners")
     members.set_defaults(run=_members)
     add = cluster.add_parser("add", parents=[common], help="add the node at URL (a learner until caught up)")
-    add.add_argument("url", metavar="URL", help="where the new node listens, e.g. http://127.0.0.1:4004")
+    # Not "url": the common --url names the node to ask.
+    add.add_argument(
+        "member_url", metavar="URL", help="where the new node listens, e.g. http://127.0.0.1:4004"
+    )
     add.add_argument("--id", help="its member id (default: one the cluster picks, never used before)")
     add.add_argument("--learner", action="store_true", help="keep it a learner: never promote it")
     add.set_defaults(run=_add)
@@ -35,7 +38,7 @@ def add_commands(cluster: Any, common: argparse.ArgumentParser) -> None:
         "replace", parents=[common], help="add the node at URL, wait until it votes, then remove ID"
     )
     replace.add_argument("id", metavar="ID", help="the member to replace")
-    replace.add_argument("url", metavar="URL", help="where the node that replaces it listens")
+    replace.add_argument("member_url", metavar="URL", help="where the node that replaces it listens")
     replace.add_argument("--wait", type=float, default=600.0, help="seconds to wait for the promotion")
     replace.set_defaults(run=_replace)
 
@@ -59,7 +62,7 @@ def _members(client: Client, args: argparse.Namespace, out: Callable[[str], None
 
 
 def _add(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
-    body: dict[str, Any] = {"url": args.url.rstrip("/"), "learner": args.learner}
+    body: dict[str, Any] = {"url": args.member_url.rstrip("/"), "learner": args.learner}
     if args.id:
         body["id"] = args.id
     answer = client.call("POST", "/cluster/members", body, admin=True)
@@ -79,7 +82,7 @@ def _replace(client: Client, args: argparse.Namespace, out: Callable[[str], None
     members = client.call("GET", "/cluster/members", admin=True)["members"]
     if args.id not in [m["id"] for m in members]:
         raise ClientError(f"{args.id} is not a member; `todonode cluster members` lists them")
-    url = args.url.rstrip("/")
+    url = args.member_url.rstrip("/")
     joined = next((m["id"] for m in members if m["url"] == url and m["id"] != args.id), None)
     if joined is None:
         new = client.call("POST", "/cluster/members", {"url": url}, admin=True)["id"]

@@ -21,8 +21,10 @@ from .harness import (
     NodeProcess,
     ProcessCluster,
     find_leader,
+    free_port,
     wait_for,
 )
+from .test_cli import run
 
 ADMIN = {"Authorization": f"Bearer {SECRET}"}
 PAGE = MAX_PAGE
@@ -298,5 +300,40 @@ async def test_four_nodes_keep_writing_through_losing_two_one_after_the_other_an
         stayed = [n.id for n in cluster.nodes if n not in (first, second)]
         assert sorted(voters) == sorted([*stayed, f"{first.id}.2", f"{second.id}.2"])  # back under new ids
         assert pause <= ONE_ELECTION_S, f"writes stopped for {pause:.2f} s"
+    finally:
+        cluster.close()
+
+
+# ------------------------------------------------------------------------------- the terminal
+
+
+async def test_the_terminal_client_lists_adds_removes_and_replaces(tmp_path, client):
+    cluster = cluster_of(tmp_path, 3)
+    try:
+        cluster.start_all()
+        leader = await find_leader(client, cluster)
+        at = ("--url", leader.url)
+        spare = f"http://127.0.0.1:{free_port()}"
+        added = await run("cluster", "add", spare, "--learner", *at, secret=True)
+        assert added.returncode == 0 and "as a learner; it stays one" in added.stdout, added.stderr
+        spare_id = added.stdout.split()[1]
+        removed = await run("cluster", "remove", spare_id, *at, secret=True)
+        assert removed.returncode == 0 and f"removed {spare_id}" in removed.stdout, removed.stderr
+        refused = await run("cluster", "remove", "nobody", *at, secret=True)
+        assert refused.returncode == 1 and "no member has that id" in refused.stderr
+
+        dead = next(n for n in cluster.nodes if n is not leader)
+        cluster.kill(dead.index)
+        new = cluster.add_node(join=leader.url)
+        cluster.start(new.index)
+        replaced = await run("cluster", "replace", dead.id, new.url, *at, secret=True)
+        assert replaced.returncode == 0, replaced.stderr
+        assert replaced.stdout.strip().splitlines()[-1] == f"replaced {dead.id} with {new.id}"
+
+        listed = await run("cluster", "members", *at, secret=True)
+        lines = listed.stdout.strip().splitlines()
+        rows = {line.split()[0]: line.split()[2] for line in lines[2:-1]}
+        assert rows == {n.id: "voter" for n in cluster.nodes if n is not dead}
+        assert lines[-1] == f"retired ids (never used again): {', '.join(sorted([spare_id, dead.id]))}"
     finally:
         cluster.close()
