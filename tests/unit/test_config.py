@@ -767,3 +767,16 @@ def test_demo_mode_is_refused_beyond_loopback(tmp_path: Path) -> None:
     )
     message = config_error(write(tmp_path, text))
     assert "demo.supervisor: needs node.host on loopback, got '10.0.0.1'" in message
+
+
+def test_the_shipped_joining_node_names_itself_alone_and_a_member_to_join() -> None:
+    config = load_config(CONFIGS / "join" / "node4004.toml", environ={SECRET_ENV: ENV_SECRET})
+    assert config.cluster.nodes == ("http://127.0.0.1:4004",)
+    assert config.cluster.join == "http://127.0.0.1:4000" and config.node.id == "node4004"
+
+
+def test_join_must_be_a_member_url_with_a_port(tmp_path: Path) -> None:
+    text = (CONFIGS / "join" / "node4004.toml").read_text().replace('"http://127.0.0.1:4000"', '"http://h"')
+    (tmp_path / "node.toml").write_text(text)
+    with pytest.raises(ConfigError, match=r"cluster\.join: needs a port"):
+        load_config(tmp_path / "node.toml", environ={SECRET_ENV: ENV_SECRET})
