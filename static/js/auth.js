@@ -8,9 +8,11 @@ const STORAGE_KEY = 'todonode.token';
 
 export class Credentials {
   // `storage`: sessionStorage (or a stand-in); `ask(wrong)`: the token the user types, or null when
-  // they decline; `wrong` says the last one was refused.
-  constructor({ storage, ask }) {
+  // they decline; `wrong` says the last one was refused. `key`: where in storage (the administrator's
+  // token is kept apart from the client's: members-admin.js).
+  constructor({ storage, ask, key = STORAGE_KEY }) {
     this.storage = storage;
+    this.key = key;
     this.ask = ask;
     this.asking = null;
     this.declined = false;
@@ -19,7 +21,7 @@ export class Credentials {
 
   token() {
     try {
-      return this.storage.getItem(STORAGE_KEY) || null;
+      return this.storage.getItem(this.key) || null;
     } catch {
       return this.kept;
     }
@@ -55,8 +57,8 @@ export class Credentials {
   keep(token) {
     this.kept = token;
     try {
-      if (token) this.storage.setItem(STORAGE_KEY, token);
-      else this.storage.removeItem(STORAGE_KEY);
+      if (token) this.storage.setItem(this.key, token);
+      else this.storage.removeItem(this.key);
     } catch {
       // Storage is off: the token lives as long as the page.
     }

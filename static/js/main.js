@@ -10,6 +10,7 @@ import { Connection } from './connection.js';
 import { DemoMode } from './demo.js';
 import { $, newKey, RenderQueue, sleep } from './dom.js';
 import { lang, setLanguage, t, translateStatic } from './i18n.js';
+import { MembersAdmin } from './members-admin.js';
 import { ordered, routeFilter, TaskList } from './model.js';
 import { Outbox } from './outbox.js';
 import { ClusterPanel } from './panel.js';
@@ -31,6 +32,7 @@ function composePage(doc) {
   const panel = new ClusterPanel($('.cluster', doc), idOf);
   const redraw = new RenderQueue();
   const demo = new DemoMode(doc, { conn, panel, chrome, redraw: redraw.schedule });
+  const admin = new MembersAdmin($('.members-admin', doc), { win, base: () => conn.current, onChange: redraw.schedule });
 
   // The gate answers true when the page became read-only or writable: the timeline and the live
   // region say so once.
@@ -83,6 +85,7 @@ function composePage(doc) {
   const showLanguage = (code) => {
     setLanguage(code);
     translateStatic(doc);
+    admin.render();
     chrome.languageShown();
     render({ languageChanged: true });
   };

@@ -8,6 +8,7 @@
 
 import { $, h, setText } from './dom.js';
 import { clock, duration, t } from './i18n.js';
+import { learnerProgress, membershipChanges } from './membership.js';
 import { firstQuorum, lacksQuorum } from './protocol.js';
 
 const TIMELINE_MAX = 60;
@@ -61,8 +62,14 @@ export class ClusterPanel {
 
   status(cluster, base) {
     const first = this.cluster === null;
+    for (const { kind, node } of membershipChanges(this.cluster, cluster)) this.log(kind, `tl_member_${kind}`, { node });
     this.cluster = cluster;
     for (const row of cluster.nodes || []) Object.assign(this.member(row.url, row.id), { row, url: row.url });
+    if (cluster.view === 'leader') {
+      // The leader's view names every member: one it no longer names was removed.
+      const named = new Set((cluster.nodes || []).map((row) => row.id));
+      for (const id of [...this.members.keys()]) if (!named.has(id)) this.members.delete(id);
+    }
     const leaderId = cluster.leader_id ?? null;
     if (first) {
       // The first picture is the starting point, not news.
@@ -233,6 +240,8 @@ export class ClusterPanel {
       this.updateCard(card, m, scale);
       previous = card;
     }
+    const shown = new Set(members.map((m) => m.id));
+    for (const card of [...list.children]) if (!shown.has(card.dataset.id)) card.remove();
   }
 
   updateCard(card, m, scale) {
@@ -263,6 +272,12 @@ export class ClusterPanel {
     }
     q('here-badge').hidden = !here;
     setText(q('here-badge'), t('thisPage'));
+    const learner = row.membership === 'learner';
+    const progress = learnerProgress(row, this.cluster?.promote_lag);
+    q('member-badge').hidden = !learner;
+    const badge = !progress ? 'learner' : progress.waiting ? 'learnerWaiting' : progress.ready ? 'learnerReady' : 'learnerProgress';
+    setText(q('member-badge'), t(badge, progress ?? {}));
+    card.classList.toggle('is-learner', learner);
     setText(q('reach'), reachable ? t('reachable') : t('unreachable'));
     q('reach').classList.toggle('is-down', !reachable);
     const contact = row.last_contact_ms;
@@ -325,7 +340,8 @@ function nodeCard(id) {
       h('span', { class: 'term-chip' })),
     h('div', { class: 'node-roles' },
       h('span', { class: 'role-badge' }, h('span', { class: 'role-icon', 'aria-hidden': 'true' }), ' ', h('span', { class: 'role-text' })),
-      h('span', { class: 'here-badge' })),
+      h('span', { class: 'here-badge' }),
+      h('span', { class: 'member-badge' })),
     h('div', { class: 'node-where' }, h('span', { class: 'node-url' }), h('span', { class: 'node-version' })),
     h('div', { class: 'node-meta' },
       h('span', { class: 'reach' }),

@@ -1,9 +1,10 @@
 """Continuous idempotent writes against a cluster, and what they saw.
 
 Each client creates tasks, one at a time, each with a title no other write uses and an
-Idempotency-Key of its own. A write that gets no answer, or an answer that says "not now" (5xx, 421,
-429), is sent again with the same key to another node, until it is acknowledged: so every write is
-acknowledged exactly once, and the tasks the cluster ends with must be exactly the acknowledged ones.
+Idempotency-Key of its own. A write that gets no answer, or an answer that says "not now" or "not
+here" (5xx, 410, 421, 429), is sent again with the same key to another node, until it is
+acknowledged: so every write is acknowledged exactly once, and the tasks the cluster ends with must be
+exactly the acknowledged ones.
 Any other answer is a failure the test reports.
 """
 
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-RETRY = {0, 421, 429, 500, 502, 503, 504, 507}
+# 410: the node was removed from the cluster (it refuses the write before proposing it): ask another.
+RETRY = {0, 410, 421, 429, 500, 502, 503, 504, 507}
 # A follower being stopped holds a write it forwarded until it has applied it, which it cannot once its
 # peer streams are closed: up to cluster.write_wait_ms. A client that gives a node a second, then tries
 # another, keeps writing through it; writes take milliseconds otherwise.

@@ -10,28 +10,20 @@ from typing import Any
 import aiohttp
 import pytest
 
-from todonode.api.models import MAX_PAGE
-
 from ..compat.writers import Writers, check_nothing_lost_or_duplicated
-from .harness import (
-    DEADLINE_S,
-    DEFAULT_TIMINGS,
-    SECRET,
-    Client,
-    NodeProcess,
-    ProcessCluster,
-    find_leader,
-    free_port,
-    wait_for,
+from .harness import DEADLINE_S, Client, ProcessCluster, find_leader, free_port, wait_for
+from .membership import (
+    HEALING,
+    ONE_ELECTION_S,
+    change_members,
+    leader_of,
+    lose_two_and_grow_back,
+    members,
+    role_of,
+    same_tasks_everywhere,
+    voters_of,
 )
 from .test_cli import run
-
-ADMIN = {"Authorization": f"Bearer {SECRET}"}
-PAGE = MAX_PAGE
-# One election: a timeout, and the heartbeats that carry the votes (as tests/compat measures it).
-ONE_ELECTION_S = (
-    2 * DEFAULT_TIMINGS["election_timeout_ms"] / 1000 + 2 * DEFAULT_TIMINGS["heartbeat_ms"] / 1000
-)
 
 
 @pytest.fixture
@@ -42,17 +34,6 @@ async def client():
 
 def cluster_of(tmp_path, size: int, **timings: Any) -> ProcessCluster:
     return ProcessCluster(tmp_path, size, timings=timings)
-
-
-async def members(client: Client, node: NodeProcess) -> dict[str, Any] | None:
-    code, body, _ = await client.call("GET", node.url + "/cluster/members", headers=ADMIN, timeout=2)
-    return body if code == 200 and body["view"] == "leader" else None
-
-
-async def role_of(client: Client, via: NodeProcess, member: str) -> str | None:
-    listed = await members(client, via)
-    row = next((m for m in listed["members"] if m["id"] == member), None) if listed else None
-    return row["role"] if row else None
 
 
 async def test_a_node_with_join_is_added_as_a_learner_and_promoted_once_caught_up(tmp_path, client):
@@ -81,57 +62,6 @@ async def test_a_node_with_join_is_added_as_a_learner_and_promoted_once_caught_u
 # ------------------------------------------------------------------------ replacing, under writes
 
 
-async def _leader_of(client: Client, nodes: list[NodeProcess]) -> NodeProcess:
-    async def probe() -> NodeProcess | None:
-        for node in nodes:
-            status = await client.status(node)
-            if status and status["is_leader"]:
-                return node
-        return None
-
-    return await wait_for(probe, DEADLINE_S, "a leader")
-
-
-async def _change(
-    client: Client, via: NodeProcess, method: str, path: str, body: Any = None
-) -> dict[str, Any]:
-    """A membership change through ``via``, asked again while the answer says to retry."""
-
-    async def attempt() -> dict[str, Any] | None:
-        code, answer, _ = await client.call(method, via.url + path, body, headers=ADMIN, timeout=15)
-        if code in (200, 201):
-            return answer
-        assert code in (0, 409, 503) and (code != 409 or answer["error"] == "change_in_flight"), answer
-        return None
-
-    return await wait_for(attempt, DEADLINE_S, f"{method} {path} to be made", interval=0.2)
-
-
-async def _all_tasks(client: Client, node: NodeProcess) -> list[dict[str, Any]] | None:
-    """Every task ``node`` holds, page by page."""
-    tasks: list[dict[str, Any]] = []
-    cursor = ""
-    while True:
-        url = f"{node.url}/tasks?consistency=strong&limit={PAGE}{cursor}"
-        code, body, _ = await client.call("GET", url, timeout=10)
-        if code != 200:
-            return None
-        tasks += body["tasks"]
-        if not body.get("next_cursor"):
-            return tasks
-        cursor = f"&cursor={body['next_cursor']}"
-
-
-async def _same_tasks_everywhere(client: Client, nodes: list[NodeProcess]) -> list[dict[str, Any]]:
-    async def probe() -> list[dict[str, Any]] | None:
-        lists = [await _all_tasks(client, node) for node in nodes]
-        if any(tasks is None for tasks in lists):
-            return None
-        return lists[0] if all(tasks == lists[0] for tasks in lists) else None
-
-    return await wait_for(probe, DEADLINE_S, "every member to hold the same tasks")
-
-
 async def test_a_dead_node_is_replaced_by_a_new_one_on_a_new_port_under_writes(tmp_path, client):
     cluster = cluster_of(tmp_path, 3)
     try:
@@ -146,15 +76,15 @@ async def test_a_dead_node_is_replaced_by_a_new_one_on_a_new_port_under_writes(t
         try:
             new = cluster.add_node(join=alive[1].url)
             # Added first, as an administrator would, then started: its join finds it added already.
-            added = await _change(client, alive[0], "POST", "/cluster/members", {"url": new.url})
+            added = await change_members(client, alive[0], "POST", "/cluster/members", {"url": new.url})
             cluster.start(new.index)
             writers.urls.append(new.url)
 
             async def voter() -> bool:
-                return await role_of(client, await _leader_of(client, alive), added["id"]) == "voter"
+                return await role_of(client, await leader_of(client, alive), added["id"]) == "voter"
 
             await wait_for(voter, DEADLINE_S, f"{added['id']} to become a voter")
-            await _change(client, alive[0], "DELETE", f"/cluster/members/{dead.id}")
+            await change_members(client, alive[0], "DELETE", f"/cluster/members/{dead.id}")
             listed = await wait_for(lambda: members(client, alive[0]), DEADLINE_S, "the members")
             assert sorted(m["id"] for m in listed["members"]) == sorted([n.id for n in alive] + [added["id"]])
             assert listed["retired"] == [dead.id]
@@ -162,7 +92,7 @@ async def test_a_dead_node_is_replaced_by_a_new_one_on_a_new_port_under_writes(t
             writers.stopping.set()
             await asyncio.wait_for(running, 90)
         ended = time.monotonic()
-        final = await _same_tasks_everywhere(client, [*alive, new])
+        final = await same_tasks_everywhere(client, [*alive, new])
         check_nothing_lost_or_duplicated(writers, [t["title"] for t in final])
         pause, _ = writers.longest_pause(started, ended)
         assert pause <= ONE_ELECTION_S, f"writes stopped for {pause:.2f} s"
@@ -179,9 +109,9 @@ async def test_removing_the_leader_hands_over_and_it_learns_it_was_removed(tmp_p
     try:
         cluster.start_all()
         leader = await find_leader(client, cluster)
-        await _change(client, leader, "DELETE", f"/cluster/members/{leader.id}")
+        await change_members(client, leader, "DELETE", f"/cluster/members/{leader.id}")
         others = [n for n in cluster.nodes if n is not leader]
-        successor = await _leader_of(client, others)
+        successor = await leader_of(client, others)
         code, _, _ = await client.call("POST", successor.url + "/tasks", {"title": "after"})
         assert code == 201
 
@@ -247,14 +177,6 @@ async def _cluster_id_of_all(client: Client, cluster: ProcessCluster) -> str:
 
 # ---------------------------------------------------------------------------------- self-healing
 
-HEALING = {"auto_remove_after_s": 2, "min_voters": 2, "auto_rejoin": True}
-
-
-async def _voters(client: Client, nodes: list[NodeProcess]) -> list[str] | None:
-    leader = await _leader_of(client, nodes)
-    listed = await members(client, leader)
-    return sorted(m["id"] for m in listed["members"] if m["role"] == "voter") if listed else None
-
 
 async def test_four_nodes_keep_writing_through_losing_two_one_after_the_other_and_grow_back(tmp_path, client):
     cluster = ProcessCluster(tmp_path, 4, timings=HEALING)
@@ -270,29 +192,14 @@ async def test_four_nodes_keep_writing_through_losing_two_one_after_the_other_an
         def note(what: str) -> None:
             timeline.append(f"{time.monotonic() - started:5.1f} s  {what}")
 
-        async def voters_are(count: int) -> bool:
-            found = await _voters(client, [n for n in cluster.nodes if n.running])
-            return found is not None and len(found) == count
-
         try:
-            for lost, count in ((first, 3), (second, 2)):
-                cluster.kill(lost.index)
-                writers.urls.remove(lost.url)
-                note(f"{lost.id} killed")
-                await wait_for(lambda c=count: voters_are(c), DEADLINE_S, f"{count} voters")
-                note(f"{lost.id} removed: {count} voters")
-            for back in (first, second):
-                cluster.start(back.index)
-                note(f"{back.url} restarted")
-            await wait_for(lambda: voters_are(4), 2 * DEADLINE_S, "four voters again")
-            note("four voters again")
-            writers.urls.extend([first.url, second.url])
+            await lose_two_and_grow_back(client, cluster, (first, second), writers, note)
         finally:
             writers.stopping.set()
             await asyncio.wait_for(running, 90)
         ended = time.monotonic()
-        voters = await _voters(client, cluster.nodes)
-        final = await _same_tasks_everywhere(client, cluster.nodes)
+        voters = await voters_of(client, cluster.nodes)
+        final = await same_tasks_everywhere(client, cluster.nodes)
         check_nothing_lost_or_duplicated(writers, [t["title"] for t in final])
         pause, _ = writers.longest_pause(started, ended)
         note(f"writes acknowledged: {len(writers.acks)}, longest pause {pause * 1000:.0f} ms")

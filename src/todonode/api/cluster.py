@@ -105,6 +105,7 @@ def cluster_body(status: NodeStatus) -> dict[str, Any]:
             "last_contact_ms": 0,
             "version": status.versions.release,
             "cluster_versions": list(status.versions.runs),
+            "membership": "learner" if status.membership and status.membership.role == "learner" else "voter",
         }
     ]
     for peer in status.peers:
@@ -118,6 +119,7 @@ def cluster_body(status: NodeStatus) -> dict[str, Any]:
                 "match_index": peer.match_index,
                 "lag": status.lag(peer),
                 "last_contact_ms": peer.last_contact_ms,
+                "membership": "voter" if peer.voter else "learner",
                 **_announced(peer),
             }
         )
@@ -131,6 +133,7 @@ def cluster_body(status: NodeStatus) -> dict[str, Any]:
         "quorum": quorum_body(status),
         "cluster_version": status.versions.cluster_version,
         "cluster_id": status.cluster_id,
+        "promote_lag": status.membership.promote_lag if status.membership else None,
         "nodes": rows,
         "view": "leader" if status.is_leader else "partial",
     }

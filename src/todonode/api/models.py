@@ -483,6 +483,9 @@ class ClusterNode(Struct):
     # Unset in an answer relayed from a 0.1.0 leader; null while no stream from that node is open.
     version: str | UnsetType | None = UNSET
     cluster_versions: list[int] | UnsetType | None = UNSET
+    membership: Annotated[
+        Literal["voter", "learner"] | UnsetType, Meta(description="a learner is promoted once caught up")
+    ] = UNSET
 
 
 class ClusterStatus(Struct):
@@ -498,6 +501,9 @@ class ClusterStatus(Struct):
     is_leader: bool
     cluster_version: Annotated[int | UnsetType, Meta(description="unset from a 0.1.0 leader")] = UNSET
     cluster_id: Annotated[str | UnsetType | None, Meta(description="null until known")] = UNSET
+    promote_lag: Annotated[
+        int | UnsetType | None, Meta(description="a learner this many entries behind, or fewer, is promoted")
+    ] = UNSET
 
 
 class Member(Struct):
