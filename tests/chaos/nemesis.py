@@ -14,7 +14,10 @@ planned restart with hand-over). Network faults (netns profile only, real cuts i
 ``partition-minority`` (one node against the rest), ``partition-halves`` (two against two: no
 majority anywhere), ``isolate-leader`` (the leader against the rest), ``asymmetric`` (one node cannot
 send to some others, or the leader cannot send at all but still receives), ``link-down`` (a node's
-link taken down: not even clients reach it).
+link taken down: not even clients reach it). Membership (any profile): ``membership`` adds a learner
+at an address where nothing listens and removes it after a while — two configuration changes through
+the log, made through the administrators' API while everything else goes on; a change refused for now
+(one in flight, no leader) is asked again until the fault's time is up.
 """
 
 from __future__ import annotations
@@ -25,13 +28,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from tests.integration.harness import ProcessCluster
+import aiohttp
+
+from tests.integration.harness import ProcessCluster, free_port
+from tests.integration.membership import ADMIN
 
 from .history import Fault, History
 from .netns import Network
 from .workload import Monitor
 
 PROCESS_FAULTS = ("kill", "kill-leader", "pause", "pause-leader", "restart-many", "restart-leader")
+MEMBERSHIP_FAULTS = ("membership",)
 NETWORK_FAULTS = ("partition-minority", "partition-halves", "isolate-leader", "asymmetric", "link-down")
 
 
@@ -59,7 +66,7 @@ class Nemesis:
         self.monitor = monitor
         self.history = history
         self.rng = random.Random(seed)
-        self.kinds = kinds or (PROCESS_FAULTS + (NETWORK_FAULTS if network else ()))
+        self.kinds = kinds or (PROCESS_FAULTS + MEMBERSHIP_FAULTS + (NETWORK_FAULTS if network else ()))
         if network is None and any(k in NETWORK_FAULTS for k in self.kinds):
             raise ValueError("network faults need the netns profile")
         self.options = options or NemesisOptions()
@@ -144,6 +151,8 @@ class Nemesis:
                 code = await self._terminate(i)
                 fault.detail = f"exit {code}"
                 await self._start([i])
+            elif kind == "membership":
+                await self._membership_change(fault)
             else:
                 await self._network_fault(kind, fault)
         finally:
@@ -190,6 +199,43 @@ class Nemesis:
         fault.injected = True
         await self._wait(hold)
         await asyncio.to_thread(net.heal)
+
+    async def _membership_change(self, fault: Fault) -> None:
+        url = f"{self.cluster.scheme}://127.0.0.1:{free_port()}"  # nothing listens there
+        hold = self.rng.uniform(*self.options.hold_s)
+        async with aiohttp.ClientSession() as session:
+            added = await self._administer(session, "POST", "/cluster/members", {"url": url}, hold)
+            fault.injected = added is not None
+            if added is None:
+                fault.detail = "no change could be made"
+                return
+            fault.targets = [added["id"]]
+            await self._wait(hold)
+            removed = await self._administer(session, "DELETE", f"/cluster/members/{added['id']}", None, 30)
+            fault.detail = "learner added and removed" if removed else "learner added; its removal refused"
+
+    async def _administer(
+        self, session: aiohttp.ClientSession, method: str, path: str, body: object, within_s: float
+    ) -> dict[str, object] | None:
+        """The answer of the first running node that makes the change, asked again until ``within_s``."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            for node in [n for n in self.cluster.nodes if n.running]:
+                try:
+                    async with session.request(
+                        method,
+                        node.url + path,
+                        json=body,
+                        headers=ADMIN,
+                        timeout=aiohttp.ClientTimeout(total=5),
+                    ) as resp:
+                        if resp.status in (200, 201):
+                            answer: dict[str, object] = await resp.json()
+                            return answer
+                except (aiohttp.ClientError, TimeoutError):
+                    continue
+            await self._wait(0.2)
+        return None
 
     # -------------------------------------------------------------------------- process control
 

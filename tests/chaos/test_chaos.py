@@ -1,6 +1,7 @@
 """The CI profile of the chaos suite: a short seeded run per profile, checked by the checker. Each
-run lasts until every fault kind of its profile has struck at least once (a fault that found its
-victim already down does not count), and must settle after the final heal.
+run lasts until every fault kind of its profile, membership changes included, has struck at least
+once (a fault that found its victim already down does not count), and must settle after the final
+heal.
 
 ``make chaos MINUTES=30 SEED=7`` runs the same thing for as long as you like.
 """
@@ -10,7 +11,7 @@ import pytest
 from tests.needs import NETNS
 
 from .conftest import SEED
-from .nemesis import NETWORK_FAULTS, PROCESS_FAULTS
+from .nemesis import MEMBERSHIP_FAULTS, NETWORK_FAULTS, PROCESS_FAULTS
 from .runner import ChaosOptions, chaos_cluster, run_chaos
 
 SNAPSHOT_EVERY = 100
@@ -37,10 +38,12 @@ async def test_four_nodes_in_namespaces_survive_kills_pauses_restarts_and_partit
     figures = await _run(tmp_path, "netns", duration_s=45)
     assert figures["acked_writes"] >= 200
     assert figures["strong_reads"] >= 20
-    assert set(figures["faults"]) == set(PROCESS_FAULTS + NETWORK_FAULTS), figures["faults"]
+    assert set(figures["faults"]) == set(PROCESS_FAULTS + MEMBERSHIP_FAULTS + NETWORK_FAULTS), figures[
+        "faults"
+    ]
 
 
 async def test_four_nodes_on_loopback_survive_kills_pauses_and_restarts(tmp_path):
     figures = await _run(tmp_path, "loopback", duration_s=15)
     assert figures["acked_writes"] >= 80
-    assert set(figures["faults"]) == set(PROCESS_FAULTS), figures["faults"]
+    assert set(figures["faults"]) == set(PROCESS_FAULTS + MEMBERSHIP_FAULTS), figures["faults"]

@@ -16,6 +16,11 @@ def test_a_new_member_gets_node_port_or_a_numbered_id_no_member_ever_had():
     assert new_member_id("http://127.0.0.1:4004", {"node4004", "node4004.2"}) == "node4004.3"
 
 
+def test_a_new_member_on_a_port_the_others_share_is_named_by_host_and_port():
+    others = ["http://10.0.0.1:7400", "http://10.0.0.2:7400"]
+    assert new_member_id("http://10.0.0.5:7400", {"10.0.0.1:7400"}, others) == "10.0.0.5:7400"
+
+
 def test_the_member_file_reads_back_as_written(tmp_path: Path):
     assert member_file.load(tmp_path) is None
     membership = Membership("node4004", "abc", {"node4000": "http://127.0.0.1:4000"})

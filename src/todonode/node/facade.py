@@ -465,7 +465,7 @@ class Node:
             if self._awaits_its_node(holder, member_id):
                 return holder  # added already, and nothing of it has arrived: the same add, asked again
             raise MembershipRefused("url_in_use", f"{holder} is at {url}: remove it first, or use another")
-        member_id = member_id or new_member_id(url, taken)
+        member_id = member_id or new_member_id(url, taken, self.members.values())
         self._may_change_members()
         if learner:
             keep = orjson.dumps(keep_learner_command(member_id))

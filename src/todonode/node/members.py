@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from ..errors import MembershipRefused
@@ -124,10 +124,13 @@ class Members:
         self.disagreement = disagreement
 
 
-def new_member_id(url: str, taken: set[str]) -> str:
-    """The id for a new member at ``url``: ``node<port>``, or ``node<port>.<n>`` for the smallest n that
-    makes an id no member ever had (``taken``: current and retired ids)."""
-    base = f"node{urlsplit(url).port}"
+def new_member_id(url: str, taken: set[str], member_urls: Iterable[str] = ()) -> str:
+    """The id for a new member at ``url``, as config.py names members: ``node<port>``, or
+    ``<host>:<port>`` when a member shares its port (members on hosts of their own); with ``.<n>`` for
+    the smallest n that makes an id no member ever had (``taken``: current and retired ids)."""
+    parts = urlsplit(url)
+    shared = any(urlsplit(other).port == parts.port for other in member_urls)
+    base = parts.netloc if shared else f"node{parts.port}"
     if base not in taken:
         return base
     n = 2
