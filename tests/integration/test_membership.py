@@ -55,6 +55,10 @@ async def test_a_node_with_join_is_added_as_a_learner_and_promoted_once_caught_u
         assert status["membership"] == "voter" and status["cluster_id"] == leader_status["cluster_id"]
         tasks = await client.tasks(joiner, consistency="strong")
         assert len(tasks) == 20
+        # The founders' files list three nodes; the log, which they follow, has four.
+        disagreement = leader_status["config_disagreement"]
+        assert disagreement == f"the log has {joiner.id}, which cluster.nodes does not list"
+        assert leader_status["quorum"]["voters"] == 4 and status["config_disagreement"] is None
     finally:
         cluster.close()
 
