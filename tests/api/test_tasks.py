@@ -100,6 +100,10 @@ async def test_a_title_of_exactly_the_limit_is_accepted_and_one_more_is_not(clie
         ({"title": "   "}, 422, "title"),
         ({"title": "two\nlines"}, 422, "title"),
         ({"title": "bell\x07"}, 422, "title"),
+        ({"title": "csi\x9b2J"}, 422, "title"),
+        ({"title": "gpj.\u202eexe"}, 422, "title"),
+        ({"title": "a", "completed": True}, 400, "completed"),
+        ({"title": "a", "priority": 1}, 400, "priority"),
         ([{"title": "a list"}], 400, "body"),
         ("a string", 400, "body"),
         (None, 400, "body"),
@@ -261,7 +265,8 @@ async def test_an_update_that_changes_nothing_keeps_the_version(client):
     ("body", "status", "field"),
     [
         ({}, 400, "body"),
-        ({"done": True}, 400, "body"),
+        ({"done": True}, 400, "done"),
+        ({"title": "a", "completed": True, "seq": 7}, 400, "seq"),
         ({"completed": "true"}, 400, "completed"),
         ({"completed": 1}, 400, "completed"),
         ({"completed": None}, 400, "completed"),
@@ -400,10 +405,18 @@ async def test_patch_tasks_sets_every_task_completed_in_one_entry(client, node):
     assert await resp.json() == {"updated": 3}
 
 
-@pytest.mark.parametrize("body", [{}, {"completed": "true"}, {"completed": None}, {"title": "x"}])
-async def test_patch_tasks_needs_a_boolean_completed(client, body):
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "completed"),
+        ({"completed": "true"}, "completed"),
+        ({"completed": None}, "completed"),
+        ({"title": "x"}, "title"),
+    ],
+)
+async def test_patch_tasks_needs_a_boolean_completed_and_nothing_else(client, body, field):
     resp = await client.patch("/tasks", json=body)
-    assert (await error_of(resp, 400, "validation_error"))["field"] == "completed"
+    assert (await error_of(resp, 400, "validation_error"))["field"] == field
 
 
 # ============================================================================================== reads

@@ -12,9 +12,11 @@ The rules it lives by:
   value), naming the field as the client wrote it (``title``, ``tasks[1].title``, ``body``).
 * The limits a node's config sets (title length, batch size) are part of the types, so the request types
   are built per limits (``request_types``) and the schema a node publishes states its own limits.
-* The title rule "1 to N characters after trimming surrounding whitespace, no control characters" is one
-  regular expression (``title_pattern``): the wire value matches it exactly when its trimmed value obeys
-  the rule, so the schema describes what the client sends, not what the server keeps.
+* The title rule "1 to N characters after trimming surrounding whitespace, no control characters, no
+  bidirectional overrides" is one regular expression (``title_pattern``): the wire value matches it
+  exactly when it obeys the rule, so the schema describes what the client sends, not what the server keeps.
+* Bodies are strict: a field the type does not name is refused (400, naming it), never dropped, so a
+  client cannot believe the node did something it ignored.
 * Response types describe the JSON the handlers and the state machine produce; the tests and the
   schemathesis run check every response against them.
 """
@@ -34,20 +36,29 @@ MAX_IDEMPOTENCY_KEY_CHARS = 255
 MAX_PAGE = 1000
 _MAX_DIGITS = 18  # whole-number query parameters: at most 18 digits, so they always fit in 64 bits
 
-# Exactly the characters Python's str.isspace() accepts (and str.strip() removes), spelled out so that
-# the pattern means the same in Python and in ECMA-262, the dialect JSON Schema names.
+# Character classes spelled out, so that the pattern means the same in Python and in ECMA-262, the
+# dialect JSON Schema names.
+# Exactly the characters Python's str.isspace() accepts (and str.strip() removes).
 WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# C0 controls and DEL: refused inside a title; the blank ones among them may surround it (trimmed).
 CONTROL = r"\x00-\x1f\x7f"
+# Refused anywhere in a title, even where trimming would remove them: C1 controls (a terminal obeys
+# them, NEL U+0085 included) and the bidirectional embeddings, overrides and isolates, which make a
+# title display as other text than it holds. Zero-width joiners and variation selectors are not
+# among them: emoji sequences need them.
+FORBIDDEN = r"\x80-\x9f\u202a-\u202e\u2066-\u2069"
+# What may surround a title: WHITESPACE without NEL, which is a C1 control.
+SURROUNDING = r"\t\n\x0b\x0c\r\x1c-\x1f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 def title_pattern(max_chars: int) -> str:
-    """The regular expression a raw title matches iff, trimmed of surrounding whitespace, it has 1 to
-    ``max_chars`` characters and no control characters. Anchored with ``^...$``: a final newline that
-    Python's ``$`` would tolerate is whitespace anyway."""
-    edge = f"[^{CONTROL}{WHITESPACE}]"  # the first and the last character that survive trimming
-    inner = f"[^{CONTROL}]"
+    """The regular expression a raw title matches iff it holds nothing FORBIDDEN and, trimmed of
+    surrounding whitespace, has 1 to ``max_chars`` characters and no control characters. Anchored with
+    ``^...$``: a final newline that Python's ``$`` would tolerate is whitespace anyway."""
+    edge = f"[^{CONTROL}{FORBIDDEN}{WHITESPACE}]"  # the first and the last character that survive trimming
+    inner = f"[^{CONTROL}{FORBIDDEN}]"
     kept = edge if max_chars == 1 else f"{edge}(?:{inner}{{0,{max_chars - 2}}}{edge})?"
-    return f"^[{WHITESPACE}]*{kept}[{WHITESPACE}]*$"
+    return f"^[{SURROUNDING}]*{kept}[{SURROUNDING}]*$"
 
 
 def title_type(max_chars: int) -> Any:
@@ -56,7 +67,8 @@ def title_type(max_chars: int) -> Any:
         Meta(
             pattern=title_pattern(max_chars),
             description=f"1 to {max_chars} characters once surrounding whitespace is trimmed (the "
-            "server stores it trimmed); no control characters such as newlines",
+            "server stores it trimmed); no control characters such as newlines, no bidirectional "
+            "overrides (U+202A-U+202E, U+2066-U+2069)",
             examples=["Buy milk"],
         ),
     ]
@@ -119,6 +131,9 @@ class RequestTypes:
         match = _AT.fullmatch(problem)
         what, path = (match["what"], match["path"]) if match else (problem, "")
         field = path.lstrip(".")
+        unknown = _UNKNOWN.fullmatch(what)
+        if unknown:
+            return _unknown_field(f"{field}.{unknown['name'][:_MAX_NAMED]}".lstrip("."))
         missing = _MISSING.fullmatch(what)
         if missing:
             field = f"{field}.{missing['name']}".lstrip(".")
@@ -133,6 +148,11 @@ class RequestTypes:
     def _why_not_allowed(self, leaf: str, field: str, body: Any) -> str:
         value = _value_at(body, field)
         if leaf == "title" and isinstance(value, str):
+            if _FORBIDDEN.search(value):
+                return (
+                    f"{field} must not contain C1 control characters (U+0080-U+009F) or bidirectional "
+                    "overrides (U+202A-U+202E, U+2066-U+2069)"
+                )
             if not 1 <= len(value.strip()) <= self.max_title_chars:
                 return f"{field} must be 1 to {self.max_title_chars} characters after trimming"
             return f"{field} must not contain control characters such as newlines"
@@ -143,6 +163,9 @@ class RequestTypes:
 
 _AT = re.compile(r"(?P<what>.*?) - at `\$(?P<path>[^`]*)`", re.DOTALL)
 _MISSING = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>.*)`", re.DOTALL)
+_FORBIDDEN = re.compile(f"[{FORBIDDEN}]")
+_MAX_NAMED = 100  # an unknown field is named in the error up to this many characters
 _KIND_MESSAGES = {
     "body": "the request body must be a JSON object",
     "title": "{field} is required and must be a string",
@@ -151,6 +174,18 @@ _KIND_MESSAGES = {
     "tasks[]": "each task must be a JSON object",
     "node": '{field} is required and must be a node id, e.g. "node4001"',
 }
+
+
+def _unknown_field(field: str) -> Validation:
+    """The refusal of a field no request type has. ``completed`` on a new task gets its own words: the
+    create command has no such field, so a new task always starts active."""
+    if field == "completed" or field.endswith("].completed"):
+        return Validation(
+            f"{field} cannot be set on a new task: every task starts active. Create it, then send "
+            'PATCH /tasks/{id} with {"completed": true}',
+            field=field,
+        )
+    return Validation(f"{field} is not a field of this request; GET /openapi.json lists them", field=field)
 
 
 def _value_at(body: Any, field: str) -> Any:
@@ -171,28 +206,28 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
     # Classes made here see the limits; annotations are evaluated now (no postponed annotations here).
     Title = title_type(max_title_chars)
 
-    class TaskCreate(Struct, frozen=True):
-        """A new task. Other fields are ignored."""
+    class TaskCreate(Struct, frozen=True, forbid_unknown_fields=True):
+        """A new task: it starts active (``completed`` cannot be set here)."""
 
         title: Title  # type: ignore[valid-type]  # a type made at run time, for these limits
 
-    class TaskBatch(Struct, frozen=True):
+    class TaskBatch(Struct, frozen=True, forbid_unknown_fields=True):
         """Tasks to create in one log entry: all or nothing."""
 
         tasks: Annotated[list[TaskCreate], Meta(min_length=1, max_length=max_batch)]
 
-    class TaskUpdate(Struct, frozen=True):
-        """A partial update: at least one of ``title`` and ``completed``. Other fields are ignored."""
+    class TaskUpdate(Struct, frozen=True, forbid_unknown_fields=True):
+        """A partial update: at least one of ``title`` and ``completed``."""
 
         title: Title | UnsetType = UNSET  # type: ignore[valid-type]
         completed: bool | UnsetType = UNSET
 
-    class SetAllCompleted(Struct, frozen=True):
+    class SetAllCompleted(Struct, frozen=True, forbid_unknown_fields=True):
         """Mark every task completed, or every task active, in one log entry."""
 
         completed: bool
 
-    class TransferLeader(Struct, frozen=True):
+    class TransferLeader(Struct, frozen=True, forbid_unknown_fields=True):
         """The member that should lead, by id (as in ``GET /cluster/status``)."""
 
         node: Annotated[str, Meta(min_length=1, max_length=255, examples=["node4001"])]
