@@ -18,6 +18,11 @@ The rules this module lives by:
   ``idempotency`` {key: record} oldest first, ``meta`` counters. A stored task or record is never changed:
   an update stores a new dict. So copying the three containers (``snapshot``) gives a consistent snapshot
   that can be serialised while applies continue.
+* An idempotency record keeps what a replay needs, not the response: the status, and the ids of the
+  tasks the write created or changed (a replay shows them as they are now), or the whole body when it
+  is small and holds no task (an error, a count, a deletion). The table is bounded by keys, bytes and
+  age, all measured on what is in the log, so every replica evicts the same records. Records of the
+  previous release, which kept whole bodies under ``body``, are still replayed as they are.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any, Literal, TypeGuard
 import orjson
 
 IDEMPOTENCY_MAX_KEYS = 10_000
+IDEMPOTENCY_MAX_BYTES = 4 * 1024 * 1024  # of records as the snapshot stores them
 IDEMPOTENCY_MAX_AGE_S = 24 * 3600
 
 Task = dict[str, Any]
@@ -203,8 +209,9 @@ class TaskState:
     """The replicated task list, kept in ``store`` (a pickledb ``db.db``; see the module docstring).
 
     Missing containers are created. Build a new TaskState after replacing the store's contents (loading a
-    snapshot): this one keeps references to the containers. ``idempotency_max_keys`` and
-    ``idempotency_max_age_s`` decide what ``apply`` evicts, so every node must use the same values.
+    snapshot): this one keeps references to the containers. ``idempotency_max_keys``,
+    ``idempotency_max_bytes`` and ``idempotency_max_age_s`` decide what ``apply`` evicts, so every node
+    must use the same values.
     """
 
     def __init__(
@@ -212,6 +219,7 @@ class TaskState:
         store: dict[str, Any],
         *,
         idempotency_max_keys: int = IDEMPOTENCY_MAX_KEYS,
+        idempotency_max_bytes: int = IDEMPOTENCY_MAX_BYTES,
         idempotency_max_age_s: float = IDEMPOTENCY_MAX_AGE_S,
     ) -> None:
         self._tasks: dict[str, Task] = store.setdefault("tasks", {})
@@ -221,7 +229,11 @@ class TaskState:
         for counter in ("applied_index", "last_seq", "completed"):
             self._meta.setdefault(counter, 0)
         self._max_keys = idempotency_max_keys
+        self._max_idem_bytes = idempotency_max_bytes
         self._max_age_ms = round(idempotency_max_age_s * 1000)
+        # Derived from the records, never stored: a replica that loaded a snapshot and one that applied
+        # the log count the same.
+        self._idem_bytes = sum(_record_size(key, record) for key, record in self._idem.items())
 
     @property
     def applied_index(self) -> int:
@@ -274,27 +286,53 @@ class TaskState:
                 "This Idempotency-Key was already used for a different request. "
                 "Retry only the exact same request with a key; use a new key for a new request.",
             )
-        return Result(record["status"], record["body"], replayed=True)
+        return self._replay(record)
+
+    def _replay(self, record: Mapping[str, Any]) -> Result:
+        """The answer a record stands for: its body if it kept one, else its tasks as they are now."""
+        status = record["status"]
+        if "body" in record:
+            return Result(status, record["body"], replayed=True)
+        if "tasks" in record:
+            tasks = [task for task in map(self._tasks.get, record["tasks"]) if task is not None]
+            return Result(status, {"tasks": tasks}, replayed=True)
+        task = self._tasks.get(record["task"])
+        if task is None:
+            gone = _not_found(record["task"])
+            applied = (
+                f"The write with this Idempotency-Key was applied; task {record['task']} was deleted since."
+            )
+            return Result(gone.status, {**gone.body, "message": applied}, replayed=True)
+        return Result(status, task, replayed=True)
 
     def _expire_idempotency(self, now_ms: int) -> None:
         # Oldest first by insertion order; stopping at the first young record keeps this O(evicted).
         while self._idem:
-            key, record = next(iter(self._idem.items()))
+            record = next(iter(self._idem.values()))
             written = _parse_at(record["at"])  # well-formed: checked when its command was applied
             if written is not None and now_ms - written <= self._max_age_ms:
                 return
-            del self._idem[key]
+            self._forget_oldest()
 
     def _remember(self, idem: Mapping[str, str], result: Result, at: str, index: int) -> None:
-        self._idem[idem["key"]] = {
-            "fingerprint": idem["fingerprint"],
-            "status": result.status,
-            "body": result.body,
-            "at": at,
-            "index": index,
-        }
-        while len(self._idem) > self._max_keys:
-            del self._idem[next(iter(self._idem))]
+        key = idem["key"]  # unknown here: a known key is replayed, never remembered again
+        record = {"fingerprint": idem["fingerprint"], "status": result.status, "at": at, "index": index}
+        record.update(_replay_needs(result))
+        self._idem[key] = record
+        self._idem_bytes += _record_size(key, record)
+        while self._idem and (len(self._idem) > self._max_keys or self._idem_bytes > self._max_idem_bytes):
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        self._forget(next(iter(self._idem)))
+
+    def _forget(self, key: str) -> None:
+        self._idem_bytes -= _record_size(key, self._idem.pop(key))
+
+    @property
+    def idempotency_bytes(self) -> int:
+        """The size of the idempotency table as a snapshot stores it."""
+        return self._idem_bytes
 
     # -- handlers: each gets a command whose op, at and idem are well-formed
 
@@ -451,6 +489,23 @@ class TaskState:
         it would share the containers that ``apply`` keeps changing.
         """
         return {"tasks": dict(self._tasks), "idempotency": dict(self._idem), "meta": dict(self._meta)}
+
+
+def _replay_needs(result: Result) -> dict[str, Any]:
+    """What a record keeps to replay ``result``: the ids of the tasks in a success that shows tasks,
+    else the body itself (an error, a count or a deletion: small, and holding no task)."""
+    body = result.body
+    if result.status < 300 and isinstance(body.get("tasks"), list):
+        return {"tasks": [task["id"] for task in body["tasks"]]}
+    if result.status < 300 and "version" in body:
+        return {"task": body["id"]}
+    return {"body": body}
+
+
+def _record_size(key: str, record: Mapping[str, Any]) -> int:
+    """Bytes of one idempotency record as the snapshot stores it: a function of the record alone, so
+    every replica counts the same."""
+    return len(key) + len(orjson.dumps(record))
 
 
 _HANDLERS: dict[str, Callable[[TaskState, Command], Result]] = {

@@ -38,6 +38,7 @@ ROUTES: tuple[Operation, ...] = (
         (201, models.Task, JSON),
         request="TaskCreate",
         params=(models.REDIRECT,),
+        errors={404: "not_found: a retry with the Idempotency-Key of a create whose task was deleted since"},
         write=True,
         etag=True,
         links=("getTask", "updateTask", "replaceTask", "deleteTask"),
