@@ -33,6 +33,7 @@ TOKEN_ENV = "TODONODE_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:4000"
 SHORT_ID = 8
 RETRIES = 3
+PAGE = 1000  # the largest page a node serves
 
 
 class ClientError(Exception):
@@ -238,9 +239,24 @@ def _task_line(task: dict[str, Any]) -> str:
     return f"{task['id'][:SHORT_ID]}  {mark} {task['title']}"
 
 
+def _all_tasks(client: Client, query: str = "") -> list[dict[str, Any]]:
+    """Every task (with ``query``, e.g. ``completed=true``), newest first, a page at a time."""
+    tasks: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = client.call(
+            "GET",
+            f"/tasks?limit={PAGE}" + (f"&{query}" if query else "") + (f"&cursor={cursor}" if cursor else ""),
+        )
+        tasks += page["tasks"]
+        cursor = page.get("next_cursor")
+        if cursor is None:
+            return tasks
+
+
 def _list(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
-    query = "?completed=true" if args.completed else "?completed=false" if args.active else ""
-    tasks = client.call("GET", "/tasks" + query)["tasks"]
+    query = "completed=true" if args.completed else "completed=false" if args.active else ""
+    tasks = _all_tasks(client, query)
     if args.json:
         _print_json(out, tasks)
         return
@@ -265,9 +281,11 @@ def _add(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -
 
 def _resolve(client: Client, given: str) -> str:
     """The full id of the task whose id is ``given`` or starts with it (at least 4 characters)."""
-    tasks = client.call("GET", "/tasks")["tasks"]
-    if any(task["id"] == given for task in tasks):
-        return given
+    try:
+        return str(client.call("GET", f"/tasks/{_quote(given)}")["id"])
+    except ClientError:
+        pass  # not a whole id (or not there): look for it as a prefix
+    tasks = _all_tasks(client)
     matches = [task["id"] for task in tasks if len(given) >= 4 and task["id"].startswith(given)]
     if len(matches) == 1:
         return str(matches[0])

@@ -32,14 +32,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
 from typing import Any, Literal, TypeGuard
 
 import orjson
 
+from .seq_order import SeqOrder
+
 IDEMPOTENCY_MAX_KEYS = 10_000
 IDEMPOTENCY_MAX_BYTES = 4 * 1024 * 1024  # of records as the snapshot stores them
 IDEMPOTENCY_MAX_AGE_S = 24 * 3600
+# Tasks one page may look at: a page filtered by completed stops there, short, with a cursor to go on.
+SCAN_BUDGET = 10_000
 
 Task = dict[str, Any]
 Command = dict[str, Any]
@@ -228,6 +231,7 @@ class TaskState:
         # completed is kept so that counts() is O(1); last_seq numbers tasks in creation order.
         for counter in ("applied_index", "last_seq", "completed"):
             self._meta.setdefault(counter, 0)
+        self._order = SeqOrder((task["seq"], task_id) for task_id, task in self._tasks.items())
         self._max_keys = idempotency_max_keys
         self._max_idem_bytes = idempotency_max_bytes
         self._max_age_ms = round(idempotency_max_age_s * 1000)
@@ -395,6 +399,7 @@ class TaskState:
     def _delete_all(self, command: Command) -> Result:
         gone = list(self._tasks)
         self._tasks.clear()
+        self._order.clear()
         self._meta["completed"] = 0
         return Result(200, {"deleted": len(gone)}, tuple(TaskEvent("deleted", task_id) for task_id in gone))
 
@@ -432,6 +437,7 @@ class TaskState:
             "seq": self._meta["last_seq"],
         }
         self._tasks[task["id"]] = task
+        self._order.add(task["seq"], task["id"])
         return task
 
     def _replace(self, task: Task, changed: Mapping[str, Any], at: str) -> Task:
@@ -442,6 +448,7 @@ class TaskState:
 
     def _remove(self, task: Task) -> None:
         del self._tasks[task["id"]]
+        self._order.remove(task["seq"])
         self._meta["completed"] -= task["completed"]
 
     # -- reads
@@ -454,24 +461,25 @@ class TaskState:
     ) -> tuple[list[Task], int | None]:
         """Tasks newest first (by ``seq``), only those with ``completed`` if given, and ``next_cursor``.
 
-        ``cursor`` is the previous page's ``next_cursor``: the page starts below that seq. ``next_cursor`` is
-        None on the last page. ``limit`` must be at least 1. The dict is walked backwards, so a first page
-        costs O(limit) (plus the tasks the filter skips), never a sort; a later page also walks past the
-        tasks newer than its cursor.
+        ``cursor`` is the previous page's ``next_cursor``: the page starts below that seq, found by
+        bisection. ``next_cursor`` is None on the last page. With ``limit`` (at least 1) a page looks at
+        no more than SCAN_BUDGET tasks: when the filter skips that many it ends short, even empty, with
+        a ``next_cursor`` to go on from. So a page costs O(limit + SCAN_BUDGET) wherever it starts.
         """
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1")
-        matches = (
-            task
-            for task in reversed(self._tasks.values())
-            if (cursor is None or task["seq"] < cursor)
-            and (completed is None or task["completed"] == completed)
-        )
-        if limit is None:
-            return list(matches), None
-        page = list(islice(matches, limit))
-        more = next(matches, None) is not None
-        return page, page[-1]["seq"] if more else None
+        page: list[Task] = []
+        last_seen = 0
+        for looked_at, (seq, task_id) in enumerate(self._order.below(cursor)):
+            if limit is not None and looked_at == SCAN_BUDGET:
+                return page, last_seen  # more may follow
+            task = self._tasks[task_id]
+            if completed is None or task["completed"] == completed:
+                if len(page) == limit:
+                    return page, page[-1]["seq"]
+                page.append(task)
+            last_seen = seq
+        return page, None
 
     def counts(self) -> dict[str, int]:
         total, completed = len(self._tasks), self._meta["completed"]

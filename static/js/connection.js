@@ -14,6 +14,7 @@ const POLL_EVERY_MS = 1000;
 const POLL_TIMEOUT_MS = 900; // a node slower than this to describe the cluster is checked: is it alive?
 const READ_TIMEOUT_MS = 6000; // GET /tasks?min_index may wait (bounded) on the server
 const RETRY_OFFLINE_MS = 1000;
+const PAGE = 1000; // tasks per GET /tasks, the most a node serves
 
 // A request that got no HTTP answer at all: refused, reset, or timed out. `base` is the node it went to.
 export class NetworkError extends Error {
@@ -93,14 +94,18 @@ export class Connection {
     for (;;) {
       const base = this.current;
       // After a reset, ask for at least what the page already showed (read-your-writes on any node).
-      const query = this.lastIndex ? `?min_index=${this.lastIndex}` : '';
+      const query = this.lastIndex ? `&min_index=${this.lastIndex}` : '';
       try {
-        let res = await this.request('GET', `/tasks${query}`);
-        if (res.status === 503 && query) res = await this.request('GET', '/tasks'); // a lagging node: take what it has
+        let res = await this.request('GET', `/tasks?limit=${PAGE}${query}`);
+        if (res.status === 503 && query) res = await this.request('GET', `/tasks?limit=${PAGE}`); // a lagging node: take what it has
         if (res.ok) {
-          this.lastIndex = appliedIndex(res.headers);
-          this.h.onTasks(res.body.tasks, this.lastIndex);
-          return;
+          const index = appliedIndex(res.headers);
+          const tasks = await this.olderPages(res.body);
+          if (tasks) {
+            this.lastIndex = index;
+            this.h.onTasks(tasks, this.lastIndex);
+            return;
+          }
         }
         await sleep(RETRY_OFFLINE_MS);
       } catch (err) {
@@ -108,6 +113,20 @@ export class Connection {
         await this.failover(base);
       }
     }
+  }
+
+  // The tasks of `first` (a page of GET /tasks) and of every page after it, or null if one failed.
+  // Later pages are answered at later log indexes; the stream, resumed from the first page's index,
+  // replays what changed meanwhile, and TaskList never goes back a version.
+  async olderPages(first) {
+    const tasks = [...first.tasks];
+    for (let cursor = first.next_cursor; cursor != null; ) {
+      const res = await this.request('GET', `/tasks?limit=${PAGE}&cursor=${cursor}`);
+      if (!res.ok) return null;
+      tasks.push(...res.body.tasks);
+      cursor = res.body.next_cursor;
+    }
+    return tasks;
   }
 
   // `resume`: the stream broke; ask again for the last index seen as well, because one log entry (a

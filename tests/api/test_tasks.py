@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from todonode.api import models
 from todonode.api.keys import NODE
 from todonode.errors import NotLeader, Unavailable
 from todonode.node import Node
@@ -225,7 +226,7 @@ async def test_a_batch_needs_a_list_of_1_to_1000_tasks(client, body, status):
 async def test_a_batch_of_exactly_1000_is_accepted(client):
     resp = await client.post("/tasks/batch", json={"tasks": [{"title": f"t{i}"} for i in range(1000)]})
     assert resp.status == 201
-    assert len(await listed(client)) == 1000
+    assert len(await listed(client, "?limit=1000")) == 1000
 
 
 async def test_the_batch_limit_is_configurable(make_client):
@@ -424,7 +425,7 @@ async def test_patch_tasks_needs_a_boolean_completed_and_nothing_else(client, bo
 
 async def test_an_empty_list(client):
     resp = await client.get("/tasks")
-    assert await resp.json() == {"tasks": []}
+    assert await resp.json() == {"tasks": [], "next_cursor": None}
 
 
 async def test_the_list_is_newest_first(client):
@@ -477,10 +478,17 @@ async def test_pages_combine_with_the_filter(client):
     assert body["next_cursor"] is None
 
 
-async def test_next_cursor_appears_only_when_paginating(client):
-    await create(client)
-    assert "next_cursor" not in await (await client.get("/tasks")).json()
-    assert (await (await client.get("/tasks?limit=1000")).json())["next_cursor"] is None
+async def test_a_list_without_limit_is_one_page_of_the_default_size(client, node):
+    body = {"tasks": [{"title": f"t{n}"} for n in range(models.DEFAULT_PAGE + 5)]}
+    assert (await client.post("/tasks/batch", json=body)).status == 201
+    first = await (await client.get("/tasks")).json()
+    assert (
+        len(first["tasks"]) == models.DEFAULT_PAGE
+        and first["tasks"][0]["title"] == f"t{models.DEFAULT_PAGE + 4}"
+    )
+    rest = await (await client.get(f"/tasks?cursor={first['next_cursor']}")).json()
+    assert [t["title"] for t in rest["tasks"]] == ["t4", "t3", "t2", "t1", "t0"]
+    assert rest["next_cursor"] is None
 
 
 @pytest.mark.parametrize(

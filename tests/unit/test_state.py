@@ -13,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from todonode import seq_order
 from todonode import state as state_module
 from todonode.state import (
     Idempotency,
@@ -74,10 +75,16 @@ def test_state_module_imports_nothing_that_does_io_or_reads_a_clock() -> None:
     tree = ast.parse(Path(state_module.__file__).read_text())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    allowed = {"__future__", "hashlib", "re", "collections.abc", "dataclasses", "datetime", "itertools"}
+    allowed = {"__future__", "hashlib", "re", "collections.abc", "dataclasses", "datetime", "seq_order"}
     assert imported <= allowed | {"typing", "orjson"}
     attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     assert not attributes & {"now", "utcnow", "today", "time", "random", "uuid4"}
+    order = ast.parse(Path(seq_order.__file__).read_text())
+    assert {node.module for node in ast.walk(order) if isinstance(node, ast.ImportFrom)} <= {
+        "__future__",
+        "bisect",
+        "collections.abc",
+    }
 
 
 # --------------------------------------------------------------------------------------------------- builders
@@ -304,6 +311,38 @@ def test_a_full_last_page_has_no_cursor(log: Log) -> None:
     assert cursor == page[-1]["seq"] == 3
     assert [t["id"] for t in log.state.list_tasks(limit=2, cursor=cursor)[0]] == ["t1", "t0"]
     assert log.state.list_tasks(limit=2, cursor=cursor)[1] is None
+
+
+def test_a_filtered_page_looks_at_no_more_than_the_scan_budget(log: Log, monkeypatch) -> None:
+    monkeypatch.setattr(state_module, "SCAN_BUDGET", 4)
+    for n in range(12):
+        log.create(str(n), f"t{n}")
+    log.apply(update_command("t0", {"completed": True}, at=at()))
+    log.apply(update_command("t1", {"completed": True}, at=at()))
+    page, cursor = log.state.list_tasks(completed=True, limit=10)
+    assert (page, cursor) == ([], 9)  # t11..t8 looked at, none completed: go on below seq 9
+    pages = [page]
+    while cursor is not None:
+        page, cursor = log.state.list_tasks(completed=True, limit=10, cursor=cursor)
+        pages.append(page)
+    assert [[t["id"] for t in page] for page in pages] == [[], [], ["t1", "t0"]]
+
+
+def test_pages_stay_right_while_many_tasks_go(log: Log) -> None:
+    for n in range(50):
+        log.create(str(n), f"t{n}")
+    for n in range(0, 50, 3):
+        log.apply(delete_command(f"t{n}", at=at()))
+    log.apply(update_command("t49", {"completed": True}, at=at()))
+    log.apply(clear_completed_command(at=at()))
+    expected = [f"t{n}" for n in reversed(range(50)) if n % 3 and n != 49]
+    seen, cursor = [], None
+    while True:
+        page, cursor = log.state.list_tasks(limit=7, cursor=cursor)
+        seen += [task["id"] for task in page]
+        if cursor is None:
+            break
+    assert seen == expected == log.ids()
 
 
 def test_limit_below_one_is_a_caller_error(log: Log) -> None:

@@ -33,6 +33,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from ..errors import Validation
 
 MAX_IDEMPOTENCY_KEY_CHARS = 255
+DEFAULT_PAGE = 100  # GET /tasks without limit
 MAX_PAGE = 1000
 _MAX_DIGITS = 18  # whole-number query parameters: at most 18 digits, so they always fit in 64 bits
 
@@ -346,7 +347,7 @@ CONSISTENCY = Param(
     values=("local", "strong"),
 )
 MIN_INDEX = Param("min_index", "query", "int", "wait (bounded) until this node has applied this log index")
-LIMIT = Param("limit", "query", "int", "page size", low=1, high=MAX_PAGE)
+LIMIT = Param("limit", "query", "int", f"page size (default {DEFAULT_PAGE})", low=1, high=MAX_PAGE)
 CURSOR = Param("cursor", "query", "int", "the next_cursor of the previous page", low=1)
 REDIRECT = Param(
     "redirect",
@@ -403,8 +404,12 @@ class Task(Struct):
 class TaskList(Struct):
     tasks: list[Task]
     next_cursor: Annotated[
-        int | UnsetType | None, Meta(description="present when paging; null on the last page")
-    ] = UNSET
+        int | None,
+        Meta(
+            description="pass as cursor for the next page; null on the last page. A page may hold "
+            "fewer tasks than limit (even none) and still have a next one, when a filter skipped many"
+        ),
+    ]
 
 
 class TaskBatchCreated(Struct):
