@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from todonode.api import models
 from todonode.api.keys import NODE
+from todonode.api.tasks import FUTURE_INDEX_SLACK
 from todonode.errors import NotLeader, Unavailable
 from todonode.node import Node
 from todonode.raft import Role
@@ -534,12 +535,26 @@ async def test_min_index_reads_your_writes(client):
 async def test_min_index_not_reached_in_time_is_503_with_retry_after(make_client):
     async with make_client(cluster={"write_wait_ms": 100}) as client:
         started = time.monotonic()
-        resp = await client.get("/tasks?min_index=1000000")
+        resp = await client.get(f"/tasks?min_index={client.app[NODE].last_index + 100}")
         body = await error_of(resp, 503, "unavailable")
         assert time.monotonic() - started < 5
         assert body["applied_index"] == client.app[NODE].applied
         assert body["retry_after"] > 0
         assert int(resp.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("path", ["/tasks", "/tasks/some-id"])
+async def test_min_index_far_beyond_the_log_is_refused_at_once(make_client, path):
+    async with make_client(cluster={"write_wait_ms": 5000}) as client:
+        node = client.app[NODE]
+        too_far = node.last_index + FUTURE_INDEX_SLACK + 1
+        for index in (too_far, 10**17):
+            started = time.monotonic()
+            resp = await client.get(f"{path}?min_index={index}")
+            body = await error_of(resp, 400, "validation_error")
+            assert body["field"] == "min_index" and str(node.last_index) in body["message"]
+            assert time.monotonic() - started < 1, "refused without waiting"
+        assert len(node._applied_waiters) == 0
 
 
 async def test_get_one_task_has_its_etag(client):
@@ -1002,7 +1017,8 @@ async def test_no_request_content_produces_a_500(quick_client, garbage):
     if resp.status >= 400:
         error = await resp.json()
         assert isinstance(error["error"], str) and isinstance(error["message"], str)
-    # The one 5xx a query may earn: ?min_index=N beyond what the node reaches within its short wait.
+    # The one 5xx a query may earn: ?min_index=N a little beyond what the node reaches within its short
+    # wait (further out is refused at once with 400).
     if resp.status == 503:
         assert error["error"] == "unavailable" and "min_index" in path, error
     else:

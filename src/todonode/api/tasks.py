@@ -34,7 +34,7 @@ from .. import state
 from ..config import ApiSection
 from ..deadline import Deadline
 from ..errors import ApiError, NoLeader, NotFound, NotLeader, Unavailable, Validation
-from ..node import Node
+from ..node import MAX_PENDING_WRITES, Node
 from ..state import Command, Idempotency, Result
 from . import headers, models
 from .access import require_client_token
@@ -45,6 +45,9 @@ from .keys import CONFIG, NODE
 from .metrics import METRICS
 
 RETRY_PAUSE_S = 0.05  # between attempts while a failed-over leader is being replaced
+# How far beyond its own log a min_index may be and still be waited for: a leader never has more
+# writes in flight than this, so an index further out is not coming within a read's wait.
+FUTURE_INDEX_SLACK = MAX_PENDING_WRITES
 FORWARD_SLACK_S = 3.0  # on top of write_wait_ms, which the leader may spend waiting for an election
 
 BuildCommand = Callable[[str, Idempotency | None], Command]  # (at, idempotency) -> command
@@ -66,7 +69,15 @@ class ReadOptions:
         return cls(consistency == "strong", models.MIN_INDEX.parse(request.query))
 
     async def catch_up(self, node: Node) -> None:
-        """Wait until this node's state is as current as asked; 503 when it cannot be within the bound."""
+        """Wait until this node's state is as current as asked; 503 when it cannot be within the bound.
+        An index the node could not reach within the bound whatever happened is refused at once."""
+        if self.min_index is not None and self.min_index > node.last_index + FUTURE_INDEX_SLACK:
+            raise Validation(
+                f"min_index {self.min_index} is beyond this node's log (last index {node.last_index}) by "
+                f"more than {FUTURE_INDEX_SLACK}, more than it could apply while a read waits: pass an index "
+                "a node answered in X-Todonode-Applied-Index",
+                field="min_index",
+            )
         deadline = Deadline(node.config.cluster.write_wait_ms / 1000)
         if self.strong:
             await node.read_barrier(deadline)  # a follower confirms the leader's commit index with it
