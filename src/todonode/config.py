@@ -123,6 +123,8 @@ class StorageSection:
     snapshot_every: Positive = 10_000  # applied entries between snapshots
     snapshot_interval_s: Positive = 300  # or this many seconds, whichever comes first
     segment_bytes: Positive = 64 * 1024 * 1024
+    max_tasks: Positive = 200_000  # beyond this, writes that add tasks are refused (quota_exceeded)
+    max_bytes: Positive = 64 * 1024 * 1024  # of tasks and idempotency records, as a snapshot holds them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

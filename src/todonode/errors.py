@@ -83,6 +83,13 @@ class Unavailable(ApiError):
     status, code = 503, "unavailable"
 
 
+class QuotaExceeded(ApiError):
+    """The task list is as large as ``storage.max_tasks`` or ``storage.max_bytes`` allow: writes that
+    would grow it are refused until tasks are deleted. Reads and deletes go on."""
+
+    status, code = 507, "quota_exceeded"
+
+
 class StorageUnavailable(ApiError):
     """The disk refused a write (full, or failing). Reads keep working."""
 

@@ -43,6 +43,8 @@ IDEMPOTENCY_MAX_BYTES = 4 * 1024 * 1024  # of records as the snapshot stores the
 IDEMPOTENCY_MAX_AGE_S = 24 * 3600
 # Tasks one page may look at: a page filtered by completed stops there, short, with a cursor to go on.
 SCAN_BUDGET = 10_000
+# A task's size in a snapshot but for its title: its id (twice: as the key too) and the other fields.
+TASK_OVERHEAD_BYTES = 215
 
 Task = dict[str, Any]
 Command = dict[str, Any]
@@ -232,6 +234,7 @@ class TaskState:
         for counter in ("applied_index", "last_seq", "completed"):
             self._meta.setdefault(counter, 0)
         self._order = SeqOrder((task["seq"], task_id) for task_id, task in self._tasks.items())
+        self._task_bytes = sum(map(task_size, self._tasks.values()))  # derived, like the order
         self._max_keys = idempotency_max_keys
         self._max_idem_bytes = idempotency_max_bytes
         self._max_age_ms = round(idempotency_max_age_s * 1000)
@@ -338,6 +341,11 @@ class TaskState:
         """The size of the idempotency table as a snapshot stores it."""
         return self._idem_bytes
 
+    @property
+    def size_bytes(self) -> int:
+        """About what the tasks and the idempotency table take in a snapshot (see ``task_size``)."""
+        return self._task_bytes + self._idem_bytes
+
     # -- handlers: each gets a command whose op, at and idem are well-formed
 
     def _create(self, command: Command) -> Result:
@@ -400,6 +408,7 @@ class TaskState:
         gone = list(self._tasks)
         self._tasks.clear()
         self._order.clear()
+        self._task_bytes = 0
         self._meta["completed"] = 0
         return Result(200, {"deleted": len(gone)}, tuple(TaskEvent("deleted", task_id) for task_id in gone))
 
@@ -438,17 +447,20 @@ class TaskState:
         }
         self._tasks[task["id"]] = task
         self._order.add(task["seq"], task["id"])
+        self._task_bytes += task_size(task)
         return task
 
     def _replace(self, task: Task, changed: Mapping[str, Any], at: str) -> Task:
         new = {**task, **changed, "updated_at": at, "version": task["version"] + 1}
         self._tasks[task["id"]] = new  # an existing key keeps its place: creation order is untouched
+        self._task_bytes += task_size(new) - task_size(task)
         self._meta["completed"] += new["completed"] - task["completed"]
         return new
 
     def _remove(self, task: Task) -> None:
         del self._tasks[task["id"]]
         self._order.remove(task["seq"])
+        self._task_bytes -= task_size(task)
         self._meta["completed"] -= task["completed"]
 
     # -- reads
@@ -497,6 +509,12 @@ class TaskState:
         it would share the containers that ``apply`` keeps changing.
         """
         return {"tasks": dict(self._tasks), "idempotency": dict(self._idem), "meta": dict(self._meta)}
+
+
+def task_size(task: Mapping[str, Any]) -> int:
+    """About the bytes of ``task`` in a snapshot: its title in UTF-8 and a fixed overhead. Close
+    enough for a quota, and cheap enough to keep up to date on every apply."""
+    return TASK_OVERHEAD_BYTES + len(task["title"].encode())
 
 
 def _replay_needs(result: Result) -> dict[str, Any]:

@@ -121,6 +121,7 @@ def test_defaults_fill_every_key_left_out(tmp_path: Path) -> None:
     assert storage.fsync is True
     assert (storage.snapshot_every, storage.snapshot_interval_s) == (10_000, 300)
     assert storage.segment_bytes == 64 << 20
+    assert (storage.max_tasks, storage.max_bytes) == (200_000, 64 << 20)
     api = config.api
     assert api.forward_writes is True
     assert (api.max_body_bytes, api.max_title_chars, api.max_batch) == (1 << 20, 500, 1000)

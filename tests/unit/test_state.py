@@ -832,6 +832,12 @@ class TaskListModel(RuleBasedStateMachine):
         assert seen == self.replica.state.list_tasks()[0]
 
     @invariant()
+    def the_size_is_what_the_tasks_and_records_take(self) -> None:
+        state = self.replica.state
+        tasks = sum(map(state_module.task_size, state.list_tasks()[0]))
+        assert state.size_bytes == tasks + state.idempotency_bytes == self.twin.state.size_bytes
+
+    @invariant()
     def the_restarted_twin_has_converged(self) -> None:
         assert self.twin.state.digest() == self.replica.state.digest()
         assert orjson.dumps(self.twin.store) == orjson.dumps(self.replica.store)

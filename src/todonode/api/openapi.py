@@ -46,7 +46,8 @@ _WRITE_ERRORS = {
     422: "validation_error, or idempotency_key_reused: the key came with another request",
     503: "no_leader, no_quorum, overloaded, or unavailable (the outcome is unknown: retry with the same "
     "Idempotency-Key)",
-    507: "storage_unavailable: the node cannot write to its disk; reads still work",
+    507: "storage_unavailable: the node cannot write to its disk; reads still work. Or quota_exceeded: the "
+    "list is as large as storage.max_tasks or max_bytes allow; deletes still work",
 }
 
 

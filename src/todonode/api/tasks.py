@@ -35,6 +35,7 @@ from ..config import ApiSection
 from ..deadline import Deadline
 from ..errors import ApiError, NoLeader, NotFound, NotLeader, Unavailable, Validation
 from ..node import MAX_PENDING_WRITES, Node
+from ..quota import Growth, Usage
 from ..state import Command, Idempotency, Result
 from . import headers, models
 from .access import require_client_token
@@ -127,7 +128,7 @@ async def create_task(request: web.Request) -> web.Response:
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.create_command(title, task_id=_new_id(), at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, single_task=True)
+    return await _write(request, body.raw, build, Growth.new_tasks([title]), single_task=True)
 
 
 async def create_batch(request: web.Request) -> web.Response:
@@ -139,7 +140,7 @@ async def create_batch(request: web.Request) -> web.Response:
         ids = [_new_id() for _ in titles]
         return state.batch_create_command(titles, task_ids=ids, at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build)
+    return await _write(request, body.raw, build, Growth.new_tasks(titles))
 
 
 async def update_task(request: web.Request) -> web.Response:
@@ -153,7 +154,7 @@ async def update_task(request: web.Request) -> web.Response:
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.update_command(task_id, changes, at=at, if_version=if_version, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, single_task=True)
+    return await _write(request, body.raw, build, Growth.changes(changes), single_task=True)
 
 
 async def delete_task(request: web.Request) -> web.Response:
@@ -164,7 +165,7 @@ async def delete_task(request: web.Request) -> web.Response:
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.delete_command(task_id, at=at, if_version=if_version, idempotency=idempotency)
 
-    return await _write(request, b"", build)
+    return await _write(request, b"", build, growth=None)
 
 
 async def delete_many(request: web.Request) -> web.Response:
@@ -190,7 +191,7 @@ async def delete_many(request: web.Request) -> web.Response:
             return state.delete_all_command(at=at, idempotency=idempotency)
         return state.clear_completed_command(at=at, idempotency=idempotency)
 
-    return await _write(request, b"", build)
+    return await _write(request, b"", build, growth=None)
 
 
 async def set_all_completed(request: web.Request) -> web.Response:
@@ -201,16 +202,18 @@ async def set_all_completed(request: web.Request) -> web.Response:
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.set_all_completed_command(completed, at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build)
+    return await _write(request, body.raw, build, Growth())
 
 
 # ================================================================================= proposing a write
 
 
 async def _write(
-    request: web.Request, raw: bytes, build: BuildCommand, *, single_task: bool = False
+    request: web.Request, raw: bytes, build: BuildCommand, growth: Growth | None, *, single_task: bool = False
 ) -> web.Response:
     """Propose the command ``build`` makes, here or through the leader, and answer with its result.
+    ``growth``: what the write may add to the list, checked against the quotas (quota.py); None for a
+    delete, which is never refused for want of room.
 
     Attempts repeat while the leader is being replaced, until the write's deadline (a write waits for
     the new leader rather than failing), but never when a repeat could apply the write twice.
@@ -224,6 +227,8 @@ async def _write(
         if known is not None:
             _measure(request, None, replayed=known.replayed)
             return _result_response(known, node.leader_id, single_task)
+    if growth is not None:
+        Usage.of(node.state, node.config.storage).require_room(growth)
     deadline = Deadline(node.config.cluster.write_wait_ms / 1000)
     while True:
         try:
