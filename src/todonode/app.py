@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import cors, internal, metrics, routes
+from .api import cors, internal, metrics, routes, trusted_hosts
 from .api.cors import cors_middleware
 from .api.errors import error_middleware
 from .api.forwarding import FORWARDER, Forwarder
 from .api.keys import CONFIG, NODE
+from .api.trusted_hosts import trusted_hosts_middleware
 from .config import Config
 from .node import Node
 from .transport import MAX_BATCH_BYTES
@@ -19,9 +20,11 @@ from .transport import MAX_BATCH_BYTES
 
 def create_app(config: Config, node: Node | None = None) -> web.Application:
     app = web.Application(
-        # cors_middleware answers preflights before routing can refuse them; cors.setup stamps the
-        # CORS headers on every response, errors and the /events stream included.
-        middlewares=[error_middleware, cors_middleware],
+        # A request to a name the node does not answer to, or a write from a page it does not trust,
+        # is refused before anything else sees it (trusted_hosts.py). cors_middleware answers
+        # preflights before routing can refuse them; cors.setup stamps the CORS headers on every
+        # response, errors and the /events stream included.
+        middlewares=[error_middleware, trusted_hosts_middleware, cors_middleware],
         # Peers send batches of entries and snapshots: the body limit for clients is enforced per
         # route (api/body.py); this is the hard ceiling for everything.
         client_max_size=max(config.api.max_body_bytes, MAX_BATCH_BYTES),
@@ -31,6 +34,7 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
     app.cleanup_ctx.append(_node_lifetime)
     forwarder = app[FORWARDER] = Forwarder()
     app.cleanup_ctx.append(forwarder.lifetime)
+    trusted_hosts.setup(app, config)
     cors.setup(app)
     internal.setup(app)
     if config.api.metrics:

@@ -20,6 +20,9 @@ Rules that are decisions rather than obvious:
 - ``cluster.heartbeat_ms`` and ``cluster.election_timeout_ms`` must be exact multiples of
   ``cluster.tick_ms`` (nothing is rounded), and the election timeout at least three heartbeats.
 - An empty ``api.cors_origins`` (the default) means the cluster's own node origins; ``"*"`` allows any.
+- ``api.allowed_hosts`` are host names (or addresses) the node answers to besides its own: the hosts of
+  ``cluster.nodes``, ``localhost`` and the loopback addresses always. They are kept lower case, without
+  brackets or a trailing dot; ``"*"`` allows any ``Host`` (behind a proxy that checks it).
 - ``node.event_loop`` is ``"auto"`` (uvloop where it is installed, which it is wherever pip installs
   todonode but Windows), ``"uvloop"`` (an error if it is not installed) or ``"asyncio"``.
 """
@@ -134,6 +137,7 @@ class ApiSection:
     max_title_chars: Positive = 500
     max_batch: Positive = 1000
     cors_origins: tuple[str, ...] = ()  # never empty in ApiSection: defaults to the cluster's node origins
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides the members', localhost, loopback
     token: str | None = field(default=None, repr=False)  # None: writes need no client token
     protect_reads: bool = False  # reads need the token too
     metrics: bool = True  # serve GET /metrics and measure for it
@@ -368,7 +372,33 @@ def _api_section(path: Path, api: _ApiFile, nodes: tuple[str, ...]) -> ApiSectio
     token = _inline_or_file(path, "api.token_file", api.token, api.token_file) or None
     if api.protect_reads and token is None:
         raise ConfigError(path, "api.protect_reads", "needs api.token or api.token_file")
-    return _section(ApiSection, api, cors_origins=origins or nodes, token=token)
+    hosts = tuple(_host_name(path, host) for host in api.allowed_hosts)
+    return _section(ApiSection, api, cors_origins=origins or nodes, token=token, allowed_hosts=hosts)
+
+
+def _host_name(path: Path, value: str) -> str:
+    """``value`` as a ``Host`` is compared (see ``host_key``), or ``*``."""
+    host = value.strip()
+    if host == "*":
+        return host
+    key = host_key(host)
+    if key is None:
+        problem = f"must be host names or addresses, without scheme or port, got {_show(value)}"
+        raise ConfigError(path, "api.allowed_hosts", problem)
+    return key
+
+
+def host_key(host: str) -> str | None:
+    """``host`` (a name, or an address, IPv6 with or without brackets) as hosts are compared: lower
+    case, no trailing dot, an address in its shortest form. None if it is neither."""
+    bare = host.lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(bare.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        return bare if _HOST_NAME.fullmatch(bare) else None
+
+
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")
 
 
 def _inline_or_file(path: Path, file_key: str, inline: str | None, file_name: str | None) -> str | None:

@@ -226,6 +226,12 @@ def test_token_from_file_and_empty_token_means_none(tmp_path: Path) -> None:
     assert empty.token is None
 
 
+def test_allowed_hosts_are_kept_as_hosts_are_compared(tmp_path: Path) -> None:
+    assert load(tmp_path).api.allowed_hosts == ()
+    config = load(tmp_path, api={"allowed_hosts": '["Todo.LAN.", "[FE80::0:1]", "10.0.0.5", "*"]'})
+    assert config.api.allowed_hosts == ("todo.lan", "fe80::1", "10.0.0.5", "*")
+
+
 def test_explicit_cors_origins_are_normalised(tmp_path: Path) -> None:
     config = load(tmp_path, api={"cors_origins": '["https://Example.com/", "*"]'})
 
@@ -309,6 +315,8 @@ def test_error_message_shape(tmp_path: Path) -> None:
         ({"api": {"protect_reads": "true"}}, "api.protect_reads: needs api.token or api.token_file"),
         ({"api": {"cors_origins": '["example.com"]'}}, "api.cors_origins: must be an http or https URL"),
         ({"api": {"cors_origins": '["http://a.test/x"]'}}, "api.cors_origins: must not have a path"),
+        ({"api": {"allowed_hosts": '["todo.lan:4000"]'}}, "api.allowed_hosts: must be host names or addres"),
+        ({"api": {"allowed_hosts": '["http://todo.lan"]'}}, "api.allowed_hosts: must be host names or addr"),
     ],
 )
 def test_invalid_config_is_one_line_naming_the_key(
