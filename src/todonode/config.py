@@ -141,6 +141,7 @@ class ApiSection:
     token: str | None = field(default=None, repr=False)  # None: writes need no client token
     protect_reads: bool = False  # reads need the token too
     metrics: bool = True  # serve GET /metrics and measure for it
+    max_event_streams: Positive = 256  # GET /events subscribers at once; one more is 503
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -4,6 +4,9 @@ subscribers, with a bounded history so a reconnecting client can resume from ``L
 Task events carry the log index that produced them as their id, so "resume after index N" means the
 same thing on every node. Cluster events (role, term, leader, peers up and down) describe this node's
 view and are not replayed.
+
+Each event is encoded as a Server-Sent Events frame once, when the first subscriber needs it; every
+other subscriber, and every client that resumes from the history, writes those same bytes.
 """
 
 from __future__ import annotations
@@ -11,14 +14,23 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+import orjson
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True)  # not slotted: the frame is cached on the instance
 class Event:
     kind: str  # "task", "cluster" or "reset"
     data: dict[str, Any]
     id: int | None = None  # the log index, for task events
+
+    @cached_property
+    def frame(self) -> bytes:
+        """The event as one SSE frame: ``event:``, ``id:`` for task events, and the data as JSON."""
+        head = f"event: {self.kind}\n" + (f"id: {self.id}\n" if self.id is not None else "")
+        return head.encode() + b"data: " + orjson.dumps(self.data) + b"\n\n"
 
 
 @dataclass(eq=False)  # identity semantics: subscriptions live in a set

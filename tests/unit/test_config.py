@@ -127,6 +127,7 @@ def test_defaults_fill_every_key_left_out(tmp_path: Path) -> None:
     assert (api.max_body_bytes, api.max_title_chars, api.max_batch) == (1 << 20, 500, 1000)
     assert api.cors_origins == cluster.nodes
     assert api.token is None and api.protect_reads is False
+    assert api.max_event_streams == 256
 
 
 def test_data_dir_is_relative_to_the_working_directory(
