@@ -207,14 +207,16 @@ def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] |
 async def serve(config: Config) -> None:
     from aiohttp import web
 
+    from .api.connections import GuardedSite, fit_open_files
     from .api.keys import NODE
     from .app import create_app
 
     sock = bind(config.node.host, config.node.port)
+    config = fit_open_files(config)
     runner = web.AppRunner(create_app(config), handle_signals=False, access_log=None)
     try:
         await runner.setup()
-        site = web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        site = GuardedSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await site.start()
         log.info(
             "todonode %s serving %s (dashboard at %s/; event loop %s)",

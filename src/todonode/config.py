@@ -142,6 +142,11 @@ class ApiSection:
     protect_reads: bool = False  # reads need the token too
     metrics: bool = True  # serve GET /metrics and measure for it
     max_event_streams: Positive = 256  # GET /events subscribers at once; one more is 503
+    max_connections: Positive = 1024  # client connections at once (peers have places of their own)
+    max_connections_per_client: Positive = 128  # client connections from one address
+    header_timeout_s: Positive = 10  # a request's head must arrive within this (from its first byte)
+    body_timeout_s: Positive = 30  # and its body within this
+    keepalive_timeout_s: Positive = 30  # a connection idle this long between requests is closed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,37 @@ async def connect(url: str, source: str = "127.0.0.1") -> tuple[asyncio.StreamRe
 
 
 def request(
-    method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b""
+    method: str,
+    path: str,
+    host: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    *,
+    length: int | None = None,
 ) -> bytes:
+    """A request as bytes; ``length`` declares a Content-Length other than the body's own."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    if body or method in ("POST", "PUT", "PATCH"):
-        lines.append(f"Content-Length: {len(body)}")
+    if body or length is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body) if length is None else length}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def trickle(
+    writer: asyncio.StreamWriter, data: bytes, pause_s: float, stop: asyncio.Future[Any]
+) -> int:
+    """Send ``data`` a byte at a time, ``pause_s`` apart, until it is all sent, ``stop`` is done or the
+    connection breaks; the bytes sent."""
+    for sent, byte in enumerate(data):
+        if stop.done():
+            return sent
+        try:
+            writer.write(bytes([byte]))
+            await writer.drain()
+        except ConnectionError:
+            return sent
+        await asyncio.wait([stop], timeout=pause_s)
+    return len(data)
 
 
 async def read_answer(reader: asyncio.StreamReader) -> Answer:

@@ -10,9 +10,12 @@ import contextlib
 import statistics
 import time
 
+from tests.abuse.raw import connect
+
 from .harness import Client, NodeProcess, ProcessCluster, find_leader, wait_for
 
 IDLE_CONNECTIONS = 300
+ABUSER = "127.0.0.2"  # an address of its own, as on a network: the writer is 127.0.0.1
 ABUSE_S = 8.0
 
 
@@ -39,11 +42,10 @@ async def _writes(client: Client, nodes: list[NodeProcess], seconds: float) -> t
 
 async def _slow_body(node: NodeProcess, seconds: float) -> None:
     """A POST whose body arrives one byte a second."""
-    host, port = node.url.removeprefix("http://").split(":")
-    _, writer = await asyncio.open_connection(host, int(port))
+    _, writer = await connect(node.url, ABUSER)
     body = b'{"title": "' + b"s" * 200 + b'"}'
     writer.write(
-        b"POST /tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
     )
     deadline = time.monotonic() + seconds
@@ -59,12 +61,11 @@ async def _slow_body(node: NodeProcess, seconds: float) -> None:
 
 
 async def _idle_connections(node: NodeProcess, count: int) -> list[asyncio.StreamWriter]:
-    host, port = node.url.removeprefix("http://").split(":")
     writers = []
     for i in range(count):
-        _, writer = await asyncio.open_connection(host, int(port))
+        _, writer = await connect(node.url, ABUSER)
         if i % 2:  # half of them also start a request and never finish its headers
-            writer.write(b"GET /tasks HTTP/1.1\r\nHost: x\r\n")
+            writer.write(b"GET /tasks HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         writers.append(writer)
     return writers
 

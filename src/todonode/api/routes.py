@@ -231,6 +231,11 @@ ROUTES: tuple[Operation, ...] = (
 )
 
 
+def peer_paths() -> frozenset[str]:
+    """The paths of the routes for cluster members only."""
+    return frozenset(route.path for route in ROUTES if not route.public)
+
+
 def install(app: web.Application, config: Config) -> None:
     """Add every route this node serves to ``app``'s router, and publish their description."""
     served = [route for route in ROUTES if route.enabled(config)]

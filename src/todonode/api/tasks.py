@@ -122,7 +122,7 @@ async def get_task(request: web.Request) -> web.Response:
 
 async def create_task(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     title = _request_types(api).create_title(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
@@ -133,7 +133,7 @@ async def create_task(request: web.Request) -> web.Response:
 
 async def create_batch(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     titles = _request_types(api).batch_titles(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
@@ -147,7 +147,7 @@ async def update_task(request: web.Request) -> web.Response:
     """PUT and PATCH alike: a partial update of ``title`` and/or ``completed``."""
     api = require_client_token(request, write=True)
     task_id = request.match_info["id"]
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     changes = _request_types(api).update_changes(body.value)
     if_version = models.IF_MATCH.parse(request.headers)
 
@@ -196,7 +196,7 @@ async def delete_many(request: web.Request) -> web.Response:
 
 async def set_all_completed(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     completed = _request_types(api).set_all_completed(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
