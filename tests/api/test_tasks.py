@@ -293,10 +293,17 @@ async def test_an_update_refuses_a_bad_body_naming_the_field(client, body, statu
         ("DELETE", "/tasks/{id}", None),
     ],
 )
-@pytest.mark.parametrize("task_id", ["no-such-task", str(uuid.UUID(int=0)), "batch", "caf%C3%A9", "a%2Fb"])
+@pytest.mark.parametrize("task_id", ["no-such-task", str(uuid.UUID(int=0)), "batches", "caf%C3%A9", "a%2Fb"])
 async def test_an_unknown_task_is_404(client, method, path, body, task_id):
     resp = await client.request(method, path.format(id=task_id), json=body)
     await error_of(resp, 404, "not_found")
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
+async def test_batch_is_no_task_id_and_its_405_lists_only_its_own_method(client, method):
+    resp = await client.request(method, "/tasks/batch", json={"title": "x"})
+    await error_of(resp, 405, "method_not_allowed")
+    assert resp.headers["Allow"] == "POST"
 
 
 # ========================================================================================= ETag/If-Match
@@ -332,7 +339,7 @@ async def test_if_match_star_matches_any_version(client):
     assert resp.status == 200
 
 
-@pytest.mark.parametrize("value", ['W/"1"', "1", '"1", "2"', '"abc"', ""])
+@pytest.mark.parametrize("value", ['W/"1"', '"1', '"1", "2"', '"abc"', ""])
 async def test_an_unusable_if_match_is_400_naming_the_header(client, value):
     task = await create(client)
     resp = await client.patch(f"/tasks/{task['id']}", json={"completed": True}, headers={"If-Match": value})

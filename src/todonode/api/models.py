@@ -327,9 +327,10 @@ def etag(version: int) -> str:
 def _if_match_version(param: Param, value: str) -> int | None:
     """The version an ``If-Match`` value requires, or None for ``*``.
 
-    ``*`` adds nothing: a write to a missing task is a 404 anyway. Only one strong ETag as we issue them is
-    accepted. A weak ETag (``W/"3"``) can never match under If-Match's strong comparison, so it is refused
-    (400) rather than turned into a 412 that a client would retry for ever.
+    ``*`` adds nothing: a write to a missing task is a 404 anyway. One strong ETag as we issue them is
+    accepted, and so is its version without the quotes (``3`` can only mean ``"3"``). A weak ETag
+    (``W/"3"``) can never match under If-Match's strong comparison, so it is refused (400) rather than
+    turned into a 412 that a client would retry for ever; so is a list.
     """
     assert param.pattern is not None
     if re.fullmatch(param.pattern, value) is None:
@@ -355,12 +356,53 @@ REDIRECT = Param(
     "bool",
     "true: a follower answers 421 not_leader with the leader's URL instead of forwarding the write",
 )
-# DELETE /tasks needs exactly one of these two, set to true: deleting everything is asked for by name.
-DELETE_COMPLETED = Param(
-    "completed", "query", "bool", "true: delete the completed tasks (send this or all=true)", values=("true",)
-)
-DELETE_ALL = Param(
-    "all", "query", "bool", "true: delete every task (send this or completed=true)", values=("true",)
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """Query flags of which exactly one must be sent, set to ``true``. Described as one object parameter
+    in form style (each property its own ``name=value``), so that the schema says "exactly one", as
+    the server does, rather than listing optional flags any combination of which it would refuse."""
+
+    name: str  # the object parameter's name in the schema; never sent itself
+    flags: tuple[str, ...]
+    description: str
+    missing: str  # the message when none is sent
+    where: Literal["query"] = "query"
+
+    def schema(self) -> dict[str, Any]:
+        options = [
+            {
+                "type": "object",
+                "properties": {flag: {"type": "string", "enum": ["true"]}},
+                "required": [flag],
+                "additionalProperties": False,
+            }
+            for flag in self.flags
+        ]
+        return {"oneOf": options}
+
+    def parse(self, source: Mapping[str, str]) -> str:
+        """The one flag sent; Validation when none, more than one, or a value other than true is."""
+        sent = [flag for flag in self.flags if flag in source]
+        if len(sent) > 1:
+            raise Validation(f"send one of {', '.join(f'{f}=true' for f in sent)}, not both", field=sent[-1])
+        if not sent:
+            raise Validation(self.missing, field=self.flags[0])
+        if source[sent[0]] != "true":
+            raise Validation(
+                f"only {sent[0]}=true is supported; to keep the tasks, send nothing", field=sent[0]
+            )
+        return sent[0]
+
+
+# Deleting everything is asked for by name: DELETE /tasks takes exactly one of these.
+DELETE_WHICH = OneOf(
+    "which",
+    ("completed", "all"),
+    "completed=true: delete the completed tasks; all=true: delete every task. Exactly one.",
+    "say what to delete: DELETE /tasks?completed=true clears completed tasks, DELETE /tasks?all=true "
+    "deletes every task",
 )
 LOCAL = Param("local", "query", "str", "present: answer from this node's own view, without asking the leader")
 IDEMPOTENCY_KEY = Param(
@@ -380,8 +422,8 @@ IF_MATCH = Param(
     "header",
     "etag",
     'the ETag of the task as last read, e.g. "3": the write fails with 412 if the task changed since',
-    # "*" or one strong ETag of ours, surrounding blanks allowed.
-    pattern=r'[ \t]*(?:\*|"[0-9]{1,18}")[ \t]*',
+    # "*" or one strong ETag of ours (its quotes may be left out), surrounding blanks allowed.
+    pattern=r'[ \t]*(?:\*|"[0-9]{1,18}"|[0-9]{1,18})[ \t]*',
 )
 LAST_EVENT_ID = Param("Last-Event-ID", "header", "str", "resume the stream after this event id")
 

@@ -14,6 +14,9 @@ from ..transport import RAFT_PATH, STREAM_PATH
 from . import cluster, dashboard, events, internal, metrics, models, openapi, tasks
 from .openapi import JSON, Operation
 
+# One task, by id. "batch" is never one (ids are UUIDs): /tasks/batch is a resource of its own, and a
+# 405 there lists only its own methods.
+TASK = "/tasks/{id:(?!batch$)[^/]+}"
 _NOT_FOUND = {404: "not_found: no task with this id"}
 _STALE = {412: "precondition_failed: If-Match names an older version", 400: "If-Match cannot be read"}
 
@@ -72,13 +75,13 @@ ROUTES: tuple[Operation, ...] = (
         "deleteTasks",
         "Delete the completed tasks (?completed=true) or every task (?all=true)",
         (200, models.Deleted, JSON),
-        params=(models.DELETE_COMPLETED, models.DELETE_ALL, models.REDIRECT),
+        params=(models.DELETE_WHICH, models.REDIRECT),
         errors={400: "say what to delete: completed=true or all=true"},
         write=True,
     ),
     Operation(
         "get",
-        "/tasks/{id}",
+        TASK,
         tasks.get_task,
         "getTask",
         "One task, with its ETag",
@@ -91,7 +94,7 @@ ROUTES: tuple[Operation, ...] = (
     *(
         Operation(
             method,
-            "/tasks/{id}",
+            TASK,
             tasks.update_task,
             f"{verb}Task",
             "Change the title and/or completed of a task",
@@ -106,7 +109,7 @@ ROUTES: tuple[Operation, ...] = (
     ),
     Operation(
         "delete",
-        "/tasks/{id}",
+        TASK,
         tasks.delete_task,
         "deleteTask",
         "Delete a task",

@@ -172,19 +172,7 @@ async def delete_many(request: web.Request) -> web.Response:
     """``?completed=true`` clears the completed tasks, ``?all=true`` deletes every task. A bare
     ``DELETE /tasks`` is refused: deleting everything must be asked for by name."""
     require_client_token(request, write=True)
-    completed = models.DELETE_COMPLETED.parse(request.query)
-    everything = models.DELETE_ALL.parse(request.query)
-    if completed is not None and everything is not None:
-        raise Validation("send either completed=true or all=true, not both", field="all")
-    if everything is False or completed is False:
-        field = "all" if everything is False else "completed"
-        raise Validation(f"only {field}=true is supported; to keep the tasks, send nothing", field=field)
-    if not (completed or everything):
-        raise Validation(
-            "say what to delete: DELETE /tasks?completed=true clears completed tasks, "
-            "DELETE /tasks?all=true deletes every task",
-            field="completed",
-        )
+    everything = models.DELETE_WHICH.parse(request.query) == "all"
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         if everything:
