@@ -8,6 +8,11 @@ what happened and what to do, and the exit status is 1 (2 for a bad command line
 Writes carry an ``Idempotency-Key``, so the client may retry them (connection lost, 503 with
 ``Retry-After``) without ever applying one twice. Tasks may be named by a unique prefix of their id, as
 ``tasks list`` shows them.
+
+Everything printed that came from a node is made safe for a terminal first (``printable``): a control
+character, a bidirectional override or any other invisible format character in a title (or a
+message) is shown as its ``\\uXXXX`` escape, never sent to the terminal raw, where it could move the
+cursor, rewrite the screen or make a line read as other text than it holds.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import socket
 import sys
 import time
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -202,14 +208,43 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
     """Run a parsed ``tasks``/``cluster`` command; errors are one line on stderr."""
     try:
         client = _client(args)
-        args.run(client, args, out)
+        args.run(client, args, lambda text: out(printable(text)))
     except UsageError as exc:
-        print(f"todonode: {exc}", file=sys.stderr)
+        print(f"todonode: {escaped(str(exc))}", file=sys.stderr)
         return 2
     except ClientError as exc:
-        print(f"todonode: {exc}", file=sys.stderr)
+        print(f"todonode: {escaped(str(exc))}", file=sys.stderr)
         return 1
     return 0
+
+
+# Invisible characters a terminal shows as nothing, or obeys: controls, format characters (bidi
+# overrides among them), line and paragraph separators, lone surrogates.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# Format characters that only join what is around them, as in emoji sequences (👩‍💻) and many scripts.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal must not receive raw written as its JSON escape
+    (``\\u0085``; a pair of escapes beyond the BMP), so JSON stays JSON. Line breaks between lines are
+    kept: ``text`` may be several lines of our own making."""
+    return "\n".join(map(escaped, text.split("\n")))
+
+
+def escaped(text: str) -> str:
+    """``text`` on one line, every character a terminal must not receive raw escaped (see printable)."""
+    return text if text.isprintable() else "".join(map(_shown, text))
+
+
+def _shown(char: str) -> str:
+    if char in _JOINERS or unicodedata.category(char) not in _UNPRINTABLE:
+        return char
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -236,7 +271,7 @@ def _print_json(out: Callable[[str], None], value: Any) -> None:
 
 def _task_line(task: dict[str, Any]) -> str:
     mark = "[x]" if task["completed"] else "[ ]"
-    return f"{task['id'][:SHORT_ID]}  {mark} {task['title']}"
+    return f"{escaped(task['id'][:SHORT_ID])}  {mark} {escaped(task['title'])}"
 
 
 def _all_tasks(client: Client, query: str = "") -> list[dict[str, Any]]:
@@ -369,6 +404,7 @@ def _cell(value: Any) -> str:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    rows = [[escaped(cell) for cell in row] for row in rows]  # one line each, whatever a node said
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
