@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick sim lint clean cluster node bench chaos fuzz
+.PHONY: help install test test-quick sim lint clean cluster node bench chaos fuzz abuse
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -18,6 +18,7 @@ help:
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
+	@echo "make abuse          hostile clients against a cluster: write latency, elections, memory per attack"
 	@echo "make lint           ruff, and mypy (strict) on src/todonode"
 
 $(STAMP): pyproject.toml
@@ -76,6 +77,12 @@ bench: $(BENCH_STAMP)
 fuzz: $(STAMP)
 	TODONODE_FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(if $(SEED),TODONODE_FUZZ_SEED=$(SEED)) \
 		$(BIN)/python -m pytest -q --timeout 7200 tests/fuzz
+
+# make abuse [ONLY="idle sockets"]: every attack of tests/abuse, full length, against a fresh
+# three-node cluster; prints the table (write p50/p99 before and during, elections, RSS) and writes
+# test-artifacts/abuse.json. make test runs the short profile.
+abuse: $(STAMP)
+	$(BIN)/python -m tests.abuse $(if $(ONLY),--only "$(ONLY)")
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

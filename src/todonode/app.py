@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import connections, cors, internal, metrics, routes, trusted_hosts
+from .api import connections, cors, internal, metrics, routes, tasks, trusted_hosts
 from .api.connections import connections_middleware
 from .api.cors import cors_middleware
 from .api.errors import error_middleware
@@ -44,6 +44,7 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
     app.cleanup_ctx.append(forwarder.lifetime)
     trusted_hosts.setup(app, config)
     connections.setup(app, config, routes.peer_paths())
+    tasks.setup(app)
     cors.setup(app)
     internal.setup(app)
     if config.api.metrics:

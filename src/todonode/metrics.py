@@ -187,6 +187,11 @@ def _quota_metrics(usage: Usage) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "todonode_state_bytes", "Tasks and idempotency records, as a snapshot holds them", value=usage.bytes
     )
+    yield GaugeMetricFamily(
+        "todonode_idempotency_bytes",
+        "The idempotency table, as a snapshot holds it",
+        value=usage.idempotency_bytes,
+    )
     limit = GaugeMetricFamily("todonode_quota_limit", "storage.max_tasks and max_bytes", labels=["quota"])
     alarm = GaugeMetricFamily(
         "todonode_quota_alarm",

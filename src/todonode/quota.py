@@ -46,10 +46,17 @@ class Usage:
     bytes: int
     max_tasks: int
     max_bytes: int
+    idempotency_bytes: int  # of ``bytes``
 
     @classmethod
     def of(cls, state: TaskState, storage: StorageSection) -> Usage:
-        return cls(state.counts()["total"], state.size_bytes, storage.max_tasks, storage.max_bytes)
+        return cls(
+            state.counts()["total"],
+            state.size_bytes,
+            storage.max_tasks,
+            storage.max_bytes,
+            state.idempotency_bytes,
+        )
 
     def full(self) -> dict[str, bool]:
         """Each quota, and whether it leaves no room (the /metrics alarm)."""
