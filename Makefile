@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick sim lint clean cluster node bench chaos fuzz abuse
+.PHONY: help install test test-quick sim lint clean cluster node bench bench-dashboard chaos fuzz abuse
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test           set up .venv and run every test"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
+	@echo "make bench-dashboard  the dashboard at 100,000 tasks in Chromium: first screen, typed task"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
 	@echo "make abuse          hostile clients against a cluster: write latency, elections, memory per attack"
@@ -71,6 +72,11 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS)) \
 		$(if $(filter 0,$(ETCD)),--no-etcd)
+
+# make bench-dashboard [TASKS=100000] [RUNS=5]: the dashboard with a long list in Chromium: first
+# screen, whole list and typed-task times (medians, with the targets); bench/results/dashboard.json.
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m bench.dashboard $(if $(TASKS),--tasks $(TASKS)) $(if $(RUNS),--runs $(RUNS))
 
 # make fuzz [EXAMPLES=200] [SEED=N]: tests/fuzz (a one-node cluster, then a follower of three nodes) with
 # many more generated requests per operation than the quick run in make test.
