@@ -45,6 +45,7 @@ class Outcome:
 
 
 Attack = Callable[[Scene, Profile, asyncio.Event], Awaitable[Outcome]]
+HOLD_AGAIN_S = 0.1
 
 
 def source(n: int) -> str:
@@ -126,6 +127,9 @@ async def idle_sockets(scene: Scene, profile: Profile, stop: asyncio.Event) -> O
                 answer = b""
             closed[answer.split(b" ", 2)[1].decode() if answer.startswith(b"HTTP/") else "closed"] += 1
             await close(writer)
+            # Held again a moment later: a client holding sockets, not one flooding the node with
+            # connects (which only the kernel's and the network's limits can answer).
+            await asyncio.sleep(HOLD_AGAIN_S)
 
     await until(stop, *(hold(n) for n in range(profile.idle_sockets)))
     return Outcome({"sockets": profile.idle_sockets, "opened": opened, "closed_by_node": dict(closed)})

@@ -79,6 +79,10 @@ async def run_suite(
 
 
 async def measure(scene: Scene, writer: Writer, profile: Profile, name: str, attack: Any) -> Result:
+    # Each attack goes to the leader of the moment: one that cost an election must not make every
+    # later one be measured against a follower.
+    scene.target = await scene.leader()
+    writer.url = scene.target.url
     rss_before = scene.rss()
     term_before = await scene.term()
     log_before = scene.target.log.stat().st_size

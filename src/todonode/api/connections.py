@@ -34,7 +34,7 @@ from .internal import require_secret
 
 log = logging.getLogger("todonode.api.connections")
 
-PEER_CONNECTIONS_PER_MEMBER = 4  # each peer's transport opens at most this many connections here
+PEER_CONNECTIONS_PER_MEMBER = 4  # a peer's transport opens at most this many here (its limit_per_host)
 FORWARDING_CONNECTIONS = 256  # the forwarding client's pool (forwarding.py)
 OTHER_FILES = 64  # the log, the snapshots, the lock, the event loop's own
 RETRY_AFTER_S = 1
