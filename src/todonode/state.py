@@ -453,7 +453,8 @@ class TaskState:
     def _replace(self, task: Task, changed: Mapping[str, Any], at: str) -> Task:
         new = {**task, **changed, "updated_at": at, "version": task["version"] + 1}
         self._tasks[task["id"]] = new  # an existing key keeps its place: creation order is untouched
-        self._task_bytes += task_size(new) - task_size(task)
+        if "title" in changed:  # only the title changes a task's size (marking all done is O(tasks))
+            self._task_bytes += task_size(new) - task_size(task)
         self._meta["completed"] += new["completed"] - task["completed"]
         return new
 

@@ -142,9 +142,12 @@ class ReadyLoop:
             self.proposals.settle(entry.index, entry.term, result)
             if result is None:
                 continue
-            for ev in result.events:
-                change = {"type": ev.kind, "id": ev.id, "task": ev.task, "index": entry.index}
-                self.events.publish(Event("task", change, entry.index))
+            await self.events.publish_many(
+                Event(
+                    "task", {"type": ev.kind, "id": ev.id, "task": ev.task, "index": entry.index}, entry.index
+                )
+                for ev in result.events
+            )
         self.applied_waiters.release(self.applied.index)
         for rs in rd.read_states:
             self.reads.resolve(rs.ctx, rs.index)
