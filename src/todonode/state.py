@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, TypeGuard, overload
 
 import orjson
 
@@ -62,13 +62,51 @@ class TaskEvent:
     task: Task | None = None
 
 
+class Changes(Sequence[TaskEvent]):
+    """The events of a command that changed many tasks alike, made one by one as they are read. A
+    delete of 100,000 tasks must not first make 100,000 events (and the garbage collections that
+    come with them) while the event loop waits: the publisher reads them a batch per loop turn.
+    ``items`` are the tasks, or for deletions their ids; equal to any sequence of the same events."""
+
+    __slots__ = ("_items", "_kind")
+
+    def __init__(self, kind: Literal["created", "updated", "deleted"], items: Sequence[Any]) -> None:
+        self._kind = kind
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> TaskEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[TaskEvent]: ...
+    def __getitem__(self, index: int | slice) -> TaskEvent | Sequence[TaskEvent]:
+        if isinstance(index, slice):
+            return Changes(self._kind, self._items[index])
+        return self._event(self._items[index])
+
+    def __iter__(self) -> Iterator[TaskEvent]:
+        return map(self._event, self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to tuples, so not hashable like one
+
+    def _event(self, item: Any) -> TaskEvent:
+        if self._kind == "deleted":
+            return TaskEvent("deleted", item)
+        return TaskEvent(self._kind, item["id"], item)
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     """The API response to one command. ``body`` shares dicts with the state: read it, never change it."""
 
     status: int
     body: dict[str, Any]
-    events: tuple[TaskEvent, ...] = ()
+    events: Sequence[TaskEvent] = ()
     # True when body is the stored response to an earlier request with the same Idempotency-Key.
     replayed: bool = False
 
@@ -362,7 +400,7 @@ class TaskState:
         if (problem := self._why_not_new(items)) is not None:
             return _invalid(problem)
         tasks = [self._insert(item, command["at"]) for item in items]
-        return Result(201, {"tasks": tasks}, tuple(TaskEvent("created", t["id"], t) for t in tasks))
+        return Result(201, {"tasks": tasks}, Changes("created", tasks))
 
     def _update(self, command: Command) -> Result:
         task_id = command.get("id")
@@ -402,7 +440,7 @@ class TaskState:
         done = [task for task in self._tasks.values() if task["completed"]]
         for task in done:
             self._remove(task)
-        return Result(200, {"deleted": len(done)}, tuple(TaskEvent("deleted", t["id"]) for t in done))
+        return Result(200, {"deleted": len(done)}, Changes("deleted", [task["id"] for task in done]))
 
     def _delete_all(self, command: Command) -> Result:
         gone = list(self._tasks)
@@ -410,7 +448,7 @@ class TaskState:
         self._order.clear()
         self._task_bytes = 0
         self._meta["completed"] = 0
-        return Result(200, {"deleted": len(gone)}, tuple(TaskEvent("deleted", task_id) for task_id in gone))
+        return Result(200, {"deleted": len(gone)}, Changes("deleted", gone))
 
     def _set_all_completed(self, command: Command) -> Result:
         completed = command.get("completed")
@@ -418,7 +456,7 @@ class TaskState:
             return _invalid("set_all_completed needs a boolean completed")
         stale = [task for task in self._tasks.values() if task["completed"] != completed]
         new = [self._replace(task, {"completed": completed}, command["at"]) for task in stale]
-        return Result(200, {"updated": len(new)}, tuple(TaskEvent("updated", t["id"], t) for t in new))
+        return Result(200, {"updated": len(new)}, Changes("updated", new))
 
     # -- the only code that writes tasks: keeps the completed counter true and never edits a stored task
 

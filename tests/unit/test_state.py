@@ -845,3 +845,25 @@ class TaskListModel(RuleBasedStateMachine):
 
 TaskListModel.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
 test_any_command_sequence_matches_the_model = TaskListModel.TestCase
+
+
+def test_the_events_of_a_bulk_change_are_made_as_they_are_read() -> None:
+    class Counted(list):
+        pulled = 0
+
+        def __iter__(self):
+            for item in super().__iter__():
+                Counted.pulled += 1
+                yield item
+
+    ids = Counted(["a", "b", "c"])
+    changes = state_module.Changes("deleted", ids)
+    assert next(iter(changes)) == TaskEvent("deleted", "a")
+    assert Counted.pulled == 1, "one event made, not all of them"
+    assert len(changes) == 3 and changes[1] == TaskEvent("deleted", "b")
+    assert changes == tuple(TaskEvent("deleted", i) for i in ids)
+    assert changes[1:] == (TaskEvent("deleted", "b"), TaskEvent("deleted", "c"))
+    with pytest.raises(TypeError):
+        hash(changes)
+    tasks = [{"id": "x", "title": "t"}]
+    assert list(state_module.Changes("updated", tasks)) == [TaskEvent("updated", "x", tasks[0])]

@@ -139,6 +139,7 @@ class ReadyLoop:
             await self._restore(rd.snapshot)
         for entry in rd.committed:
             result = self.applied.apply(entry)
+            self.snapshot_policy.applied(entry)
             self.proposals.settle(entry.index, entry.term, result)
             if result is None:
                 continue
