@@ -75,7 +75,8 @@ class Writer:
 
 
 async def write_for(url: str, seconds: float) -> Latencies:
-    """The writer's own loop (``python -m tests.abuse.writer URL SECONDS``)."""
+    """The writer's own loop (``python -m tests.abuse.writer URL SECONDS``). Each task it creates is
+    timed, then deleted (untimed), so that the list the attacks meet stays the size the suite made it."""
     out = Latencies()
     deadline = time.monotonic() + seconds
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WRITE_TIMEOUT_S)) as session:
@@ -83,27 +84,26 @@ async def write_for(url: str, seconds: float) -> Latencies:
         while time.monotonic() < deadline:
             n += 1
             started = time.monotonic()
-            failure = await _write(session, url, f"probe {n}")
-            if failure is None:
+            status, body = await _keyed(session, "POST", f"{url}/tasks", {"title": f"probe {n}"})
+            if status == 201:
                 out.seconds.append(time.monotonic() - started)
+                await _keyed(session, "DELETE", f"{url}/tasks/{body['id']}")
             else:
-                out.failures.append(failure)
+                out.failures.append(f"HTTP {status}" if status else str(body))
     return out
 
 
-async def _write(session: aiohttp.ClientSession, url: str, title: str) -> str | None:
+async def _keyed(session: aiohttp.ClientSession, method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    """One write under one key, sent again on a new connection when the one it went on was closed."""
     key = str(uuid.uuid4())
     deadline = time.monotonic() + WRITE_TIMEOUT_S
     while True:
         try:
-            async with session.post(
-                f"{url}/tasks", json={"title": title}, headers={"Idempotency-Key": key}
-            ) as resp:
-                await resp.read()
-                return None if resp.status == 201 else f"HTTP {resp.status}"
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            async with session.request(method, url, json=body, headers={"Idempotency-Key": key}) as resp:
+                return resp.status, await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             if time.monotonic() > deadline:
-                return repr(exc)
+                return 0, repr(exc)
 
 
 @dataclass
