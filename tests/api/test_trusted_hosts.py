@@ -5,11 +5,15 @@ nothing. (tests/abuse runs the same attack against a real process.)"""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
+from tests.api.conftest import load, write_config
 from tests.api.test_tasks import create, error_of, listed
-from todonode.api.trusted_hosts import host_of
+from todonode import certs
+from todonode.api.trusted_hosts import HostNames, host_of
+from todonode.config import TlsSection
 
 EVIL = "rebind.evil.example"
 
@@ -110,3 +114,20 @@ async def test_writes_from_the_nodes_own_origins_are_taken(make_client):
 )
 def test_the_host_part_of_a_host_header(header, host):
     assert host_of(header) == host
+
+
+def test_the_names_in_the_nodes_own_certificate_are_its_own(tmp_path):
+    member = certs.Member("node4000", ("127.0.0.1", "Todo.LAN", "10.1.2.3", "fd00::7"))
+    certs.init(tmp_path / "certs", [member])
+    plain = load(write_config(tmp_path))
+    served = dataclasses.replace(
+        plain,
+        tls=TlsSection(
+            cert_file=tmp_path / "certs" / f"{member.stem}.crt",
+            key_file=tmp_path / "certs" / f"{member.stem}.key",
+        ),
+    )
+    for host in ("todo.lan", "10.1.2.3", "[fd00::0:7]:4000"):
+        assert not HostNames.of(plain).allow(host_of(host)), host
+        assert HostNames.of(served).allow(host_of(host)), host
+    assert not HostNames.of(served).allow(host_of(f"{EVIL}:4000"))

@@ -6,8 +6,9 @@ decides what a page may read, never what it may do.
   send requests to a node on this machine as "its own" origin (DNS rebinding; etcd added a host
   allow-list after exactly this, CVE-2018-1098). The browser still sends the attacker's name in
   ``Host``, so a node answers only requests whose ``Host`` is one of its names: the hosts of the
-  member URLs, ``localhost`` and the loopback addresses, and ``api.allowed_hosts``. The port is not
-  compared: a proxy may change it, and the name is what an attacker cannot choose.
+  member URLs (``https://`` ones alike), the names in its own TLS certificate, ``localhost`` and the
+  loopback addresses, and ``api.allowed_hosts``. The port is not compared: a proxy may change it, and
+  the name is what an attacker cannot choose.
 * **Origin.** A write (POST, PUT, PATCH, DELETE) that a browser sends carries ``Origin``. It is taken
   only from an origin in ``api.cors_origins`` or from the node's own origin (the ``Host`` it was sent
   to, already checked above), whatever CORS lets the page read. A request without ``Origin`` is not a
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from ..config import Config, host_key, is_loopback_host
 from ..errors import ApiError
+from ..tls import served_hosts
 from .cors import origin_allowed
 from .errors import Handler
 
@@ -50,7 +52,9 @@ class HostNames:
     @classmethod
     def of(cls, config: Config) -> HostNames:
         members = {urlsplit(url).hostname or "" for url in config.cluster.nodes}
-        names = {host_key(name) for name in members} | set(config.api.allowed_hosts)
+        names = {host_key(name) for name in members | served_hosts(config.tls)} | set(
+            config.api.allowed_hosts
+        )
         return cls(frozenset(name for name in names if name), "*" in config.api.allowed_hosts)
 
     def allow(self, host: str | None) -> bool:
