@@ -22,7 +22,10 @@ The rules this module lives by:
   tasks the write created or changed (a replay shows them as they are now), or the whole body when it
   is small and holds no task (an error, a count, a deletion). The table is bounded by keys, bytes and
   age, all measured on what is in the log, so every replica evicts the same records. Records of the
-  previous release, which kept whole bodies under ``body``, are still replayed as they are.
+  previous release, which kept whole bodies under ``body``, are still replayed as they are. While a
+  node of that release may still be among the replicas (``compact_records`` off: the owner sets it
+  from the cluster version), records are kept and evicted as that release does, by keys and age alone:
+  a replica that evicted a record the others keep would apply a retry of it that they replay.
 """
 
 from __future__ import annotations
@@ -279,6 +282,7 @@ class TaskState:
         # Derived from the records, never stored: a replica that loaded a snapshot and one that applied
         # the log count the same.
         self._idem_bytes = sum(_record_size(key, record) for key, record in self._idem.items())
+        self.compact_records = True  # see the module docstring
 
     @property
     def applied_index(self) -> int:
@@ -361,12 +365,25 @@ class TaskState:
 
     def _remember(self, idem: Mapping[str, str], result: Result, at: str, index: int) -> None:
         key = idem["key"]  # unknown here: a known key is replayed, never remembered again
-        record = {"fingerprint": idem["fingerprint"], "status": result.status, "at": at, "index": index}
-        record.update(_replay_needs(result))
+        fingerprint, status = idem["fingerprint"], result.status
+        if self.compact_records:
+            record = {"fingerprint": fingerprint, "status": status, "at": at, "index": index}
+            record.update(_replay_needs(result))
+        else:  # the previous release's record, field for field
+            record = {
+                "fingerprint": fingerprint,
+                "status": status,
+                "body": result.body,
+                "at": at,
+                "index": index,
+            }
         self._idem[key] = record
         self._idem_bytes += _record_size(key, record)
-        while self._idem and (len(self._idem) > self._max_keys or self._idem_bytes > self._max_idem_bytes):
+        while self._idem and (len(self._idem) > self._max_keys or self._over_byte_budget()):
             self._forget_oldest()
+
+    def _over_byte_budget(self) -> bool:
+        return self.compact_records and self._idem_bytes > self._max_idem_bytes
 
     def _forget_oldest(self) -> None:
         self._forget(next(iter(self._idem)))
