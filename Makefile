@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick flake sim lint clean cluster node demo bench chaos fuzz upgrade
+.PHONY: help install test test-quick flake sim lint clean cluster node demo bench bench-dashboard chaos fuzz \
+	upgrade abuse
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -19,9 +20,11 @@ help:
 	@echo "make flake RUNS=10  run make test RUNS times in a row and list every failure of every run"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
+	@echo "make bench-dashboard  the dashboard at 100,000 tasks in Chromium: first screen, typed task"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
 	@echo "make upgrade        the long rolling upgrade from the previous release, kill -9 at every step"
+	@echo "make abuse          hostile clients against a cluster: write latency, elections, memory per attack"
 	@echo "make lint           ruff, and mypy (strict) on src/todonode"
 
 $(STAMP): pyproject.toml
@@ -107,6 +110,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS)) \
 		$(if $(filter 0,$(ETCD)),--no-etcd) $(if $(TLS_DIR),--tls)
 
+# make bench-dashboard [TASKS=100000] [RUNS=5]: the dashboard with a long list in Chromium: first
+# screen, whole list and typed-task times (medians, with the targets); bench/results/dashboard.json.
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m bench.dashboard $(if $(TASKS),--tasks $(TASKS)) $(if $(RUNS),--runs $(RUNS))
+
 # make fuzz [EXAMPLES=200] [SEED=N]: tests/fuzz (a one-node cluster, then a follower of three nodes) with
 # many more generated requests per operation than the quick run in make test.
 fuzz: $(STAMP)
@@ -118,6 +126,12 @@ fuzz: $(STAMP)
 # short one. The figures are printed at the end and kept in test-artifacts/rolling-upgrade.json.
 upgrade: $(STAMP)
 	TODONODE_UPGRADE=long $(BIN)/python -m pytest -q tests/compat/test_rolling_upgrade.py
+
+# make abuse [ONLY="idle sockets"]: every attack of tests/abuse, full length, against a fresh
+# three-node cluster; prints the table (write p50/p99 before and during, elections, RSS) and writes
+# test-artifacts/abuse.json. make test runs the short profile.
+abuse: $(STAMP)
+	$(BIN)/python -m tests.abuse $(if $(ONLY),--only "$(ONLY)")
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -5,6 +5,10 @@
 the leader has promoted it to voter — printing how far behind it is meanwhile — and only then remove the
 old one. At no point has the cluster fewer voters than before, so it keeps its tolerance for failures
 throughout.
+
+A change refused for now (no leader yet, 503) is asked again, as writes are: nothing was proposed. One
+whose answer was lost may have been made: asked again, an add answers the same id while the new node
+has received nothing, and a removal answers not_a_member.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def _add(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -
     body: dict[str, Any] = {"url": args.member_url.rstrip("/"), "learner": args.learner}
     if args.id:
         body["id"] = args.id
-    answer = client.call("POST", "/cluster/members", body, admin=True)
+    answer = client.call("POST", "/cluster/members", body, admin=True, retry=True)
     if args.json:
         _print_json(out, answer)
         return
@@ -74,7 +78,7 @@ def _add(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -
 
 
 def _remove(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
-    answer = client.call("DELETE", f"/cluster/members/{_quote(args.id)}", admin=True)
+    answer = client.call("DELETE", f"/cluster/members/{_quote(args.id)}", admin=True, retry=True)
     _print_json(out, answer) if args.json else out(f"removed {answer['id']}; its id is never used again")
 
 
@@ -85,7 +89,7 @@ def _replace(client: Client, args: argparse.Namespace, out: Callable[[str], None
     url = args.member_url.rstrip("/")
     joined = next((m["id"] for m in members if m["url"] == url and m["id"] != args.id), None)
     if joined is None:
-        new = client.call("POST", "/cluster/members", {"url": url}, admin=True)["id"]
+        new = client.call("POST", "/cluster/members", {"url": url}, admin=True, retry=True)["id"]
         out(f"added {new} at {url} as a learner; waiting until it votes")
     else:
         new = joined  # it joined by itself (cluster.join)
@@ -112,5 +116,5 @@ def _replace(client: Client, args: argparse.Namespace, out: Callable[[str], None
             )
         time.sleep(POLL_S)
     out(f"{new} votes; removing {args.id}")
-    client.call("DELETE", f"/cluster/members/{_quote(args.id)}", admin=True)
+    client.call("DELETE", f"/cluster/members/{_quote(args.id)}", admin=True, retry=True)
     out(f"replaced {args.id} with {new}")

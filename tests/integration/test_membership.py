@@ -33,7 +33,8 @@ async def client():
 
 
 def cluster_of(tmp_path, size: int, **timings: Any) -> ProcessCluster:
-    return ProcessCluster(tmp_path, size, timings=timings)
+    # No hand-back to the lowest port in the middle of a test: the leader a test found stays.
+    return ProcessCluster(tmp_path, size, timings={"leader_settle_ms": 60_000, **timings})
 
 
 async def test_a_node_with_join_is_added_as_a_learner_and_promoted_once_caught_up(tmp_path, client):
@@ -183,7 +184,7 @@ async def _cluster_id_of_all(client: Client, cluster: ProcessCluster) -> str:
 
 
 async def test_four_nodes_keep_writing_through_losing_two_one_after_the_other_and_grow_back(tmp_path, client):
-    cluster = ProcessCluster(tmp_path, 4, timings=HEALING)
+    cluster = cluster_of(tmp_path, 4, **HEALING)
     timeline: list[str] = []
     try:
         cluster.start_all()

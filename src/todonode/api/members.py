@@ -82,7 +82,7 @@ async def add_member(request: web.Request) -> web.Response:
     require_admin(request)
     node = request.app[NODE]
     config = request.app[CONFIG]
-    body = await read_json(request, config.api.max_body_bytes)
+    body = await read_json(request, config.api)
     wanted = models.request_types(config.api.max_title_chars, config.api.max_batch).member_to_add(body.value)
     url = _member_url(wanted.url, "https" if config.tls.enabled else "http")
     if not node.is_leader:
