@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from ..errors import NoLeader, NotLeader, Validation
+from ..errors import MembershipRefused, NoLeader, NotLeader
 from ..node import NodeStatus
 from . import models
 from .access import require_admin
@@ -115,19 +115,17 @@ async def remove_member(request: web.Request) -> web.Response:
 
 
 def _member_url(given: str, scheme: str) -> str:
-    """``given`` as ``scheme://host:port``, the form member URLs take; 400 for anything else."""
-    problem = Validation(
-        f"url must be {scheme}://host:port, as the members' are; got {given[:80]!r}", field="url"
-    )
-    try:
-        parts = urlsplit(given)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        raise problem from None
-    if parts.scheme != scheme or not host or not port or parts.path not in ("", "/") or parts.query:
-        raise problem
+    """``given`` (which the schema has checked is ``http(s)://host:port``) as members' URLs are written:
+    lower case, no trailing "/"; 409 if its scheme is not the cluster's."""
+    parts = urlsplit(given)
+    if parts.scheme != scheme:
+        raise MembershipRefused(
+            "url_scheme",
+            f"this cluster speaks {scheme}: a member's URL is {scheme}://host:port, not {given[:80]}",
+        )
+    host = (parts.hostname or "").lower()
     netloc = f"[{host}]" if ":" in host else host
-    return f"{scheme}://{netloc}:{port}"
+    return f"{scheme}://{netloc}:{parts.port}"
 
 
 async def _forward(request: web.Request, raw: bytes) -> web.Response:

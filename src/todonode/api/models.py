@@ -168,6 +168,10 @@ class RequestTypes:
 
 
 MEMBER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # a member id: safe in a URL path, a log line and a file
+# Where a member listens: scheme, host (a name, an IPv4 or a bracketed IPv6 address) and a port in
+# 1..65535, nothing else; a trailing "/" is allowed and dropped.
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+MEMBER_URL = rf"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):{_PORT}/?$"
 _AT = re.compile(r"(?P<what>.*?) - at `\$(?P<path>[^`]*)`", re.DOTALL)
 _MISSING = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>.*)`", re.DOTALL)
@@ -243,7 +247,7 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
         """A node to add: where it listens, and optionally its id (else the cluster picks one no member
         ever had) and whether it stays a learner (else it is promoted once caught up)."""
 
-        url: Annotated[str, Meta(min_length=1, max_length=255, examples=["http://127.0.0.1:4004"])]
+        url: Annotated[str, Meta(pattern=MEMBER_URL, max_length=255, examples=["http://127.0.0.1:4004"])]
         id: Annotated[str, Meta(pattern=MEMBER_ID, max_length=64)] | None = None
         learner: bool = False
 

@@ -9,11 +9,12 @@
   one after another goes on accepting writes as long as a majority of the shrunken configuration is
   left after each loss. The time counts from when this node became leader at the earliest: a new
   leader never removes a node on its predecessor's say.
-- **Rejoining** (``cluster.auto_rejoin``). A node that finds itself removed asks to be added back. Its
-  old id is retired (cluster_state.py), so it comes back as a new learner under a new id: it sets its
-  old log aside and starts over from the leader's snapshot (``Node.rejoin``).
+- **Rejoining** (``cluster.auto_rejoin``). A node that finds itself removed by a committed change
+  (an uncommitted one may still be cut from the log, and the node would have left for nothing) asks
+  to be added back. Its old id is retired (cluster_state.py), so it comes back as a new learner under
+  a new id: it sets its old log aside and starts over from the leader's snapshot (``Node.rejoin``).
 
-It runs every heartbeat interval, on every node; only a leader changes anything.
+It runs every heartbeat interval, on every node; only a leader changes the configuration.
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ class Node:
             self._applied,
             self.config.cluster,
             change=self._change,
-            removed=lambda: self.removed,
+            removed=lambda: self.removal_committed,
             rejoin=self.rejoin,
         )
         self._tasks.append(asyncio.create_task(autopilot.run()))
@@ -395,7 +395,18 @@ class Node:
                 raise self._no_quorum()
             answer = self.core.propose(data)
             if isinstance(answer, Accepted):
-                return await self._applied_result(answer)
+                future = self._proposals.add(answer.index, answer.term)
+                self.ready_loop.wake()
+                try:
+                    # A timeout or a client that leaves cancels only this wait: settling skips it.
+                    result: Result | None = await Deadline(COMMIT_TIMEOUT_S).run(future)
+                    return result
+                except TimeoutError:
+                    raise Unavailable(
+                        "the write was not confirmed in time; its outcome is unknown. Retry it with the same "
+                        "Idempotency-Key to be safe",
+                        retry_after=1,
+                    ) from None
             if answer.reason == NOT_LEADER and answer.leader and answer.leader != self.id:
                 raise NotLeader(
                     f"{answer.leader} leads the cluster; send writes there", leader=self.leader_url
@@ -403,18 +414,16 @@ class Node:
             # No leader yet, or a hand-over in progress: wait for the election instead of failing.
             await self._next_role_change(deadline)
 
-    async def _applied_result(self, accepted: Accepted) -> Result | None:
-        """What applying the entry the core accepted gave, once it is applied."""
+    async def _change_applied(self, accepted: Accepted) -> None:
+        """Once the entry the core accepted for a membership change is applied here."""
         future = self._proposals.add(accepted.index, accepted.term)
         self.ready_loop.wake()
         try:
-            # A timeout or a client that leaves cancels only this wait: settling skips it.
-            result: Result | None = await Deadline(COMMIT_TIMEOUT_S).run(future)
-            return result
+            await Deadline(COMMIT_TIMEOUT_S).run(future)
         except TimeoutError:
             raise Unavailable(
-                "the write was not confirmed in time; its outcome is unknown. Retry it with the same "
-                "Idempotency-Key to be safe",
+                "the change was not confirmed in time; it may still be made: GET /cluster/members says "
+                "whether it was",
                 retry_after=1,
             ) from None
 
@@ -426,6 +435,12 @@ class Node:
         member refused its stream because it was removed."""
         config = self.core.config
         return self._told_removed or (bool(config.voters) and self.id not in config.members)
+
+    @property
+    def removal_committed(self) -> bool:
+        """Removed for good: by a committed change, not one a new leader could still cut from the log."""
+        committed = self.core.committed_config
+        return self._told_removed or (bool(committed.voters) and self.id not in committed.members)
 
     def _removed_error(self) -> RemovedFromCluster:
         rejoin = (
@@ -474,7 +489,7 @@ class Node:
         self._may_change_members()
         if learner:
             keep = orjson.dumps(keep_learner_command(member_id))
-            await self._applied_result(self._accepted(self.core.propose(keep)))
+            await self._change_applied(self._accepted(self.core.propose(keep)))
         await self._change(ConfigChange(ChangeKind.ADD_LEARNER, member_id, url))
         log.info("added %s at %s as a learner", member_id, url)
         return member_id
@@ -505,7 +520,7 @@ class Node:
             )
 
     async def _change(self, change: ConfigChange) -> None:
-        await self._applied_result(self._accepted(self.core.propose_config_change(change)))
+        await self._change_applied(self._accepted(self.core.propose_config_change(change)))
 
     def _accepted(self, answer: Accepted | Refused) -> Accepted:
         if isinstance(answer, Accepted):
