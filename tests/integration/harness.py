@@ -155,7 +155,8 @@ class ProcessCluster:
             *(f"{k} = {toml_value(v)}" for k, v in self.node_keys.items()),
             "[cluster]",
             f"nodes = {urls!r}".replace("'", '"'),
-            *(f"{k} = {toml_value(v)}" for k, v in timings.items()),
+            # Timings are written as given (a caller may pass TOML text); Python's booleans as TOML's.
+            *(f"{k} = {toml_value(v) if isinstance(v, bool) else v}" for k, v in timings.items()),
             "[storage]",
             *(f"{k} = {toml_value(v)}" for k, v in self.storage.items()),
             "[api]",

@@ -1,5 +1,7 @@
 """Membership with real processes: a node joins and is promoted, a dead node is replaced under
-continuous writes, the leader is removed, a node joins during a partition... (docs/guarantees.md#members)."""
+continuous writes, the leader is removed, a node of another cluster is refused, four nodes lose two and
+grow back, the terminal client drives it all (docs/guarantees.md#members). A join across a real
+partition is in tests/chaos/test_membership_partition.py."""
 
 from __future__ import annotations
 
