@@ -5,9 +5,9 @@ Two checks of our own on top of schemathesis' built-in ones:
 * every error response, whatever caused it, is JSON of the shape docs/api.md#errors promises,
   ``{"error": code, "message": text, ...}``; and a 503 always says when to retry;
 * a request the schema allows is refused only for the reasons schemathesis.toml declares, each with
-  its own code: 400 for a ``min_index`` too far ahead, 412 for a stale ``If-Match``, 422 for a reused
-  ``Idempotency-Key``. A schema-valid request refused for anything else is a contract the server does
-  not keep.
+  its own code: 400 for a ``min_index`` too far ahead, 412 for a stale ``If-Match``, 421 for a write
+  a follower was asked not to forward (``?redirect=true``), 422 for a reused ``Idempotency-Key``. A
+  schema-valid request refused for anything else is a contract the server does not keep.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import schemathesis
 DECLARED = {
     400: ("validation_error", "min_index"),
     412: ("precondition_failed", None),
+    421: ("not_leader", None),
     422: ("idempotency_key_reused", None),
 }
 

@@ -8,6 +8,7 @@ what a client it turns away is told. The budget itself — pools, caps, who make
   connection opened, or after its first byte on a kept-alive connection; a body, within
   ``api.body_timeout_s`` (body.py). A connection too slow is answered 408 and closed. Between
   requests, a connection idle for ``api.keepalive_timeout_s`` is closed (aiohttp's keep-alive timer).
+  With TLS, the handshake too must be done within ``api.header_timeout_s``.
 * A request on a peer route from a member — by its certificate with mutual TLS, else by the cluster
   secret (``internal.authenticated_peer``) — moves its connection to the peer pool. With
   ``node.peer_port`` peers have a listener of their own, and none of this listener's places is kept
@@ -251,8 +252,14 @@ class GuardedSite(web.SockSite):
         def guarded() -> asyncio.Protocol:
             return _GuardedProtocol(connections, server)
 
+        # With TLS the protocol (and so the budget) sees a socket only once its handshake is done; a
+        # client that stalls the handshake is held to the head's deadline instead of the default 60 s.
         self._server = await asyncio.get_running_loop().create_server(
-            guarded, sock=self._sock, ssl=self._ssl_context, backlog=self._backlog
+            guarded,
+            sock=self._sock,
+            ssl=self._ssl_context,
+            backlog=self._backlog,
+            ssl_handshake_timeout=connections.header_timeout_s if self._ssl_context else None,
         )
 
 
