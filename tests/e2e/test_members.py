@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from tests.integration.harness import SECRET, ProcessCluster, free_port
 from tests.needs import CHROMIUM
 
-from .conftest import find_leader, screenshot, start_cluster
+from .conftest import find_leader, http, screenshot, start_cluster, wait_until
 
 pytestmark = pytest.mark.needs(CHROMIUM)
 
@@ -26,6 +26,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessCluster
 
 def test_the_administrator_adds_a_learner_and_removes_it_and_the_timeline_tells_both(cluster, open_page):
     leader = find_leader(cluster, timeout=30, preferred=True)
+    # Members change once the cluster has moved to the version that does (it then has an id).
+    wait_until(lambda: http("GET", leader.url + "/status")[1].get("cluster_id"), 30, "the cluster id")
     session = open_page()
     page = session.page
     session.goto(leader.url)

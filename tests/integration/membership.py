@@ -42,16 +42,28 @@ async def leader_of(client: Client, nodes: list[NodeProcess]) -> NodeProcess:
     return await wait_for(probe, DEADLINE_S, "a leader")
 
 
+async def members_can_change(client: Client, node: NodeProcess) -> None:
+    """Wait until ``node`` knows the cluster id: the cluster is at the version that changes members."""
+
+    async def known() -> bool:
+        status = await client.status(node)
+        return bool(status and status.get("cluster_id"))
+
+    await wait_for(known, DEADLINE_S, f"{node.id} to know the cluster id")
+
+
 async def change_members(
     client: Client, via: NodeProcess, method: str, path: str, body: Any = None
 ) -> dict[str, Any]:
-    """A membership change through ``via``, asked again while the answer says to retry."""
+    """A membership change through ``via``, asked again while the answer says to retry: a change in
+    flight, or a cluster just started that has not moved to the version that changes members yet."""
 
     async def attempt() -> dict[str, Any] | None:
         code, answer, _ = await client.call(method, via.url + path, body, headers=ADMIN, timeout=15)
         if code in (200, 201):
             return answer
-        assert code in (0, 409, 503) and (code != 409 or answer["error"] == "change_in_flight"), answer
+        later = ("change_in_flight", "cluster_version_too_old")
+        assert code in (0, 409, 503) and (code != 409 or answer["error"] in later), answer
         return None
 
     return await wait_for(attempt, DEADLINE_S, f"{method} {path} to be made", interval=0.2)

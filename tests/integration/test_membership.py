@@ -21,6 +21,7 @@ from .membership import (
     leader_of,
     lose_two_and_grow_back,
     members,
+    members_can_change,
     role_of,
     same_tasks_everywhere,
     voters_of,
@@ -226,6 +227,7 @@ async def test_the_terminal_client_lists_adds_removes_and_replaces(tmp_path, cli
     try:
         cluster.start_all()
         leader = await find_leader(client, cluster)
+        await members_can_change(client, leader)
         at = ("--url", leader.url)
         spare = f"http://127.0.0.1:{free_port()}"
         added = await run("cluster", "add", spare, "--learner", *at, secret=True)

@@ -8,8 +8,8 @@ and where every member is. The node writes them to its MEMBER file before it doe
 log from the leader, and is promoted to voter once it has caught up (node/autopilot.py).
 
 A refusal that asking again cannot change (an id or URL in use, no administrator rights) stops the node
-with the reason; anything else — no leader yet, a member down, a change already in flight — is asked
-again until it succeeds.
+with the reason; anything else — no leader yet, a member down, a change already in flight, a cluster
+not yet at the version that changes members — is asked again until it succeeds.
 """
 
 from __future__ import annotations
@@ -33,7 +33,16 @@ log = logging.getLogger("todonode.node")
 RETRY_S = 0.5
 ASK_TIMEOUT_S = 30.0  # the leader answers once the change is applied, or says why not
 RETRIED = {408, 421, 425, 429, 500, 502, 503, 504}
-RETRIED_CODES = {"change_in_flight", "term_not_committed", "no_leader", "no_quorum", "unavailable"}
+# Refusals that time lifts: a change or an election under way, or a cluster that moves to the version
+# that changes members as soon as every voter has announced it.
+RETRIED_CODES = {
+    "change_in_flight",
+    "term_not_committed",
+    "no_leader",
+    "no_quorum",
+    "unavailable",
+    "cluster_version_too_old",
+}
 
 
 KEPT = {"LOCK"}  # the lock stays where it is: another process may be opening it (storage/lock.py)
