@@ -87,6 +87,10 @@ class ReadyLoop:
                 messages = self.versioning.deliverable(rd.messages)
                 if rd.send_before_persisting:
                     self.transport.send(messages)
+                    # One turn first, in which the senders put the appends on the wire: the log write
+                    # below may run on this thread (Disk.write_log), and the followers' fsyncs should
+                    # overlap it, not follow it.
+                    await asyncio.sleep(0)
                     await self._persist(rd)
                 else:
                     await self._persist(rd)
