@@ -30,7 +30,7 @@ from .chart import write_chart
 from .etcd_target import INSTALL_HINT, etcd_version, find_etcd
 from .figures import FULL, QUICK, Profile
 from .progress import Progress
-from .report import format_table, summarize
+from .report import format_markdown, format_table, summarize
 from .runner import run_once
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -89,9 +89,12 @@ async def _main(args: argparse.Namespace) -> int:
     summary["chart"] = chart.name
     path = args.out / "latest.json"
     path.write_text(json.dumps(_clean(summary), indent=2, ensure_ascii=False) + "\n")
+    markdown = args.out / "latest.md"
+    markdown.write_text(format_markdown(summary))
 
     print(format_table(summary))
-    print(f"\nresults: {path}\nchart:   {chart}\nlogs:    {args.out / 'logs'}/ (every member's, last run)")
+    print(f"\nresults: {path}\ntable:   {markdown} (markdown, for the README)")
+    print(f"chart:   {chart}\nlogs:    {args.out / 'logs'}/ (every member's, last run)")
     print(f"took {summary['seconds']:.0f} s")
     return 1 if summary["failures"] else 0
 

@@ -127,6 +127,10 @@ class TodonodeTarget(Target):
         reply = await self.http.request("GET", f"{self.members[member].url}/tasks/{key}", timeout=2)
         return reply.status == 200
 
+    def wrk_request(self, mode: str, key: str, local: bool) -> tuple[str, list[str]]:
+        consistency = "local" if local else "strong"
+        return "todonode.lua", [mode, f"/tasks/{key}?consistency={consistency}"]
+
     async def batch(self, member: int, first: int, count: int) -> None:
         body = {"tasks": [{"title": f"filler {first + k}"} for k in range(count)]}
         reply = await self.http.request("POST", self.members[member].url + "/tasks/batch", body, timeout=60)
