@@ -289,7 +289,7 @@ def test_experiment_kill_the_leader(healthy: Supervised, open_page: Any) -> None
     page = start_experiment(open_page, s, "kill", other_than(s, leader))
     expect(experiment(page, "kill").locator(".exp-step.is-current .exp-do")).to_contain_text(ids(s)[leader])
     do_step(page, "kill")
-    new = ids(s)[leader_of(s)]
+    new = ids(s)[leader_of(s, not_=leader)]
     expect(passed(page, "kill", "stop")).to_contain_text(f"{new} leads term", timeout=SLOW_S * 1000)
     do_step(page, "kill")
     expect(passed(page, "kill", "restart")).to_contain_text(

@@ -110,17 +110,18 @@ def status_of(s: Supervised, i: int) -> dict[str, Any] | None:
     return body if code == 200 else None
 
 
-def leader_of(s: Supervised, *, preferred: bool = False, timeout: float = 30) -> int:
+def leader_of(s: Supervised, *, preferred: bool = False, not_: int | None = None, timeout: float = 30) -> int:
     """The index of the node a majority of the running nodes agrees leads, every running node ready;
     with ``preferred``, once that is the lowest-port node (index 0), where leadership settles when
-    every node runs."""
+    every node runs; with ``not_``, once it is another node than that one (a fault just sent to a
+    leader may not have landed yet)."""
     size = s.cluster.size
 
     def probe() -> list[int] | None:
         statuses = [status_of(s, i) for i in range(size)]
         running = [i for i, st in enumerate(statuses) if st]
         leaders = [i for i in running if statuses[i]["is_leader"]]
-        if len(leaders) != 1 or (preferred and leaders[0] != 0):
+        if len(leaders) != 1 or (preferred and leaders[0] != 0) or leaders[0] == not_:
             return None
         agree = sum(1 for i in running if statuses[i]["leader_id"] == s.cluster.nodes[leaders[0]].id)
         ready = all(http("GET", f"{s.url(i)}/ready", timeout=2)[0] == 200 for i in running)
