@@ -45,7 +45,7 @@ from ..state import Result, TaskState
 from ..transport import PeerTransport
 from ..versions import Announcement, ClusterTooNew
 from .applied import AppliedState
-from .clock import tick_forever
+from .clock import TickClock, tick_forever
 from .demo import DemoLink
 from .disk import Disk
 from .ready_loop import ReadyLoop
@@ -97,6 +97,8 @@ class Node:
         self._snapshot_policy: SnapshotPolicy | None = None
         self._versioning: ClusterVersioning | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # Half the drift margin for ticks running late, half for clocks running at different rates.
+        self._clock = TickClock(config.cluster.tick_ms, slack_ms=config.cluster.lease_drift_margin_ms / 2)
 
     # ========================================================================================= lifecycle
 
@@ -137,9 +139,7 @@ class Node:
         await self.transport.start()
         self._tasks += [
             asyncio.create_task(self._run_ready_loop()),
-            asyncio.create_task(
-                tick_forever(core, self.transport, self._ready_loop, self.config.cluster.tick_ms)
-            ),
+            asyncio.create_task(tick_forever(self._clock, core, self.transport, self._ready_loop)),
         ]
         if demo_link is not None:
             self._tasks.append(asyncio.create_task(demo_link.run()))
@@ -240,6 +240,7 @@ class Node:
         if not self.transport.received(peer, messages):
             return
         core = self.core
+        self._distrust_late_ticks()  # a follower's read may be among them
         for m in messages:
             if isinstance(m, AppendEntries | Heartbeat | InstallSnapshot) and m.term >= core.term:
                 self.last_leader_contact = time.time()
@@ -308,6 +309,7 @@ class Node:
         before the call. Returns the index it waited for."""
         while True:
             ctx = uuid.uuid4().hex
+            self._distrust_late_ticks()
             if self.core.read_index(ctx) is not None:  # refused: no leader known
                 await self._next_role_change(deadline)
                 continue
@@ -380,6 +382,11 @@ class Node:
             raise self._no_leader_error()
         assert self._role_changes is not None, "roles change once the node has started"
         await deadline.wait(self._role_changes.next_change())
+
+    def _distrust_late_ticks(self) -> None:
+        """Before the core may answer a read by lease: ticks that fell behind real time undercount it."""
+        if self._clock.behind():
+            self.core.expire_lease()
 
     def _quorum(self) -> QuorumStatus:
         return quorum(self.core, self.transport)
