@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick flake sim lint clean cluster node demo bench chaos fuzz upgrade
+.PHONY: help install test test-quick flake sim lint clean cluster node demo bench bench-scale chaos fuzz upgrade
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -19,6 +19,7 @@ help:
 	@echo "make flake RUNS=10  run make test RUNS times in a row and list every failure of every run"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
+	@echo "make bench-scale    the figures at a million tasks: restart, catch-up, memory, snapshots"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
 	@echo "make upgrade        the long rolling upgrade from the previous release, kill -9 at every step"
@@ -106,6 +107,11 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS)) \
 		$(if $(filter 0,$(ETCD)),--no-etcd) $(if $(TLS_DIR),--tls)
+
+# make bench-scale [QUICK=1] [RUNS=N]: todonode alone, filled to a million tasks (QUICK=1: 5,000), taking
+# snapshots as it fills; writes bench/results/scale.json and scale.md. Several minutes and several GB.
+bench-scale: $(BENCH_STAMP)
+	$(BIN)/python -m bench --scale $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS))
 
 # make fuzz [EXAMPLES=200] [SEED=N]: tests/fuzz (a one-node cluster, then a follower of three nodes) with
 # many more generated requests per operation than the quick run in make test.

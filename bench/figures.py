@@ -8,6 +8,7 @@ todonode's alone ("n/a" for etcd). A target is checked on the medians of the run
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,16 @@ QUICK = Profile(
     wrk_seconds=1.0,
     physical_samples=50,
 )
+
+# ``make bench-scale``: the figures at a million tasks, on a cluster of their own (``SCALE_FIGURES``).
+# Everything it does not measure is sized as in QUICK; SCALE_QUICK checks in CI that it runs.
+SCALE = dataclasses.replace(
+    QUICK, name="scale", scale_tasks=1_000_000, scale_writes=5_000, missed_writes=10_000, list_requests=500
+)
+SCALE_QUICK = dataclasses.replace(QUICK, name="scale-quick")
+# Applied entries between snapshots on the scale cluster: a fill in batches of 1,000 tasks then takes
+# snapshots of a few hundred thousand tasks and more while the writes go on.
+SCALE_SNAPSHOT_EVERY = 300
 
 # (result, footnote): result is "PASS", "FAIL", "n/c" (not checked: needs etcd) or "" (no target).
 Check = Callable[[float, float | None], tuple[str, str | None]]
@@ -216,3 +227,26 @@ FIGURES: tuple[Figure, ...] = (
 
 FIGURE_IDS = tuple(f.id for f in FIGURES)
 ETCD_FIGURE_IDS = tuple(f.id for f in FIGURES if f.on_etcd)
+
+SCALE_FIGURES: tuple[Figure, ...] = (
+    Figure("scale_ratio", "writes/s at {tasks} tasks ÷ empty (c=8)", "×", False, "≥ 0.9×", _at_least(0.9), 2),
+    Figure("restart_s", "restart with {tasks} tasks until ready", "s", False, "≤ 5 s", _at_most(5.0), 2),
+    Figure(
+        "catchup_s", "catch-up of a node that missed {missed} writes, at {tasks} tasks", "s", False, digits=2
+    ),
+    Figure("rss_mb", "RSS per node at {tasks} tasks (largest)", "MB", False, "≤ 400 MB", _at_most(400), 0),
+    Figure(
+        "list_p99_ms", "GET /tasks?limit=100 at {tasks} tasks, p99", "ms", False, "≤ 10 ms", _at_most(10), 2
+    ),
+    Figure("snapshot_mb", "largest snapshot taken while filling", "MB", False, digits=0),
+    Figure(
+        "scale_elections",
+        "elections while filling to {tasks} tasks and snapshotting",
+        "",
+        False,
+        "0",
+        _at_most(0),
+        0,
+    ),
+)
+SCALE_FIGURE_IDS = tuple(f.id for f in SCALE_FIGURES)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .etcd_target import INSTALL_HINT
-from .figures import FIGURES, Figure, Profile
+from .figures import FIGURES, SCALE_FIGURES, Figure, Profile
 
 
 def _number(value: Any) -> float | None:
@@ -56,10 +56,12 @@ def summarize(
     etcd: dict[str, str] | None,
     seconds: float,
     etcd_skipped: bool = False,
+    scale: bool = False,
 ) -> dict[str, Any]:
+    """``scale``: runs of ``make bench-scale`` (SCALE_FIGURES, no etcd, no chart)."""
     with_etcd = etcd is not None
     rows = []
-    for figure in FIGURES:
+    for figure in SCALE_FIGURES if scale else FIGURES:
         mine = median_of(runs, "todonode", figure.id)
         theirs = median_of(runs, "etcd", figure.id) if with_etcd and figure.on_etcd else None
         ratio = mine / theirs if figure.ratio and mine is not None and theirs else None
@@ -95,8 +97,9 @@ def summarize(
         "etcd": etcd,
         "etcd_skipped": etcd_skipped,
         "etcd_hint": None if with_etcd or etcd_skipped else f"etcd not found: {INSTALL_HINT}",
+        "scale": scale,
         "figures": rows,
-        "chart_data": _chart_data(rows, last, with_etcd),
+        "chart_data": None if scale else _chart_data(rows, last, with_etcd),
         "physical": [run["extras"].get("physical") for run in runs],
         "notes": notes,
         "failures": failures,
@@ -170,8 +173,12 @@ def _ratio_spread(row: dict[str, Any]) -> str:
     return f"{low_high[0]:.2f}–{low_high[1]:.2f}×" if low_high and low_high[0] != low_high[1] else ""
 
 
+def _figures_of(summary: dict[str, Any]) -> dict[str, Figure]:
+    return {f.id: f for f in (SCALE_FIGURES if summary.get("scale") else FIGURES)}
+
+
 def format_table(summary: dict[str, Any]) -> str:
-    figures = {f.id: f for f in FIGURES}
+    figures = _figures_of(summary)
     header = ("figure", "todonode", "runs", "etcd", "ratio", "runs", "target", "result")
     widths = (62, 10, 15, 10, 7, 13, 24, 6)
     left = (0, 6, 7)
@@ -243,7 +250,7 @@ def _how_to_read(runs: int) -> str:
 
 def format_markdown(summary: dict[str, Any]) -> str:
     """The table for the README: every figure with its run-by-run range, and what it was measured on."""
-    figures = {f.id: f for f in FIGURES}
+    figures = _figures_of(summary)
     lines = ["| figure | todonode | etcd | ratio | target | result |", "|---|---:|---:|---:|---|---|"]
     for row in summary["figures"]:
         figure = figures[row["id"]]

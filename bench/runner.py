@@ -17,7 +17,7 @@ from . import physical
 from . import workloads as w
 from .client import HttpJson, new_session
 from .etcd_target import EtcdTarget
-from .figures import Profile
+from .figures import SCALE_SNAPSHOT_EVERY, Profile
 from .progress import Progress
 from .targets import Target
 from .todonode_target import TodonodeTarget
@@ -37,6 +37,9 @@ TODONODE_MAIN: tuple[Workload, ...] = (
 # ...and a fresh one for the figures at scale, so memory held from earlier load does not count.
 TODONODE_SCALE: tuple[Workload, ...] = (w.scale,)
 ETCD: tuple[Workload, ...] = (w.throughput, w.wrk_loads, w.visibility, w.failover)
+# make bench-scale: the figures at scale, then a catch-up with that much state, on a cluster that takes
+# snapshots while it is filled.
+TODONODE_AT_SCALE: tuple[Workload, ...] = (w.scale, w.catch_up)
 
 
 async def run_once(
@@ -71,6 +74,28 @@ async def run_once(
                     if logs is not None:
                         _keep_logs(target, logs / target.root.name)
     _against_the_limit(run, limit["limit_ms"])
+    return run
+
+
+async def run_scale_once(profile: Profile, progress: Progress, logs: Path | None = None) -> dict[str, Any]:
+    """One run of ``make bench-scale``: todonode alone, TODONODE_AT_SCALE on one fresh cluster."""
+    run: dict[str, Any] = {
+        "todonode": {},
+        "etcd": None,
+        "extras": {"todonode": {}},
+        "failures": [],
+        "notes": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="todonode-bench-scale-") as tmp:
+        async with new_session() as session:
+            target = TodonodeTarget(
+                Path(tmp) / "todonode-scale", HttpJson(session), snapshot_every=SCALE_SNAPSHOT_EVERY
+            )
+            try:
+                await _on_cluster(target, TODONODE_AT_SCALE, profile, progress, run)
+            finally:
+                if logs is not None:
+                    _keep_logs(target, logs / target.root.name)
     return run
 
 

@@ -366,6 +366,7 @@ async def scale(ctx: Context) -> None:
     empty = await closed_loop(put, p.scale_writes, 8, ctx.progress.count, ctx.seq)
 
     ctx.stage(f"filling to {p.scale_tasks:,} tasks")
+    term_before = await t.term()
     filled = 0
     while filled < p.scale_tasks:
         count = min(1000, p.scale_tasks - filled)
@@ -377,6 +378,8 @@ async def scale(ctx: Context) -> None:
     await closed_loop(put, p.warmup, 8, seq=ctx.seq)
     full = await closed_loop(put, p.scale_writes, 8, ctx.progress.count, ctx.seq)
     ctx.figures["scale_ratio"] = full.rate / empty.rate if empty.rate else math.nan
+    ctx.figures["scale_elections"] = await t.term() - term_before
+    ctx.figures["snapshot_mb"] = t.snapshot_mb()
 
     ctx.stage("RSS and GET /tasks?limit=100")
     status = await t.status(leader)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from bench.chart import render_svg, write_chart
-from bench.figures import ETCD_FIGURE_IDS, FIGURE_IDS, FIGURES, QUICK
+from bench.figures import ETCD_FIGURE_IDS, FIGURE_IDS, FIGURES, QUICK, SCALE_FIGURE_IDS
 from bench.report import format_markdown, format_table, summarize
 
 from tests.needs import WRK
@@ -56,6 +56,21 @@ def test_quick_profile_produces_every_figure_the_json_and_the_chart(tmp_path: Pa
         assert f"| {figure.title(QUICK).strip()}" in markdown
     assert data["machine"]["cpu_model"] is None or data["machine"]["cpu_model"] in proc.stdout
     assert "skipped on request" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_scale_profile_produces_every_scale_figure(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench", "--scale", "--quick", "--quiet", "--out", str(tmp_path)]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-6000:]}"
+    data = json.loads((tmp_path / "scale.json").read_text())
+    rows = {row["id"]: row for row in data["figures"]}
+    assert set(rows) == set(SCALE_FIGURE_IDS) and data["failures"] == []
+    missing = [fid for fid, row in rows.items() if row["todonode"] is None]
+    assert not missing, f"not measured: {missing}\n{proc.stdout}"
+    assert rows["snapshot_mb"]["todonode"] > 0, "the scale cluster must snapshot while it is filled"
+    assert "| elections while filling to 5,000 tasks" in (tmp_path / "scale.md").read_text()
 
 
 def _fake_run(with_etcd: bool) -> dict:
