@@ -108,8 +108,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS)) \
 		$(if $(filter 0,$(ETCD)),--no-etcd) $(if $(TLS_DIR),--tls)
 
-# make bench-scale [QUICK=1] [RUNS=N]: todonode alone, filled to a million tasks (QUICK=1: 5,000), taking
-# snapshots as it fills; writes bench/results/scale.json and scale.md. Several minutes and several GB.
+# make bench-scale [QUICK=1] [RUNS=N]: todonode alone, filled to a million tasks (QUICK=1: 5,000), with a
+# snapshot of it all taken under load; writes bench/results/scale.json and scale.md. Minutes, and GBs.
 bench-scale: $(BENCH_STAMP)
 	$(BIN)/python -m bench --scale $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS))
 

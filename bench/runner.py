@@ -17,7 +17,7 @@ from . import physical
 from . import workloads as w
 from .client import HttpJson, new_session
 from .etcd_target import EtcdTarget
-from .figures import SCALE_SNAPSHOT_EVERY, Profile
+from .figures import Profile
 from .progress import Progress
 from .targets import Target
 from .todonode_target import TodonodeTarget
@@ -37,8 +37,7 @@ TODONODE_MAIN: tuple[Workload, ...] = (
 # ...and a fresh one for the figures at scale, so memory held from earlier load does not count.
 TODONODE_SCALE: tuple[Workload, ...] = (w.scale,)
 ETCD: tuple[Workload, ...] = (w.throughput, w.wrk_loads, w.visibility, w.failover)
-# make bench-scale: the figures at scale, then a catch-up with that much state, on a cluster that takes
-# snapshots while it is filled.
+# make bench-scale: the figures at scale, then a catch-up with that much state.
 TODONODE_AT_SCALE: tuple[Workload, ...] = (w.scale, w.catch_up)
 
 
@@ -89,7 +88,7 @@ async def run_scale_once(profile: Profile, progress: Progress, logs: Path | None
     with tempfile.TemporaryDirectory(prefix="todonode-bench-scale-") as tmp:
         async with new_session() as session:
             target = TodonodeTarget(
-                Path(tmp) / "todonode-scale", HttpJson(session), snapshot_every=SCALE_SNAPSHOT_EVERY
+                Path(tmp) / "todonode-scale", HttpJson(session), snapshot_every=profile.snapshot_every
             )
             try:
                 await _on_cluster(target, TODONODE_AT_SCALE, profile, progress, run)

@@ -70,7 +70,7 @@ def test_quick_scale_profile_produces_every_scale_figure(tmp_path: Path) -> None
     missing = [fid for fid, row in rows.items() if row["todonode"] is None]
     assert not missing, f"not measured: {missing}\n{proc.stdout}"
     assert rows["snapshot_mb"]["todonode"] > 0, "the scale cluster must snapshot while it is filled"
-    assert "| elections while filling to 5,000 tasks" in (tmp_path / "scale.md").read_text()
+    assert "| elections while filled to 5,000 tasks" in (tmp_path / "scale.md").read_text()
 
 
 def _fake_run(with_etcd: bool) -> dict:
