@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick flake sim lint clean cluster node demo bench bench-scale chaos fuzz upgrade
+.PHONY: help install test test-quick flake sim lint clean cluster node demo bench bench-dashboard bench-scale \
+	chaos fuzz upgrade abuse
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -19,10 +20,12 @@ help:
 	@echo "make flake RUNS=10  run make test RUNS times in a row and list every failure of every run"
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
+	@echo "make bench-dashboard  the dashboard at 100,000 tasks in Chromium: first screen, typed task"
 	@echo "make bench-scale    the figures at a million tasks: restart, catch-up, memory, snapshots"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
 	@echo "make upgrade        the long rolling upgrade from the previous release, kill -9 at every step"
+	@echo "make abuse          hostile clients against a cluster: write latency, elections, memory per attack"
 	@echo "make lint           ruff, and mypy (strict) on src/todonode"
 
 $(STAMP): pyproject.toml
@@ -108,6 +111,11 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS)) \
 		$(if $(filter 0,$(ETCD)),--no-etcd) $(if $(TLS_DIR),--tls)
 
+# make bench-dashboard [TASKS=100000] [RUNS=5]: the dashboard with a long list in Chromium: first
+# screen, whole list and typed-task times (medians, with the targets); bench/results/dashboard.json.
+bench-dashboard: $(STAMP)
+	$(BIN)/python -m bench.dashboard $(if $(TASKS),--tasks $(TASKS)) $(if $(RUNS),--runs $(RUNS))
+
 # make bench-scale [QUICK=1] [RUNS=N]: todonode alone, filled to a million tasks (QUICK=1: 5,000), with a
 # snapshot of it all taken under load; writes bench/results/scale.json and scale.md. Minutes, and GBs.
 bench-scale: $(BENCH_STAMP)
@@ -124,6 +132,12 @@ fuzz: $(STAMP)
 # short one. The figures are printed at the end and kept in test-artifacts/rolling-upgrade.json.
 upgrade: $(STAMP)
 	TODONODE_UPGRADE=long $(BIN)/python -m pytest -q tests/compat/test_rolling_upgrade.py
+
+# make abuse [ONLY="idle sockets"]: every attack of tests/abuse, full length, against a fresh
+# three-node cluster; prints the table (write p50/p99 before and during, elections, RSS) and writes
+# test-artifacts/abuse.json. make test runs the short profile.
+abuse: $(STAMP)
+	$(BIN)/python -m tests.abuse $(if $(ONLY),--only "$(ONLY)")
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

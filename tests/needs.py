@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import functools
 import os
+import resource
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -75,7 +77,39 @@ def _namespaces() -> str | None:
     return None
 
 
+def _loopback_addresses() -> str | None:
+    """Clients on addresses of their own in 127.0.0.0/8 (Linux routes all of it to loopback), and the
+    nodes' memory read from /proc."""
+    if sys.platform != "linux":
+        return "only Linux routes all of 127.0.0.0/8 to loopback and has /proc"
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.2", 0))
+        except OSError as exc:
+            return f"cannot bind 127.0.0.2: {exc.strerror or exc}"
+    return None
+
+
+def _open_files(count: int) -> Callable[[], str | None]:
+    def probe() -> str | None:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard == resource.RLIM_INFINITY or hard >= count:
+            return None
+        return f"the hard open-file limit is {hard}, below {count}"
+
+    return probe
+
+
 ROOT = Need("root", "run the tests as root (CI does)", _root)
+LOOPBACK_ADDRESSES = Need(
+    "client addresses in 127.0.0.0/8 and /proc", "run the tests on Linux", _loopback_addresses
+)
+# The hostile-client suite holds 2,000 idle sockets and more in the test process.
+MANY_OPEN_FILES = Need(
+    "4,096 open files",
+    "raise the hard limit (ulimit -Hn 4096, or LimitNOFILE= under systemd)",
+    _open_files(4096),
+)
 NETNS = Need(
     "network namespaces",
     "run as root with iproute2 (apt-get install -y iproute2) and the CAP_NET_ADMIN capability",

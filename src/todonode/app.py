@@ -7,30 +7,44 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import cors, demo, internal, metrics, routes
+from .api import connections, cors, demo, internal, metrics, routes, tasks, trusted_hosts
+from .api.connections import connections_middleware
 from .api.cors import cors_middleware
 from .api.errors import error_middleware
 from .api.forwarding import FORWARDER, Forwarder
 from .api.keys import CONFIG, NODE
+from .api.trusted_hosts import trusted_hosts_middleware
 from .config import Config
 from .node import Node
 from .transport import MAX_BATCH_BYTES
 
+# How long a connection whose request body was not read whole (refused, or too slow) is drained
+# before it is closed, so that its client reads the answer rather than a reset.
+LINGER_S = 2.0
+
 
 def create_app(config: Config, node: Node | None = None) -> web.Application:
     app = web.Application(
-        # cors_middleware answers preflights before routing can refuse them; cors.setup stamps the
-        # CORS headers on every response, errors and the /events stream included.
-        middlewares=[error_middleware, cors_middleware],
+        # A request to a name the node does not answer to, or a write from a page it does not trust,
+        # is refused before anything else sees it (trusted_hosts.py). cors_middleware answers
+        # preflights before routing can refuse them; cors.setup stamps the CORS headers on every
+        # response, errors and the /events stream included.
+        # connections_middleware tells the connection budget which connection is busy, and which is a
+        # peer's (api/connections.py).
+        middlewares=[error_middleware, connections_middleware, trusted_hosts_middleware, cors_middleware],
         # Peers send batches of entries and snapshots: the body limit for clients is enforced per
         # route (api/body.py); this is the hard ceiling for everything.
         client_max_size=max(config.api.max_body_bytes, MAX_BATCH_BYTES),
+        handler_args={"keepalive_timeout": config.api.keepalive_timeout_s, "lingering_time": LINGER_S},
     )
     app[CONFIG] = config
     app[NODE] = node or Node(config)
     app.cleanup_ctx.append(_node_lifetime)
     forwarder = app[FORWARDER] = Forwarder()
     app.cleanup_ctx.append(forwarder.lifetime)
+    trusted_hosts.setup(app, config)
+    connections.setup(app, config, routes.peer_paths())
+    tasks.setup(app)
     cors.setup(app)
     internal.setup(app)
     if config.api.metrics:

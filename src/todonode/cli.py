@@ -226,17 +226,19 @@ def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] |
 async def serve(config: Config) -> None:
     from aiohttp import web
 
+    from .api.connections import GuardedSite, fit_open_files
     from .api.keys import NODE
     from .app import create_app
 
     sock = bind(config.node.host, config.node.port)
     peer_sock = None if config.node.peer_port is None else bind(config.node.host, config.node.peer_port)
+    config = fit_open_files(config)
     runner = web.AppRunner(create_app(config), handle_signals=False, access_log=None)
     runners = [runner]
     try:
         await runner.setup()
         context = _client_tls(config)
-        await web.SockSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, ssl_context=context).start()
+        await GuardedSite(runner, sock, shutdown_timeout=SHUTDOWN_TIMEOUT_S, ssl_context=context).start()
         if peer_sock is not None:
             runners.insert(0, await _serve_peers(config, runner.app[NODE], peer_sock))
         log.info(

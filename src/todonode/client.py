@@ -14,6 +14,11 @@ the system's CAs); ``--cert``/``--key`` (or, with ``--config``, the node's own c
 as the cluster's credentials. Administration sends the admin token if one is known, else relies on that
 certificate, and sends the cluster secret only when it has neither: a credential goes only where it is
 needed.
+
+Everything printed that came from a node is made safe for a terminal first (``printable``): a control
+character, a bidirectional override or any other invisible format character in a title (or a
+message) is shown as its ``\\uXXXX`` escape, never sent to the terminal raw, where it could move the
+cursor, rewrite the screen or make a line read as other text than it holds.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import socket
 import ssl
 import sys
 import time
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -41,6 +47,7 @@ ADMIN_TOKEN_ENV = "TODONODE_ADMIN_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:4000"
 SHORT_ID = 8
 RETRIES = 3
+PAGE = 1000  # the largest page a node serves
 
 
 class ClientError(Exception):
@@ -218,14 +225,43 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> int:
     """Run a parsed ``tasks``/``cluster`` command; errors are one line on stderr."""
     try:
         client = _client(args)
-        args.run(client, args, out)
+        args.run(client, args, lambda text: out(printable(text)))
     except UsageError as exc:
-        print(f"todonode: {exc}", file=sys.stderr)
+        print(f"todonode: {escaped(str(exc))}", file=sys.stderr)
         return 2
     except ClientError as exc:
-        print(f"todonode: {exc}", file=sys.stderr)
+        print(f"todonode: {escaped(str(exc))}", file=sys.stderr)
         return 1
     return 0
+
+
+# Invisible characters a terminal shows as nothing, or obeys: controls, format characters (bidi
+# overrides among them), line and paragraph separators, lone surrogates.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# Format characters that only join what is around them, as in emoji sequences (👩‍💻) and many scripts.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal must not receive raw written as its JSON escape
+    (``\\u0085``; a pair of escapes beyond the BMP), so JSON stays JSON. Line breaks between lines are
+    kept: ``text`` may be several lines of our own making."""
+    return "\n".join(map(escaped, text.split("\n")))
+
+
+def escaped(text: str) -> str:
+    """``text`` on one line, every character a terminal must not receive raw escaped (see printable)."""
+    return text if text.isprintable() else "".join(map(_shown, text))
+
+
+def _shown(char: str) -> str:
+    if char in _JOINERS or unicodedata.category(char) not in _UNPRINTABLE:
+        return char
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -279,12 +315,27 @@ def _print_json(out: Callable[[str], None], value: Any) -> None:
 
 def _task_line(task: dict[str, Any]) -> str:
     mark = "[x]" if task["completed"] else "[ ]"
-    return f"{task['id'][:SHORT_ID]}  {mark} {task['title']}"
+    return f"{escaped(task['id'][:SHORT_ID])}  {mark} {escaped(task['title'])}"
+
+
+def _all_tasks(client: Client, query: str = "") -> list[dict[str, Any]]:
+    """Every task (with ``query``, e.g. ``completed=true``), newest first, a page at a time."""
+    tasks: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = client.call(
+            "GET",
+            f"/tasks?limit={PAGE}" + (f"&{query}" if query else "") + (f"&cursor={cursor}" if cursor else ""),
+        )
+        tasks += page["tasks"]
+        cursor = page.get("next_cursor")
+        if cursor is None:
+            return tasks
 
 
 def _list(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -> None:
-    query = "?completed=true" if args.completed else "?completed=false" if args.active else ""
-    tasks = client.call("GET", "/tasks" + query)["tasks"]
+    query = "completed=true" if args.completed else "completed=false" if args.active else ""
+    tasks = _all_tasks(client, query)
     if args.json:
         _print_json(out, tasks)
         return
@@ -309,9 +360,11 @@ def _add(client: Client, args: argparse.Namespace, out: Callable[[str], None]) -
 
 def _resolve(client: Client, given: str) -> str:
     """The full id of the task whose id is ``given`` or starts with it (at least 4 characters)."""
-    tasks = client.call("GET", "/tasks")["tasks"]
-    if any(task["id"] == given for task in tasks):
-        return given
+    try:
+        return str(client.call("GET", f"/tasks/{_quote(given)}")["id"])
+    except ClientError:
+        pass  # not a whole id (or not there): look for it as a prefix
+    tasks = _all_tasks(client)
     matches = [task["id"] for task in tasks if len(given) >= 4 and task["id"].startswith(given)]
     if len(matches) == 1:
         return str(matches[0])
@@ -395,6 +448,7 @@ def _cell(value: Any) -> str:
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    rows = [[escaped(cell) for cell in row] for row in rows]  # one line each, whatever a node said
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows

@@ -26,6 +26,9 @@ Rules that are decisions rather than obvious:
 - ``[demo]`` is written by ``scripts/cluster.py --demo`` and turns on demo mode: the supervisor named by
   ``demo.supervisor`` (a Unix socket; relative to the config's directory) may inject faults into this node,
   and the node offers the controls for them to the page. Demo mode needs ``node.host`` on loopback.
+- ``api.allowed_hosts`` are host names (or addresses) the node answers to besides its own: the hosts of
+  ``cluster.nodes``, ``localhost`` and the loopback addresses always. They are kept lower case, without
+  brackets or a trailing dot; ``"*"`` allows any ``Host`` (behind a proxy that checks it).
 - ``node.event_loop`` is ``"auto"`` (uvloop where it is installed, which it is wherever pip installs
   todonode but Windows), ``"uvloop"`` (an error if it is not installed) or ``"asyncio"``.
 - Relative ``tls.*`` paths resolve against the config file's directory. ``tls.cert_file`` and
@@ -150,6 +153,8 @@ class StorageSection:
     snapshot_every: Positive = 10_000  # applied entries between snapshots
     snapshot_interval_s: Positive = 300  # or this many seconds, whichever comes first
     segment_bytes: Positive = 64 * 1024 * 1024
+    max_tasks: Positive = 200_000  # beyond this, writes that add tasks are refused (quota_exceeded)
+    max_bytes: Positive = 64 * 1024 * 1024  # of tasks and idempotency records, as a snapshot holds them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,10 +164,17 @@ class ApiSection:
     max_title_chars: Positive = 500
     max_batch: Positive = 1000
     cors_origins: tuple[str, ...] = ()  # never empty in ApiSection: defaults to the cluster's node origins
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides the members', localhost, loopback
     token: str | None = field(default=None, repr=False)  # None: writes need no client token
     admin_token: str | None = field(default=None, repr=False)  # for administration (api/access.py)
     protect_reads: bool = False  # reads need the token too
     metrics: bool = True  # serve GET /metrics and measure for it
+    max_event_streams: Positive = 256  # GET /events subscribers at once; one more is 503
+    max_connections: Positive = 1024  # client connections at once (peers have places of their own)
+    max_connections_per_client: Positive = 128  # client connections from one address
+    header_timeout_s: Positive = 10  # a request's head must arrive within this (from its first byte)
+    body_timeout_s: Positive = 30  # and its body within this
+    keepalive_timeout_s: Positive = 30  # a connection idle this long between requests is closed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -528,7 +540,10 @@ def _api_section(path: Path, api: _ApiFile, nodes: tuple[str, ...]) -> ApiSectio
     admin = _inline_or_file(path, "api.admin_token_file", api.admin_token, api.admin_token_file) or None
     if admin is not None and admin == token:
         raise ConfigError(path, "api.admin_token", "must differ from api.token: they grant different rights")
-    return _section(ApiSection, api, cors_origins=origins or nodes, token=token, admin_token=admin)
+    hosts = tuple(_host_name(path, host) for host in api.allowed_hosts)
+    return _section(
+        ApiSection, api, cors_origins=origins or nodes, token=token, admin_token=admin, allowed_hosts=hosts
+    )
 
 
 def _tls_section(path: Path, tls: _TlsFile) -> TlsSection:
@@ -583,6 +598,31 @@ def _demo_section(path: Path, demo: _DemoFile) -> DemoSection:
         raise ConfigError(path, "demo.supervisor", "must not be empty")
     supervisor = None if demo.supervisor is None else (path.parent / demo.supervisor).absolute()
     return _section(DemoSection, demo, supervisor=supervisor)
+
+
+def _host_name(path: Path, value: str) -> str:
+    """``value`` as a ``Host`` is compared (see ``host_key``), or ``*``."""
+    host = value.strip()
+    if host == "*":
+        return host
+    key = host_key(host)
+    if key is None:
+        problem = f"must be host names or addresses, without scheme or port, got {_show(value)}"
+        raise ConfigError(path, "api.allowed_hosts", problem)
+    return key
+
+
+def host_key(host: str) -> str | None:
+    """``host`` (a name, or an address, IPv6 with or without brackets) as hosts are compared: lower
+    case, no trailing dot, an address in its shortest form. None if it is neither."""
+    bare = host.lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_address(bare.removeprefix("[").removesuffix("]")))
+    except ValueError:
+        return bare if _HOST_NAME.fullmatch(bare) else None
+
+
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?")
 
 
 def _inline_or_file(path: Path, file_key: str, inline: str | None, file_name: str | None) -> str | None:

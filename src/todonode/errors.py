@@ -52,6 +52,10 @@ class NotFound(ApiError):
     status, code = 404, "not_found"
 
 
+class RequestTimeout(ApiError):
+    status, code = 408, "request_timeout"
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 
@@ -87,6 +91,13 @@ class Unavailable(ApiError):
     Idempotency-Key is always safe."""
 
     status, code = 503, "unavailable"
+
+
+class QuotaExceeded(ApiError):
+    """The task list is as large as ``storage.max_tasks`` or ``storage.max_bytes`` allow: writes that
+    would grow it are refused until tasks are deleted. Reads and deletes go on."""
+
+    status, code = 507, "quota_exceeded"
 
 
 class StorageUnavailable(ApiError):

@@ -20,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from .observer import NodeObserver
+from .quota import Usage
 from .raft import Role
 
 if TYPE_CHECKING:
@@ -178,3 +179,27 @@ class NodeCollector(Collector):
         tasks.add_metric(["active"], counts["active"])
         tasks.add_metric(["completed"], counts["completed"])
         yield tasks
+        yield from _quota_metrics(Usage.of(self._node.state, self._node.config.storage))
+
+
+def _quota_metrics(usage: Usage) -> Iterator[Metric]:
+    """How full the list is against storage.max_tasks and max_bytes, and the alarm when one is full."""
+    yield GaugeMetricFamily(
+        "todonode_state_bytes", "Tasks and idempotency records, as a snapshot holds them", value=usage.bytes
+    )
+    yield GaugeMetricFamily(
+        "todonode_idempotency_bytes",
+        "The idempotency table, as a snapshot holds it",
+        value=usage.idempotency_bytes,
+    )
+    limit = GaugeMetricFamily("todonode_quota_limit", "storage.max_tasks and max_bytes", labels=["quota"])
+    alarm = GaugeMetricFamily(
+        "todonode_quota_alarm",
+        "1 while the quota leaves no room: writes that add are refused",
+        labels=["quota"],
+    )
+    for quota, full in usage.full().items():
+        limit.add_metric([quota], usage.max_tasks if quota == "tasks" else usage.max_bytes)
+        alarm.add_metric([quota], int(full))
+    yield limit
+    yield alarm

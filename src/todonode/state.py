@@ -18,22 +18,36 @@ The rules this module lives by:
   ``idempotency`` {key: record} oldest first, ``meta`` counters. A stored task or record is never changed:
   an update stores a new dict. So copying the three containers (``snapshot``) gives a consistent snapshot
   that can be serialised while applies continue.
+* An idempotency record keeps what a replay needs, not the response: the status, and the ids of the
+  tasks the write created or changed (a replay shows them as they are now), or the whole body when it
+  is small and holds no task (an error, a count, a deletion). The table is bounded by keys, bytes and
+  age, all measured on what is in the log, so every replica evicts the same records. Records of the
+  previous release, which kept whole bodies under ``body``, are still replayed as they are. While a
+  node of that release may still be among the replicas (``compact_records`` off: the owner sets it
+  from the cluster version), records are kept and evicted as that release does, by keys and age alone:
+  a replica that evicted a record the others keep would apply a retry of it that they replay.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import islice
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, TypeGuard, overload
 
 import orjson
 
+from .seq_order import SeqOrder
+
 IDEMPOTENCY_MAX_KEYS = 10_000
+IDEMPOTENCY_MAX_BYTES = 4 * 1024 * 1024  # of records as the snapshot stores them
 IDEMPOTENCY_MAX_AGE_S = 24 * 3600
+# Tasks one page may look at: a page filtered by completed stops there, short, with a cursor to go on.
+SCAN_BUDGET = 10_000
+# A task's size in a snapshot but for its title: its id (twice: as the key too) and the other fields.
+TASK_OVERHEAD_BYTES = 215
 
 Task = dict[str, Any]
 Command = dict[str, Any]
@@ -51,13 +65,51 @@ class TaskEvent:
     task: Task | None = None
 
 
+class Changes(Sequence[TaskEvent]):
+    """The events of a command that changed many tasks alike, made one by one as they are read. A
+    delete of 100,000 tasks must not first make 100,000 events (and the garbage collections that
+    come with them) while the event loop waits: the publisher reads them a batch per loop turn.
+    ``items`` are the tasks, or for deletions their ids; equal to any sequence of the same events."""
+
+    __slots__ = ("_items", "_kind")
+
+    def __init__(self, kind: Literal["created", "updated", "deleted"], items: Sequence[Any]) -> None:
+        self._kind = kind
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @overload
+    def __getitem__(self, index: int) -> TaskEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[TaskEvent]: ...
+    def __getitem__(self, index: int | slice) -> TaskEvent | Sequence[TaskEvent]:
+        if isinstance(index, slice):
+            return Changes(self._kind, self._items[index])
+        return self._event(self._items[index])
+
+    def __iter__(self) -> Iterator[TaskEvent]:
+        return map(self._event, self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to tuples, so not hashable like one
+
+    def _event(self, item: Any) -> TaskEvent:
+        if self._kind == "deleted":
+            return TaskEvent("deleted", item)
+        return TaskEvent(self._kind, item["id"], item)
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     """The API response to one command. ``body`` shares dicts with the state: read it, never change it."""
 
     status: int
     body: dict[str, Any]
-    events: tuple[TaskEvent, ...] = ()
+    events: Sequence[TaskEvent] = ()
     # True when body is the stored response to an earlier request with the same Idempotency-Key.
     replayed: bool = False
 
@@ -203,8 +255,9 @@ class TaskState:
     """The replicated task list, kept in ``store`` (a pickledb ``db.db``; see the module docstring).
 
     Missing containers are created. Build a new TaskState after replacing the store's contents (loading a
-    snapshot): this one keeps references to the containers. ``idempotency_max_keys`` and
-    ``idempotency_max_age_s`` decide what ``apply`` evicts, so every node must use the same values.
+    snapshot): this one keeps references to the containers. ``idempotency_max_keys``,
+    ``idempotency_max_bytes`` and ``idempotency_max_age_s`` decide what ``apply`` evicts, so every node
+    must use the same values.
     """
 
     def __init__(
@@ -212,6 +265,7 @@ class TaskState:
         store: dict[str, Any],
         *,
         idempotency_max_keys: int = IDEMPOTENCY_MAX_KEYS,
+        idempotency_max_bytes: int = IDEMPOTENCY_MAX_BYTES,
         idempotency_max_age_s: float = IDEMPOTENCY_MAX_AGE_S,
     ) -> None:
         self._tasks: dict[str, Task] = store.setdefault("tasks", {})
@@ -220,8 +274,15 @@ class TaskState:
         # completed is kept so that counts() is O(1); last_seq numbers tasks in creation order.
         for counter in ("applied_index", "last_seq", "completed"):
             self._meta.setdefault(counter, 0)
+        self._order = SeqOrder((task["seq"], task_id) for task_id, task in self._tasks.items())
+        self._task_bytes = sum(map(task_size, self._tasks.values()))  # derived, like the order
         self._max_keys = idempotency_max_keys
+        self._max_idem_bytes = idempotency_max_bytes
         self._max_age_ms = round(idempotency_max_age_s * 1000)
+        # Derived from the records, never stored: a replica that loaded a snapshot and one that applied
+        # the log count the same.
+        self._idem_bytes = sum(_record_size(key, record) for key, record in self._idem.items())
+        self.compact_records = True  # see the module docstring
 
     @property
     def applied_index(self) -> int:
@@ -274,27 +335,71 @@ class TaskState:
                 "This Idempotency-Key was already used for a different request. "
                 "Retry only the exact same request with a key; use a new key for a new request.",
             )
-        return Result(record["status"], record["body"], replayed=True)
+        return self._replay(record)
+
+    def _replay(self, record: Mapping[str, Any]) -> Result:
+        """The answer a record stands for: its body if it kept one, else its tasks as they are now."""
+        status = record["status"]
+        if "body" in record:
+            return Result(status, record["body"], replayed=True)
+        if "tasks" in record:
+            tasks = [task for task in map(self._tasks.get, record["tasks"]) if task is not None]
+            return Result(status, {"tasks": tasks}, replayed=True)
+        task = self._tasks.get(record["task"])
+        if task is None:
+            gone = _not_found(record["task"])
+            applied = (
+                f"The write with this Idempotency-Key was applied; task {record['task']} was deleted since."
+            )
+            return Result(gone.status, {**gone.body, "message": applied}, replayed=True)
+        return Result(status, task, replayed=True)
 
     def _expire_idempotency(self, now_ms: int) -> None:
         # Oldest first by insertion order; stopping at the first young record keeps this O(evicted).
         while self._idem:
-            key, record = next(iter(self._idem.items()))
+            record = next(iter(self._idem.values()))
             written = _parse_at(record["at"])  # well-formed: checked when its command was applied
             if written is not None and now_ms - written <= self._max_age_ms:
                 return
-            del self._idem[key]
+            self._forget_oldest()
 
     def _remember(self, idem: Mapping[str, str], result: Result, at: str, index: int) -> None:
-        self._idem[idem["key"]] = {
-            "fingerprint": idem["fingerprint"],
-            "status": result.status,
-            "body": result.body,
-            "at": at,
-            "index": index,
-        }
-        while len(self._idem) > self._max_keys:
-            del self._idem[next(iter(self._idem))]
+        key = idem["key"]  # unknown here: a known key is replayed, never remembered again
+        fingerprint, status = idem["fingerprint"], result.status
+        if self.compact_records:
+            record = {"fingerprint": fingerprint, "status": status, "at": at, "index": index}
+            record.update(_replay_needs(result))
+        else:  # the previous release's record, field for field
+            record = {
+                "fingerprint": fingerprint,
+                "status": status,
+                "body": result.body,
+                "at": at,
+                "index": index,
+            }
+        self._idem[key] = record
+        self._idem_bytes += _record_size(key, record)
+        while self._idem and (len(self._idem) > self._max_keys or self._over_byte_budget()):
+            self._forget_oldest()
+
+    def _over_byte_budget(self) -> bool:
+        return self.compact_records and self._idem_bytes > self._max_idem_bytes
+
+    def _forget_oldest(self) -> None:
+        self._forget(next(iter(self._idem)))
+
+    def _forget(self, key: str) -> None:
+        self._idem_bytes -= _record_size(key, self._idem.pop(key))
+
+    @property
+    def idempotency_bytes(self) -> int:
+        """The size of the idempotency table as a snapshot stores it."""
+        return self._idem_bytes
+
+    @property
+    def size_bytes(self) -> int:
+        """About what the tasks and the idempotency table take in a snapshot (see ``task_size``)."""
+        return self._task_bytes + self._idem_bytes
 
     # -- handlers: each gets a command whose op, at and idem are well-formed
 
@@ -312,7 +417,7 @@ class TaskState:
         if (problem := self._why_not_new(items)) is not None:
             return _invalid(problem)
         tasks = [self._insert(item, command["at"]) for item in items]
-        return Result(201, {"tasks": tasks}, tuple(TaskEvent("created", t["id"], t) for t in tasks))
+        return Result(201, {"tasks": tasks}, Changes("created", tasks))
 
     def _update(self, command: Command) -> Result:
         task_id = command.get("id")
@@ -352,13 +457,15 @@ class TaskState:
         done = [task for task in self._tasks.values() if task["completed"]]
         for task in done:
             self._remove(task)
-        return Result(200, {"deleted": len(done)}, tuple(TaskEvent("deleted", t["id"]) for t in done))
+        return Result(200, {"deleted": len(done)}, Changes("deleted", [task["id"] for task in done]))
 
     def _delete_all(self, command: Command) -> Result:
         gone = list(self._tasks)
         self._tasks.clear()
+        self._order.clear()
+        self._task_bytes = 0
         self._meta["completed"] = 0
-        return Result(200, {"deleted": len(gone)}, tuple(TaskEvent("deleted", task_id) for task_id in gone))
+        return Result(200, {"deleted": len(gone)}, Changes("deleted", gone))
 
     def _set_all_completed(self, command: Command) -> Result:
         completed = command.get("completed")
@@ -366,7 +473,7 @@ class TaskState:
             return _invalid("set_all_completed needs a boolean completed")
         stale = [task for task in self._tasks.values() if task["completed"] != completed]
         new = [self._replace(task, {"completed": completed}, command["at"]) for task in stale]
-        return Result(200, {"updated": len(new)}, tuple(TaskEvent("updated", t["id"], t) for t in new))
+        return Result(200, {"updated": len(new)}, Changes("updated", new))
 
     # -- the only code that writes tasks: keeps the completed counter true and never edits a stored task
 
@@ -394,16 +501,22 @@ class TaskState:
             "seq": self._meta["last_seq"],
         }
         self._tasks[task["id"]] = task
+        self._order.add(task["seq"], task["id"])
+        self._task_bytes += task_size(task)
         return task
 
     def _replace(self, task: Task, changed: Mapping[str, Any], at: str) -> Task:
         new = {**task, **changed, "updated_at": at, "version": task["version"] + 1}
         self._tasks[task["id"]] = new  # an existing key keeps its place: creation order is untouched
+        if "title" in changed:  # only the title changes a task's size (marking all done is O(tasks))
+            self._task_bytes += task_size(new) - task_size(task)
         self._meta["completed"] += new["completed"] - task["completed"]
         return new
 
     def _remove(self, task: Task) -> None:
         del self._tasks[task["id"]]
+        self._order.remove(task["seq"])
+        self._task_bytes -= task_size(task)
         self._meta["completed"] -= task["completed"]
 
     # -- reads
@@ -416,24 +529,25 @@ class TaskState:
     ) -> tuple[list[Task], int | None]:
         """Tasks newest first (by ``seq``), only those with ``completed`` if given, and ``next_cursor``.
 
-        ``cursor`` is the previous page's ``next_cursor``: the page starts below that seq. ``next_cursor`` is
-        None on the last page. ``limit`` must be at least 1. The dict is walked backwards, so a first page
-        costs O(limit) (plus the tasks the filter skips), never a sort; a later page also walks past the
-        tasks newer than its cursor.
+        ``cursor`` is the previous page's ``next_cursor``: the page starts below that seq, found by
+        bisection. ``next_cursor`` is None on the last page. With ``limit`` (at least 1) a page looks at
+        no more than SCAN_BUDGET tasks: when the filter skips that many it ends short, even empty, with
+        a ``next_cursor`` to go on from. So a page costs O(limit + SCAN_BUDGET) wherever it starts.
         """
         if limit is not None and limit < 1:
             raise ValueError("limit must be at least 1")
-        matches = (
-            task
-            for task in reversed(self._tasks.values())
-            if (cursor is None or task["seq"] < cursor)
-            and (completed is None or task["completed"] == completed)
-        )
-        if limit is None:
-            return list(matches), None
-        page = list(islice(matches, limit))
-        more = next(matches, None) is not None
-        return page, page[-1]["seq"] if more else None
+        page: list[Task] = []
+        last_seen = 0
+        for looked_at, (seq, task_id) in enumerate(self._order.below(cursor)):
+            if limit is not None and looked_at == SCAN_BUDGET:
+                return page, last_seen  # more may follow
+            task = self._tasks[task_id]
+            if completed is None or task["completed"] == completed:
+                if len(page) == limit:
+                    return page, page[-1]["seq"]
+                page.append(task)
+            last_seen = seq
+        return page, None
 
     def counts(self) -> dict[str, int]:
         total, completed = len(self._tasks), self._meta["completed"]
@@ -451,6 +565,29 @@ class TaskState:
         it would share the containers that ``apply`` keeps changing.
         """
         return {"tasks": dict(self._tasks), "idempotency": dict(self._idem), "meta": dict(self._meta)}
+
+
+def task_size(task: Mapping[str, Any]) -> int:
+    """About the bytes of ``task`` in a snapshot: its title in UTF-8 and a fixed overhead. Close
+    enough for a quota, and cheap enough to keep up to date on every apply."""
+    return TASK_OVERHEAD_BYTES + len(task["title"].encode())
+
+
+def _replay_needs(result: Result) -> dict[str, Any]:
+    """What a record keeps to replay ``result``: the ids of the tasks in a success that shows tasks,
+    else the body itself (an error, a count or a deletion: small, and holding no task)."""
+    body = result.body
+    if result.status < 300 and isinstance(body.get("tasks"), list):
+        return {"tasks": [task["id"] for task in body["tasks"]]}
+    if result.status < 300 and "version" in body:
+        return {"task": body["id"]}
+    return {"body": body}
+
+
+def _record_size(key: str, record: Mapping[str, Any]) -> int:
+    """Bytes of one idempotency record as the snapshot stores it: a function of the record alone, so
+    every replica counts the same."""
+    return len(key) + len(orjson.dumps(record))
 
 
 _HANDLERS: dict[str, Callable[[TaskState, Command], Result]] = {

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography import x509
+
 from .config import TlsSection
 
 # The shape the ssl module decodes a verified certificate into (SSLSocket.getpeercert()).
@@ -75,6 +77,20 @@ class CertificateNames:
             if kind in ("DNS", "IP Address")
         )
         return cls(common_name, hosts)
+
+
+def served_hosts(tls: TlsSection) -> frozenset[str]:
+    """The hosts this node's own certificate names (its subject alternative names, wildcards left
+    out): a client that checks the certificate can only have reached the node by one of them."""
+    if tls.cert_file is None:
+        return frozenset()
+    certificate = x509.load_pem_x509_certificate(tls.cert_file.read_bytes())  # the leaf comes first
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return frozenset()
+    hosts = [*names.get_values_for_type(x509.DNSName), *map(str, names.get_values_for_type(x509.IPAddress))]
+    return frozenset(_host(host) for host in hosts if "*" not in host)
 
 
 def member_named(certificate: PeerCertificate | None, members: Mapping[str, str]) -> str | None:

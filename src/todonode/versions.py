@@ -31,6 +31,9 @@ from importlib.metadata import PackageNotFoundError, version
 # and the cluster version itself in snapshots.
 STORAGE_FORMAT_OF: dict[int, int] = {1: 1, 2: 2}
 CLUSTER_VERSIONS = range(min(STORAGE_FORMAT_OF), max(STORAGE_FORMAT_OF) + 1)
+# From this cluster version on, idempotency records keep task ids within a byte budget (state.py); below
+# it they are kept as 0.1.0 keeps them, so that every replica of a mixed cluster evicts the same ones.
+COMPACT_RECORDS_FROM = 2
 STORAGE_FORMAT = max(STORAGE_FORMAT_OF.values())  # the newest this node reads (and every older one)
 FIRST_STORAGE_FORMAT = 1  # what a directory without a VERSION file, or a snapshot without a format, is in
 

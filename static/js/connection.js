@@ -15,6 +15,8 @@ const POLL_EVERY_MS = 1000;
 const POLL_TIMEOUT_MS = 900; // a node slower than this to describe the cluster is checked: is it alive?
 const READ_TIMEOUT_MS = 6000; // GET /tasks?min_index may wait (bounded) on the server
 const RETRY_OFFLINE_MS = 1000;
+const FIRST_PAGE = 200; // the newest tasks, shown before the rest of a long list arrives
+const PAGE = 1000; // tasks per GET /tasks, the most a node serves
 
 // A request that got no HTTP answer at all: refused, reset, or timed out. `base` is the node it went to.
 export class NetworkError extends Error {
@@ -39,11 +41,12 @@ export class Connection {
     this.stream = null;
     this.switching = null;
     this.inflight = new Set(); // aborted when the page leaves their node, so their senders retry elsewhere
+    this.loads = 0; // numbers each load of the list, so that an older one in the background stops
     this.wakePoll = () => {};
   }
 
   // `handlers`: onState(info), onStatus(cluster, base), onNodeStatus(url, status), onTasks(tasks, index),
-  // onTaskEvent(change, index), onClusterEvent(event, base).
+  // onOlderTasks(tasks), onTaskEvent(change, index), onClusterEvent(event, base).
   async start(handlers) {
     this.h = handlers;
     this.h.onState({ state: 'connecting', to: this.current });
@@ -98,18 +101,21 @@ export class Connection {
     }
   }
 
-  // The whole list, and the log index it reflects: the event stream resumes from exactly there.
+  // The newest tasks, and the log index they reflect: the event stream resumes from exactly there.
+  // The rest of the list follows in the background (loadOlder), so a long list shows at once.
   async loadTasks() {
+    this.loads += 1; // a load still going on for an earlier one stops
     for (;;) {
       const base = this.current;
       // After a reset, ask for at least what the page already showed (read-your-writes on any node).
-      const query = this.lastIndex ? `?min_index=${this.lastIndex}` : '';
+      const query = this.lastIndex ? `&min_index=${this.lastIndex}` : '';
       try {
-        let res = await this.request('GET', `/tasks${query}`);
-        if (res.status === 503 && query) res = await this.request('GET', '/tasks'); // a lagging node: take what it has
+        let res = await this.request('GET', `/tasks?limit=${FIRST_PAGE}${query}`);
+        if (res.status === 503 && query) res = await this.request('GET', `/tasks?limit=${FIRST_PAGE}`); // a lagging node: take what it has
         if (res.ok) {
           this.lastIndex = appliedIndex(res.headers);
           this.h.onTasks(res.body.tasks, this.lastIndex);
+          this.loadOlder(res.body.next_cursor, this.loads);
           return;
         }
         await sleep(RETRY_OFFLINE_MS);
@@ -117,6 +123,26 @@ export class Connection {
         if (!(err instanceof NetworkError)) throw err;
         await this.failover(base);
       }
+    }
+  }
+
+  // The pages after the first, oldest last, from whichever node the page uses, until the list is
+  // whole or another load begins (`load`). A page answered later than the first one is no problem:
+  // the events since the first one's index reach the page as well, and TaskList keeps the newest.
+  async loadOlder(cursor, load) {
+    while (cursor != null && load === this.loads) {
+      try {
+        const res = await this.request('GET', `/tasks?limit=${PAGE}&cursor=${cursor}`);
+        if (load !== this.loads) return;
+        if (res.ok) {
+          this.h.onOlderTasks(res.body.tasks);
+          cursor = res.body.next_cursor;
+          continue;
+        }
+      } catch (err) {
+        if (!(err instanceof NetworkError)) throw err;
+      }
+      await sleep(RETRY_OFFLINE_MS); // a failover, if one is due, is the stream's and the polls' to make
     }
   }
 

@@ -98,6 +98,10 @@ function composePage(doc) {
       outbox.settleUpTo(index);
       redraw.schedule();
     },
+    onOlderTasks(tasks) {
+      list.addOlder(tasks);
+      redraw.schedule();
+    },
     onTaskEvent(change, index) {
       list.apply(change, index);
       outbox.settleUpTo(index);

@@ -134,7 +134,10 @@ export class MessagesView {
     }
     this.paused = paused;
     this.render();
-    this.schedule();
+    // Pausing draws the frozen picture now, not at the next frame: what is on screen when the note
+    // says "Paused" is what stays there.
+    if (paused) this.tick();
+    else this.schedule();
   }
 
   // ------------------------------------------------------------------------------------------- drawing

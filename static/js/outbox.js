@@ -39,7 +39,7 @@ export class Outbox {
 
   // The shown list: the cluster's (a TaskList) with every action not yet reflected in it laid over.
   applyTo(list) {
-    const shown = new Map(list.tasks);
+    const shown = list.view(); // the list itself, uncopied; what the actions change stays in the view
     const claimed = new Set(); // each real task stands in for one pending row at most
     const claim = (title, afterIndex) => {
       const twin = list.recent.find(

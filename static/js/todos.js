@@ -3,12 +3,18 @@
 // plus the multi-line box and delete-all. One listener per kind of event on the list (delegation),
 // and `render` brings the DOM in line with the state: rows are kept by task id and updated in place,
 // so a row being edited, or an input being typed in, is never replaced under the user's hands.
+//
+// A long list is shown a page of PAGE_ROWS rows at a time, with a pager. Pages are counted back from
+// the newest tasks: the page shown is the newest one unless the user went back to older ones, and a
+// task the user adds brings it there, so the new row shows at once. Only the rows of that page are in
+// the DOM, whatever the length of the list.
 
 import { $, h, setText } from './dom.js';
 import { FILTERS } from './model.js';
 import { t } from './i18n.js';
 
 const MAX_BATCH = 1000;
+const PAGE_ROWS = 100;
 
 // What an action did, in words: for the live region and the panel's "last write".
 export function describe(action) {
@@ -37,6 +43,9 @@ export class TodoView {
     this.editing = null; // {id} of the row being edited
     this.rowsMade = 0; // numbers the rows' title ids, which their controls are labelled by
     this.state = { tasks: [], filter: 'all', readOnly: false };
+    this.back = 0; // pages back from the newest, of the page shown
+    this.visible = []; // the tasks the filter shows, oldest first
+    this.shown = new Map(); // id -> task of every row on the page (not pending ones)
     this.el = {
       newTodo: $('.new-todo', root),
       main: $('.main', root),
@@ -49,7 +58,12 @@ export class TodoView {
       batchText: $('.batch-text', root),
       batchAdd: $('.batch-add', root),
       deleteAll: $('.delete-all', root),
+      older: h('button', { class: 'pager-older', type: 'button' }),
+      range: h('span', { class: 'pager-range' }),
+      newer: h('button', { class: 'pager-newer', type: 'button' }),
     };
+    this.el.pager = h('nav', { class: 'pager', hidden: true }, this.el.older, this.el.range, this.el.newer);
+    this.el.list.after(this.el.pager);
     this.listen();
   }
 
@@ -63,9 +77,13 @@ export class TodoView {
       const title = newTodo.value.trim();
       if (!title) return this.announce(t('emptyRefused'));
       if (this.state.readOnly) return this.announce(t('readOnlyNotSent'));
+      this.back = 0; // the new row is on the newest page
       this.dispatch({ kind: 'create', titles: [title] });
       newTodo.value = '';
     });
+
+    this.el.older.addEventListener('click', () => this.turn(-1));
+    this.el.newer.addEventListener('click', () => this.turn(+1));
 
     toggleAll.addEventListener('change', () => this.dispatch({ kind: 'setAll', completed: toggleAll.checked }));
 
@@ -114,8 +132,21 @@ export class TodoView {
   }
 
   taskOf(el) {
-    const id = el.closest('li')?.dataset.id;
-    return this.state.tasks.find((task) => task.id === id && !String(id).startsWith('pending:'));
+    return this.shown.get(el.closest('li')?.dataset.id);
+  }
+
+  // Go `by` pages towards the newest (+) or the oldest (-).
+  turn(by) {
+    this.back = Math.max(0, this.back - by);
+    this.render(this.state);
+  }
+
+  // The rows of the page shown, out of `count`: [start, end), the newest page ending at `count`.
+  pageWindow(count) {
+    const pages = Math.max(1, Math.ceil(count / PAGE_ROWS));
+    this.back = Math.min(this.back, pages - 1);
+    const end = count - this.back * PAGE_ROWS;
+    return { start: Math.max(0, end - PAGE_ROWS), end, pages };
   }
 
   batchLines() {
@@ -126,6 +157,7 @@ export class TodoView {
     const titles = this.batchLines();
     if (!titles.length || this.state.readOnly) return;
     if (titles.length > MAX_BATCH) return this.showError(t('batchTooMany', { max: MAX_BATCH, n: titles.length }));
+    this.back = 0;
     this.dispatch({ kind: 'create', titles, batch: true });
     this.el.batchText.value = '';
     this.renderBatch();
@@ -143,7 +175,7 @@ export class TodoView {
     this.editing = null;
     const li = this.el.list.querySelector(`li[data-id="${CSS.escape(editing.id)}"]`);
     const input = li && $('.edit', li);
-    const task = this.state.tasks.find((x) => x.id === editing.id);
+    const task = this.shown.get(editing.id);
     if (save && input && task) {
       const title = input.value.trim();
       if (!title) this.dispatch({ kind: 'delete', id: task.id, title: task.title });
@@ -155,6 +187,7 @@ export class TodoView {
   }
 
   render(state) {
+    if (state.filter !== this.state.filter) this.back = 0;
     this.state = state;
     const { tasks, filter, readOnly } = state;
     const { newTodo, main, toggleAll, footer, count, filters, clear, deleteAll } = this.el;
@@ -179,8 +212,25 @@ export class TodoView {
     deleteAll.disabled = readOnly;
     newTodo.placeholder = t(readOnly ? 'newTodoPlaceholderReadOnly' : 'newTodoPlaceholder');
     newTodo.classList.toggle('is-readonly', readOnly);
-    this.renderList(tasks.filter(FILTERS[filter]), readOnly);
+    this.visible = tasks.filter(FILTERS[filter]);
+    const { start, end, pages } = this.pageWindow(this.visible.length);
+    const rows = this.visible.slice(start, end);
+    this.shown = new Map(rows.filter((task) => !task.pending).map((task) => [task.id, task]));
+    this.renderList(rows, readOnly);
+    this.renderPager(start, end, pages);
     this.renderBatch();
+  }
+
+  renderPager(start, end, pages) {
+    const { pager, older, range, newer } = this.el;
+    pager.hidden = pages < 2;
+    if (pager.hidden) return;
+    pager.setAttribute('aria-label', t('pagerLabel'));
+    setText(older, t('pagerOlder'));
+    setText(newer, t('pagerNewer'));
+    setText(range, t('pagerRange', { from: start + 1, to: end, total: this.visible.length }));
+    older.disabled = start === 0;
+    newer.disabled = this.back === 0;
   }
 
   renderBatch() {

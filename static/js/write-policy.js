@@ -47,7 +47,9 @@ export function nextStep(action, res, elapsedMs) {
   if (res.status === 421 && res.body?.leader) return { kind: 'leader', url: res.body.leader };
   const waitMs = retryAfterMs(res);
   if (res.body?.error === 'no_quorum') return { kind: 'hold', waitMs };
-  if ((res.status === 503 || res.status === 507) && elapsedMs < GIVE_UP_AFTER_MS) return { kind: 'retry', waitMs };
+  // A full list stays full until someone deletes: waiting would not help.
+  const passing = res.status === 503 || (res.status === 507 && res.body?.error !== 'quota_exceeded');
+  if (passing && elapsedMs < GIVE_UP_AFTER_MS) return { kind: 'retry', waitMs };
   return { kind: 'fail', message: res.body?.message || `HTTP ${res.status}` };
 }
 

@@ -30,17 +30,19 @@ def write_config(
     *,
     cluster: dict[str, Any] | None = None,
     api: dict[str, Any] | None = None,
+    storage: dict[str, Any] | None = None,
     demo: dict[str, Any] | None = None,
 ) -> Path:
-    """A one-node config in ``root``; ``cluster``, ``api`` and ``demo`` override or add keys of those
-    sections."""
+    """A one-node config in ``root``; ``cluster``, ``api``, ``storage`` and ``demo`` override or add keys
+    of those sections."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sections = {
         "node": {"host": "127.0.0.1", "port": port, "data_dir": str(root / "data")},
         "cluster": {**TIMINGS, **(cluster or {})},
-        "storage": {"fsync": False},  # durability is tested elsewhere; these tests are about HTTP
+        # Durability is tested elsewhere; these tests are about HTTP.
+        "storage": {"fsync": False, **(storage or {})},
         "api": api or {},
         "demo": demo or {},
     }

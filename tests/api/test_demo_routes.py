@@ -68,8 +68,9 @@ async def supervisor() -> AsyncIterator[StandIn]:
         await runner.cleanup()
 
 
-def demo_config(tmp_path: Path, socket: Path) -> Any:
-    return load(write_config(tmp_path / "node", demo={"supervisor": str(socket), "report_ms": 20}))
+def demo_config(tmp_path: Path, socket: Path, **api: Any) -> Any:
+    demo = {"supervisor": str(socket), "report_ms": 20}
+    return load(write_config(tmp_path / "node", demo=demo, api=api))
 
 
 async def test_outside_demo_mode_the_routes_do_not_exist(client: Any) -> None:
@@ -105,7 +106,8 @@ async def test_a_control_must_be_json_from_one_of_the_clusters_origins(
         # A form or text/plain needs no CORS preflight: any page could make a browser send one.
         assert (await client.post(path, data="{}", headers={"Content-Type": "text/plain"})).status == 415
         foreign = {**JSON, "Origin": "http://evil.example"}
-        assert (await client.post(path, data="{}", headers=foreign)).status == 404
+        refused = await client.post(path, data="{}", headers=foreign)
+        assert refused.status == 403 and (await refused.json())["error"] == "origin_not_allowed"
         own = {**JSON, "Origin": config.self_url}
         assert (await client.post(path, data="{}", headers=own)).status == 200
     assert supervisor.controls == [(config.node.id, "stop")]
@@ -117,9 +119,25 @@ async def test_a_page_that_rebinds_its_name_to_loopback_finds_nothing(
     config = demo_config(tmp_path, supervisor.socket)
     async with serve(config) as client:
         rebound = {**JSON, "Host": f"attacker.example:{config.node.port}"}
-        assert (await client.get("/demo", headers=rebound)).status == 404
         control = f"/demo/nodes/{config.node.id}/stop"
-        assert (await client.post(control, json={}, headers=rebound)).status == 404
+        for refused in (
+            await client.get("/demo", headers=rebound),
+            await client.post(control, headers=rebound),
+        ):
+            assert refused.status == 403 and (await refused.json())["error"] == "host_not_allowed"
+    assert supervisor.controls == []
+
+
+async def test_a_name_beyond_loopback_finds_no_demo_routes_even_where_the_node_answers_to_it(
+    tmp_path: Path, supervisor: StandIn
+) -> None:
+    config = demo_config(tmp_path, supervisor.socket, allowed_hosts=["todo.example"])
+    async with serve(config) as client:
+        named = {**JSON, "Host": f"todo.example:{config.node.port}"}
+        assert (await client.get("/health", headers=named)).status == 200
+        assert (await client.get("/demo", headers=named)).status == 404
+        control = f"/demo/nodes/{config.node.id}/stop"
+        assert (await client.post(control, json={}, headers=named)).status == 404
     assert supervisor.controls == []
 
 

@@ -3,12 +3,14 @@ every write and on reads of task data, and POST /cluster/transfer-leader on a on
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
 import pytest
 
-from todonode.api import models, openapi
+from todonode.api import models, openapi, routes
+from todonode.api.keys import CONFIG
 
 from .conftest import SECRET
 
@@ -178,3 +180,17 @@ async def test_transfer_leader_needs_the_secret_and_names_a_member(client, node)
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "already_leader" and body["leader"] == node.id
     msgspec.convert(body, models.TransferStarted)
+
+
+async def test_every_405_lists_exactly_the_methods_its_path_serves(client):
+    served: dict[str, set[str]] = {}
+    config = client.app[CONFIG]
+    for route in (route for route in routes.ROUTES if route.enabled(config)):
+        path = re.sub(r"\{id[^}]*\}", "some-task-id", route.path).replace("{path:.+}", "js/main.js")
+        served.setdefault(path, set()).add(route.method.upper())
+    for path, methods in served.items():
+        allowed = methods | ({"HEAD"} if "GET" in methods else set())
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - methods:
+            resp = await client.request(method, path, headers={"Authorization": f"Bearer {SECRET}"})
+            assert resp.status == 405, (method, path, resp.status)
+            assert set(resp.headers["Allow"].split(",")) == allowed, (method, path, resp.headers["Allow"])

@@ -4,7 +4,10 @@ import asyncio
 
 import orjson
 
-from .conftest import SECRET
+from todonode import events as events_module
+from todonode.api.keys import NODE
+
+from .conftest import SECRET, wait_until
 
 JSON = {"Content-Type": "application/json"}
 
@@ -130,3 +133,40 @@ async def test_an_overloaded_node_answers_503_with_retry_after(client, node, mon
     assert resp.status == 503 and body["error"] == "overloaded"
     assert "Retry-After" in resp.headers
     assert node.state.counts()["total"] == 0
+
+
+async def test_each_event_is_encoded_once_for_every_stream(client, node, monkeypatch):
+    encoded: list[object] = []  # task changes turned into JSON (orjson serves the whole node)
+    real = events_module.orjson.dumps
+
+    def counting(value, *args):
+        if isinstance(value, dict) and value.get("type") == "created" and "index" in value:
+            encoded.append(value)
+        return real(value, *args)
+
+    monkeypatch.setattr(events_module.orjson, "dumps", counting)
+    streams = [await client.get("/events") for _ in range(5)]
+    for resp in streams:
+        await _read_events(resp, 1)  # the hello
+    await client.post("/tasks", json={"title": "seen five times"})
+    for resp in streams:
+        (event,) = await _read_events(resp, 1)
+        assert event[1]["task"]["title"] == "seen five times"
+        resp.close()
+    assert len(encoded) == 1, "one encoding of the task event, for all five streams"
+
+
+async def test_a_stream_beyond_max_event_streams_is_503_with_retry_after(make_client):
+    async with make_client(api={"max_event_streams": 2}) as client:
+        first, second = await client.get("/events"), await client.get("/events")
+        assert (first.status, second.status) == (200, 200)
+        refused = await client.get("/events")
+        body = await refused.json()
+        assert (
+            refused.status == 503 and body["error"] == "overloaded" and "max_event_streams" in body["message"]
+        )
+        assert int(refused.headers["Retry-After"]) >= 1
+        first.close()
+        node = client.app[NODE]
+        await wait_until(lambda: node.events.subscribers < 2, "the closed stream to be let go")
+        assert (await client.get("/events")).status == 200

@@ -21,7 +21,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from todonode.api import models
 from todonode.api.keys import NODE
+from todonode.api.tasks import FUTURE_INDEX_SLACK
 from todonode.errors import NoQuorum, NotLeader, Unavailable
 from todonode.node import Node
 from todonode.raft import Role
@@ -100,6 +102,10 @@ async def test_a_title_of_exactly_the_limit_is_accepted_and_one_more_is_not(clie
         ({"title": "   "}, 422, "title"),
         ({"title": "two\nlines"}, 422, "title"),
         ({"title": "bell\x07"}, 422, "title"),
+        ({"title": "csi\x9b2J"}, 422, "title"),
+        ({"title": "gpj.\u202eexe"}, 422, "title"),
+        ({"title": "a", "completed": True}, 400, "completed"),
+        ({"title": "a", "priority": 1}, 400, "priority"),
         ([{"title": "a list"}], 400, "body"),
         ("a string", 400, "body"),
         (None, 400, "body"),
@@ -221,7 +227,7 @@ async def test_a_batch_needs_a_list_of_1_to_1000_tasks(client, body, status):
 async def test_a_batch_of_exactly_1000_is_accepted(client):
     resp = await client.post("/tasks/batch", json={"tasks": [{"title": f"t{i}"} for i in range(1000)]})
     assert resp.status == 201
-    assert len(await listed(client)) == 1000
+    assert len(await listed(client, "?limit=1000")) == 1000
 
 
 async def test_the_batch_limit_is_configurable(make_client):
@@ -261,7 +267,8 @@ async def test_an_update_that_changes_nothing_keeps_the_version(client):
     ("body", "status", "field"),
     [
         ({}, 400, "body"),
-        ({"done": True}, 400, "body"),
+        ({"done": True}, 400, "done"),
+        ({"title": "a", "completed": True, "seq": 7}, 400, "seq"),
         ({"completed": "true"}, 400, "completed"),
         ({"completed": 1}, 400, "completed"),
         ({"completed": None}, 400, "completed"),
@@ -286,10 +293,17 @@ async def test_an_update_refuses_a_bad_body_naming_the_field(client, body, statu
         ("DELETE", "/tasks/{id}", None),
     ],
 )
-@pytest.mark.parametrize("task_id", ["no-such-task", str(uuid.UUID(int=0)), "batch", "caf%C3%A9", "a%2Fb"])
+@pytest.mark.parametrize("task_id", ["no-such-task", str(uuid.UUID(int=0)), "batches", "caf%C3%A9", "a%2Fb"])
 async def test_an_unknown_task_is_404(client, method, path, body, task_id):
     resp = await client.request(method, path.format(id=task_id), json=body)
     await error_of(resp, 404, "not_found")
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"])
+async def test_batch_is_no_task_id_and_its_405_lists_only_its_own_method(client, method):
+    resp = await client.request(method, "/tasks/batch", json={"title": "x"})
+    await error_of(resp, 405, "method_not_allowed")
+    assert resp.headers["Allow"] == "POST"
 
 
 # ========================================================================================= ETag/If-Match
@@ -325,7 +339,7 @@ async def test_if_match_star_matches_any_version(client):
     assert resp.status == 200
 
 
-@pytest.mark.parametrize("value", ['W/"1"', "1", '"1", "2"', '"abc"', ""])
+@pytest.mark.parametrize("value", ['W/"1"', '"1', '"1", "2"', '"abc"', ""])
 async def test_an_unusable_if_match_is_400_naming_the_header(client, value):
     task = await create(client)
     resp = await client.patch(f"/tasks/{task['id']}", json={"completed": True}, headers={"If-Match": value})
@@ -400,10 +414,18 @@ async def test_patch_tasks_sets_every_task_completed_in_one_entry(client, node):
     assert await resp.json() == {"updated": 3}
 
 
-@pytest.mark.parametrize("body", [{}, {"completed": "true"}, {"completed": None}, {"title": "x"}])
-async def test_patch_tasks_needs_a_boolean_completed(client, body):
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, "completed"),
+        ({"completed": "true"}, "completed"),
+        ({"completed": None}, "completed"),
+        ({"title": "x"}, "title"),
+    ],
+)
+async def test_patch_tasks_needs_a_boolean_completed_and_nothing_else(client, body, field):
     resp = await client.patch("/tasks", json=body)
-    assert (await error_of(resp, 400, "validation_error"))["field"] == "completed"
+    assert (await error_of(resp, 400, "validation_error"))["field"] == field
 
 
 # ============================================================================================== reads
@@ -411,7 +433,7 @@ async def test_patch_tasks_needs_a_boolean_completed(client, body):
 
 async def test_an_empty_list(client):
     resp = await client.get("/tasks")
-    assert await resp.json() == {"tasks": []}
+    assert await resp.json() == {"tasks": [], "next_cursor": None}
 
 
 async def test_the_list_is_newest_first(client):
@@ -464,10 +486,17 @@ async def test_pages_combine_with_the_filter(client):
     assert body["next_cursor"] is None
 
 
-async def test_next_cursor_appears_only_when_paginating(client):
-    await create(client)
-    assert "next_cursor" not in await (await client.get("/tasks")).json()
-    assert (await (await client.get("/tasks?limit=1000")).json())["next_cursor"] is None
+async def test_a_list_without_limit_is_one_page_of_the_default_size(client, node):
+    body = {"tasks": [{"title": f"t{n}"} for n in range(models.DEFAULT_PAGE + 5)]}
+    assert (await client.post("/tasks/batch", json=body)).status == 201
+    first = await (await client.get("/tasks")).json()
+    assert (
+        len(first["tasks"]) == models.DEFAULT_PAGE
+        and first["tasks"][0]["title"] == f"t{models.DEFAULT_PAGE + 4}"
+    )
+    rest = await (await client.get(f"/tasks?cursor={first['next_cursor']}")).json()
+    assert [t["title"] for t in rest["tasks"]] == ["t4", "t3", "t2", "t1", "t0"]
+    assert rest["next_cursor"] is None
 
 
 @pytest.mark.parametrize(
@@ -513,12 +542,26 @@ async def test_min_index_reads_your_writes(client):
 async def test_min_index_not_reached_in_time_is_503_with_retry_after(make_client):
     async with make_client(cluster={"write_wait_ms": 100}) as client:
         started = time.monotonic()
-        resp = await client.get("/tasks?min_index=1000000")
+        resp = await client.get(f"/tasks?min_index={client.app[NODE].last_index + 100}")
         body = await error_of(resp, 503, "unavailable")
         assert time.monotonic() - started < 5
         assert body["applied_index"] == client.app[NODE].applied
         assert body["retry_after"] > 0
         assert int(resp.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("path", ["/tasks", "/tasks/some-id"])
+async def test_min_index_far_beyond_the_log_is_refused_at_once(make_client, path):
+    async with make_client(cluster={"write_wait_ms": 5000}) as client:
+        node = client.app[NODE]
+        too_far = node.last_index + FUTURE_INDEX_SLACK + 1
+        for index in (too_far, 10**17):
+            started = time.monotonic()
+            resp = await client.get(f"{path}?min_index={index}")
+            body = await error_of(resp, 400, "validation_error")
+            assert body["field"] == "min_index" and str(node.last_index) in body["message"]
+            assert time.monotonic() - started < 1, "refused without waiting"
+        assert len(node._applied_waiters) == 0
 
 
 async def test_get_one_task_has_its_etag(client):
@@ -998,7 +1041,8 @@ async def test_no_request_content_produces_a_500(quick_client, garbage):
     if resp.status >= 400:
         error = await resp.json()
         assert isinstance(error["error"], str) and isinstance(error["message"], str)
-    # The one 5xx a query may earn: ?min_index=N beyond what the node reaches within its short wait.
+    # The one 5xx a query may earn: ?min_index=N a little beyond what the node reaches within its short
+    # wait (further out is refused at once with 400).
     if resp.status == 503:
         assert error["error"] == "unavailable" and "min_index" in path, error
     else:

@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.harness import NodeProcess, ProcessCluster, wait_for
+from tests.integration.harness import Client, NodeProcess, ProcessCluster, wait_for
 from todonode.versions import CLUSTER_VERSIONS, STORAGE_FORMAT
 
 from .previous import Release
@@ -262,10 +262,10 @@ async def _converged_tasks(session: aiohttp.ClientSession, cluster: ProcessClust
     async def same_everywhere() -> list[dict[str, Any]] | None:
         lists = []
         for node in cluster.nodes:
-            async with session.get(node.url + "/tasks?consistency=strong") as resp:
-                if resp.status != 200:
-                    return None
-                lists.append((await resp.json())["tasks"])
+            tasks = await Client(session).tasks(node, consistency="strong")  # a page at a time
+            if tasks is None:
+                return None
+            lists.append(tasks)
         return lists[0] if all(tasks == lists[0] for tasks in lists) else None
 
     return await wait_for(same_everywhere, 30, "every node to hold the same tasks")

@@ -115,7 +115,8 @@ def wait_until(probe: Callable[[], T | None], timeout: float, what: str, interva
 
 
 def tasks_on(node: NodeProcess) -> list[dict[str, Any]] | None:
-    status, body, _ = http("GET", f"{node.url}/tasks", timeout=3)
+    """Every task on ``node`` (the lists these tests make fit in one page of 1,000)."""
+    status, body, _ = http("GET", f"{node.url}/tasks?limit=1000", timeout=3)
     return body["tasks"] if status == 200 else None
 
 

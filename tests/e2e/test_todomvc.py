@@ -341,6 +341,49 @@ def test_fifty_lines_make_fifty_tasks_in_one_request(app: Session, leader_url: s
     assert sorted(t["title"] for t in tasks_on_url(leader_url)) == lines
 
 
+# ------------------------------------------------------------------------------------ a long list
+
+
+def test_a_long_list_shows_a_page_of_the_newest_and_the_new_row_at_once(
+    open_page: Any, leader_url: str
+) -> None:
+    # More than the first request brings (200), so the rest arrives while the page already shows.
+    for start in (0, 1000):
+        write(
+            "POST",
+            f"{leader_url}/tasks/batch",
+            {"tasks": [{"title": f"Old {n:04d}"} for n in range(start, start + 1000)][: 1250 - start]},
+        )
+    app = open_page()
+    app.goto(leader_url + "/")
+    page = app.page
+    expect(page.locator(".todo-count")).to_have_text("1250 items left")
+    expect(page.locator(".todo-list li")).to_have_count(100)
+    expect(titles(page).first).to_have_text("Old 1150")
+    expect(page.locator(".pager-range")).to_have_text("1151–1250 of 1250")
+    expect(page.locator(".pager-newer")).to_be_disabled()
+    page.locator(".pager-older").click()
+    expect(page.locator(".pager-range")).to_have_text("1051–1150 of 1250")
+    expect(titles(page).first).to_have_text("Old 1050")
+    page.locator(".pager-newer").click()
+    expect(page.locator(".pager-range")).to_have_text("1151–1250 of 1250")
+    page.locator(".pager-older").click()
+    # A new task brings the page back to the newest, where its row shows.
+    add(page, "Brand new")
+    expect(page.locator(".pager-range")).to_have_text("1152–1251 of 1251")
+    expect(titles(page).last).to_have_text("Brand new")
+    # The filter pages too, and starts again from the newest.
+    page.goto(leader_url + "/#/completed")
+    expect(page.locator(".pager")).to_be_hidden()
+    page.goto(leader_url + "/#/active")
+    expect(page.locator(".pager-range")).to_have_text("1152–1251 of 1251")
+    for _ in range(12):
+        page.locator(".pager-older").click()
+    expect(page.locator(".pager-range")).to_have_text("1–51 of 1251")
+    expect(titles(page).first).to_have_text("Old 0000")
+    expect(page.locator(".pager-older")).to_be_disabled()
+
+
 # ------------------------------------------------------------------------------------ live updates
 
 

@@ -269,9 +269,19 @@ class Client:
         return body if code == 200 else None
 
     async def tasks(self, node: NodeProcess, **query: str) -> list[dict[str, Any]] | None:
-        qs = "&".join(f"{k}={v}" for k, v in query.items())
-        code, body, _ = await self.call("GET", f"{node.url}/tasks?{qs}", timeout=5)
-        return body["tasks"] if code == 200 else None
+        """Every task ``node`` holds, a page at a time (None if a page went unanswered)."""
+        tasks: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = {**query, "limit": "1000", **({"cursor": str(cursor)} if cursor else {})}
+            qs = "&".join(f"{k}={v}" for k, v in page.items())
+            code, body, _ = await self.call("GET", f"{node.url}/tasks?{qs}", timeout=5)
+            if code != 200:
+                return None
+            tasks += body["tasks"]
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return tasks
 
 
 async def wait_for(

@@ -186,6 +186,22 @@ async def test_plain_http_to_a_tls_port_gets_no_answer(tls_cluster):
     assert code == 0, body
 
 
+async def test_a_client_that_stalls_the_tls_handshake_is_cut_off_at_the_head_deadline(make_cluster):
+    """The budget sees a TLS socket only after its handshake: the handshake itself must have a deadline
+    (api.header_timeout_s), or idle sockets would hold the node's files for asyncio's default 60 s."""
+    cluster = make_cluster(1, tls=True, api={"header_timeout_s": 1})
+    cluster.start(0)
+    node = cluster.nodes[0]
+    connector = aiohttp.TCPConnector(ssl=cluster.ssl_context(certificate=None))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await wait_for(lambda: Client(session).status(node), 20, "the node to answer over TLS")
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)  # and never says hello
+    closed = await asyncio.wait_for(reader.read(), 15)  # b"" once the server hangs up
+    writer.close()
+    assert closed == b""
+
+
 # --- peers on a listener of their own ---
 
 

@@ -147,3 +147,79 @@ test('the filters select active and completed tasks', () => {
   assert.deepEqual(tasks.filter(FILTERS.completed).map((t) => t.id), ['t2']);
   assert.equal(tasks.filter(FILTERS.all).length, 2);
 });
+
+// ------------------------------------------------------------------------ a long list, a page at a time
+
+const ids = (list) => list.view().ordered().map((t) => t.id);
+
+test('older pages go before the tasks held, and the order stays by seq', () => {
+  const list = new TaskList();
+  list.replace([task('t6'), task('t5')]); // the first page, newest first
+  list.addOlder([task('t4'), task('t3')]);
+  list.addOlder([task('t2'), task('t1')]);
+  assert.deepEqual(ids(list), ['t1', 't2', 't3', 't4', 't5', 't6']);
+  list.apply({ type: 'created', id: 't7', task: task('t7') }, 9);
+  assert.deepEqual(ids(list).slice(-2), ['t6', 't7']);
+});
+
+test('an older page cannot bring back a task deleted, or an older version of one changed, meanwhile', () => {
+  const list = new TaskList();
+  list.replace([task('t5')]);
+  list.apply({ type: 'deleted', id: 't3' }, 10); // not loaded yet when its delete came
+  list.apply({ type: 'updated', id: 't2', task: task('t2', { title: 'new', version: 2 }) }, 11);
+  list.addOlder([task('t4'), task('t3'), task('t2'), task('t1')]);
+  assert.deepEqual(ids(list), ['t1', 't2', 't4', 't5']);
+  assert.equal(list.tasks.get('t2').title, 'new');
+});
+
+test('many deletions keep the order right and let go of the ids', () => {
+  const list = new TaskList();
+  const page = Array.from({ length: 500 }, (_, i) => task(`t${500 - i}`));
+  list.replace(page);
+  for (let i = 1; i <= 500; i += 1) if (i % 5) list.apply({ type: 'deleted', id: `t${i}` }, 600 + i);
+  assert.deepEqual(ids(list), Array.from({ length: 100 }, (_, i) => `t${5 * (i + 1)}`));
+  assert.ok(list.order.length < 300, `deleted ids let go of: ${list.order.length} left`);
+});
+
+test('a view shows what overlay changes without changing the list', () => {
+  const list = new TaskList();
+  list.replace([task('t1'), task('t2', { completed: true }), task('t3')]);
+  const view = list.view();
+  overlay({ kind: 'update', id: 't1', changes: { title: 'renamed' } }, view);
+  overlay({ kind: 'delete', id: 't3' }, view);
+  overlay({ kind: 'create', key: 'k', titles: ['new'], afterIndex: 0 }, view);
+  assert.deepEqual(view.ordered().map((t) => [t.id, t.title]), [['t1', 'renamed'], ['t2', 'task t2'], ['pending:k:0', 'new']]);
+  assert.deepEqual([...list.tasks.keys()], ['t1', 't2', 't3']);
+  assert.equal(list.tasks.get('t1').title, 'task t1');
+});
+
+test('a view behaves as a copy of the list would, whatever is laid over it', () => {
+  const actions = [
+    { kind: 'update', id: 't2', changes: { completed: true } },
+    { kind: 'delete', id: 't1' },
+    { kind: 'create', key: 'a', titles: ['x', 'y'], afterIndex: 0 },
+    { kind: 'clear' },
+    { kind: 'setAll', completed: false },
+    { kind: 'create', key: 'b', titles: ['z'], result: { tasks: [task('t9'), task('t3')] }, batch: true },
+    { kind: 'deleteAll' },
+    { kind: 'create', key: 'c', titles: ['w'], afterIndex: 0 },
+  ];
+  // Every sequence of up to three of them, from every starting point of the list.
+  for (let i = 0; i < actions.length; i += 1) {
+    for (let j = 0; j < actions.length; j += 1) {
+      for (let k = 0; k < actions.length; k += 1) {
+        const list = new TaskList();
+        list.replace([task('t1'), task('t2', { completed: true }), task('t3'), task('t4')]);
+        const view = list.view();
+        const copy = new Map(list.tasks);
+        for (const action of [actions[i], actions[j], actions[k]]) {
+          overlay(action, view);
+          overlay(action, copy);
+        }
+        assert.deepEqual([...view.entries()], [...copy.entries()], `${i} ${j} ${k}`);
+        assert.deepEqual(view.ordered(), ordered(copy), `${i} ${j} ${k}`);
+        assert.equal(view.size, copy.size);
+      }
+    }
+  }
+});

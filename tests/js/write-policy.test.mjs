@@ -53,6 +53,11 @@ test('no quorum holds the action, however long it has waited', () => {
   assert.deepEqual(nextStep(create, res, GIVE_UP_AFTER_MS * 10), { kind: 'hold', waitMs: 1000 });
 });
 
+test('a full list is a failure at once: no retry makes room', () => {
+  const res = answer(507, { error: 'quota_exceeded', message: 'the task list is full' });
+  assert.deepEqual(nextStep(create, res, 10), { kind: 'fail', message: 'the task list is full' });
+});
+
 test('503 and 507 are retried under the same action until the give-up time', () => {
   for (const status of [503, 507]) {
     const res = answer(status, { error: 'unavailable', message: 'outcome unknown' });

@@ -15,8 +15,10 @@ from todonode.node.applied import AppliedState
 from todonode.node.disk import Disk
 from todonode.node.versioning import ClusterVersioning
 from todonode.raft import Accepted, ClusterConfig, Entry, Heartbeat, Role
+from todonode.state import IDEMPOTENCY_MAX_BYTES, Idempotency, batch_create_command
 from todonode.versions import (
     CLUSTER_VERSIONS,
+    COMPACT_RECORDS_FROM,
     LEGACY,
     Announcement,
     ClusterTooNew,
@@ -26,6 +28,7 @@ from todonode.versions import (
 )
 
 NEW = this_node()
+AT = "2026-11-27T01:02:03.456Z"
 NEWEST = CLUSTER_VERSIONS.stop - 1
 
 
@@ -73,6 +76,33 @@ def test_a_cluster_command_is_no_task_command_and_changes_no_task(tmp_path: Path
     assert result is None and applied.cluster.version == 2
     assert applied.tasks.counts()["total"] == 0 and applied.index == 1
     assert applied.snapshot()["cluster"] == {"version": 2}
+
+
+def test_until_the_cluster_moves_on_idempotency_records_are_kept_as_0_1_0_keeps_them(tmp_path: Path) -> None:
+    applied = AppliedState(tmp_path / "state.json")
+    titles = ["t" * 500] * 1000  # a keyed batch whose whole answer is about 0.7 MB
+    index = 0
+
+    def keyed_batch(key: str) -> None:
+        nonlocal index
+        index += 1
+        ids = [f"{key}-{n}" for n in range(len(titles))]
+        command = batch_create_command(titles, task_ids=ids, at=AT, idempotency=Idempotency(key, "f"))
+        assert applied.apply(Entry(term=1, index=index, data=orjson.dumps(command))) is not None
+
+    for n in range(8):  # far past the byte budget of compact records
+        keyed_batch(f"old{n}")
+    records = applied.snapshot()["idempotency"]
+    assert list(records) == [f"old{n}" for n in range(8)]  # none evicted for its size
+    assert all(len(record["body"]["tasks"]) == 1000 for record in records.values())
+    assert applied.tasks.idempotency_bytes > IDEMPOTENCY_MAX_BYTES
+
+    index += 1
+    applied.apply(Entry(term=1, index=index, data=orjson.dumps(set_version_command(COMPACT_RECORDS_FROM))))
+    keyed_batch("new")
+    records = applied.snapshot()["idempotency"]
+    assert records["new"]["tasks"][:2] == ["new-0", "new-1"] and "body" not in records["new"]
+    assert applied.tasks.idempotency_bytes <= IDEMPOTENCY_MAX_BYTES  # the old ones went to make room
 
 
 # ------------------------------------------------------------------------------ the leader's switch

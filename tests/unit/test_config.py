@@ -135,12 +135,14 @@ def test_defaults_fill_every_key_left_out(tmp_path: Path) -> None:
     assert storage.fsync is True
     assert (storage.snapshot_every, storage.snapshot_interval_s) == (10_000, 300)
     assert storage.segment_bytes == 64 << 20
+    assert (storage.max_tasks, storage.max_bytes) == (200_000, 64 << 20)
     api = config.api
     assert api.forward_writes is True
     assert (api.max_body_bytes, api.max_title_chars, api.max_batch) == (1 << 20, 500, 1000)
     assert api.cors_origins == cluster.nodes
     assert api.token is None and api.protect_reads is False
     assert config.demo.enabled is False and config.demo.report_ms == 200
+    assert api.max_event_streams == 256
 
 
 def test_data_dir_is_relative_to_the_working_directory(
@@ -242,6 +244,12 @@ def test_token_from_file_and_empty_token_means_none(tmp_path: Path) -> None:
     assert empty.token is None
 
 
+def test_allowed_hosts_are_kept_as_hosts_are_compared(tmp_path: Path) -> None:
+    assert load(tmp_path).api.allowed_hosts == ()
+    config = load(tmp_path, api={"allowed_hosts": '["Todo.LAN.", "[FE80::0:1]", "10.0.0.5", "*"]'})
+    assert config.api.allowed_hosts == ("todo.lan", "fe80::1", "10.0.0.5", "*")
+
+
 def test_explicit_cors_origins_are_normalised(tmp_path: Path) -> None:
     config = load(tmp_path, api={"cors_origins": '["https://Example.com/", "*"]'})
 
@@ -333,6 +341,8 @@ def test_error_message_shape(tmp_path: Path) -> None:
         # demo mode
         ({"demo": {"supervisor": '""'}}, "demo.supervisor: must not be empty"),
         ({"demo": {"report_ms": "0"}}, "demo.report_ms: must be an integer > 0, got 0"),
+        ({"api": {"allowed_hosts": '["todo.lan:4000"]'}}, "api.allowed_hosts: must be host names or addres"),
+        ({"api": {"allowed_hosts": '["http://todo.lan"]'}}, "api.allowed_hosts: must be host names or addr"),
     ],
 )
 def test_invalid_config_is_one_line_naming_the_key(

@@ -13,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from todonode import seq_order
 from todonode import state as state_module
 from todonode.state import (
     Idempotency,
@@ -74,10 +75,16 @@ def test_state_module_imports_nothing_that_does_io_or_reads_a_clock() -> None:
     tree = ast.parse(Path(state_module.__file__).read_text())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    allowed = {"__future__", "hashlib", "re", "collections.abc", "dataclasses", "datetime", "itertools"}
+    allowed = {"__future__", "hashlib", "re", "collections.abc", "dataclasses", "datetime", "seq_order"}
     assert imported <= allowed | {"typing", "orjson"}
     attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     assert not attributes & {"now", "utcnow", "today", "time", "random", "uuid4"}
+    order = ast.parse(Path(seq_order.__file__).read_text())
+    assert {node.module for node in ast.walk(order) if isinstance(node, ast.ImportFrom)} <= {
+        "__future__",
+        "bisect",
+        "collections.abc",
+    }
 
 
 # --------------------------------------------------------------------------------------------------- builders
@@ -306,6 +313,38 @@ def test_a_full_last_page_has_no_cursor(log: Log) -> None:
     assert log.state.list_tasks(limit=2, cursor=cursor)[1] is None
 
 
+def test_a_filtered_page_looks_at_no_more_than_the_scan_budget(log: Log, monkeypatch) -> None:
+    monkeypatch.setattr(state_module, "SCAN_BUDGET", 4)
+    for n in range(12):
+        log.create(str(n), f"t{n}")
+    log.apply(update_command("t0", {"completed": True}, at=at()))
+    log.apply(update_command("t1", {"completed": True}, at=at()))
+    page, cursor = log.state.list_tasks(completed=True, limit=10)
+    assert (page, cursor) == ([], 9)  # t11..t8 looked at, none completed: go on below seq 9
+    pages = [page]
+    while cursor is not None:
+        page, cursor = log.state.list_tasks(completed=True, limit=10, cursor=cursor)
+        pages.append(page)
+    assert [[t["id"] for t in page] for page in pages] == [[], [], ["t1", "t0"]]
+
+
+def test_pages_stay_right_while_many_tasks_go(log: Log) -> None:
+    for n in range(50):
+        log.create(str(n), f"t{n}")
+    for n in range(0, 50, 3):
+        log.apply(delete_command(f"t{n}", at=at()))
+    log.apply(update_command("t49", {"completed": True}, at=at()))
+    log.apply(clear_completed_command(at=at()))
+    expected = [f"t{n}" for n in reversed(range(50)) if n % 3 and n != 49]
+    seen, cursor = [], None
+    while True:
+        page, cursor = log.state.list_tasks(limit=7, cursor=cursor)
+        seen += [task["id"] for task in page]
+        if cursor is None:
+            break
+    assert seen == expected == log.ids()
+
+
 def test_limit_below_one_is_a_caller_error(log: Log) -> None:
     with pytest.raises(ValueError):
         log.state.list_tasks(limit=0)
@@ -352,11 +391,92 @@ def test_replay_returns_the_byte_identical_body_and_does_not_apply_again(log: Lo
     assert log.ids() == ["a"] and log.store["meta"]["last_seq"] == 1
 
 
-def test_replay_returns_the_first_response_even_after_the_task_changed(log: Log) -> None:
+def test_a_replay_shows_the_task_as_it_is_now(log: Log) -> None:
     first = log.apply(create_command("t", task_id="a", at=at(), idempotency=key("k")))
     log.apply(update_command("a", {"title": "changed"}, at=at(1)))
     retry = log.apply(create_command("t", task_id="b", at=at(2), idempotency=key("k")))
-    assert retry.body == first.body and retry.body["title"] == "t"
+    assert (retry.status, retry.body["id"], retry.body["title"], retry.body["version"]) == (
+        201,
+        "a",
+        "changed",
+        2,
+    )
+    assert first.body["title"] == "t"
+
+
+def test_a_replay_of_a_write_whose_task_was_deleted_since_says_so(log: Log) -> None:
+    log.apply(create_command("t", task_id="a", at=at(), idempotency=key("k")))
+    log.apply(delete_command("a", at=at(1)))
+    retry = log.apply(create_command("t", task_id="b", at=at(2), idempotency=key("k")))
+    assert retry.replayed and (retry.status, retry.body["error"], retry.body["id"]) == (404, "not_found", "a")
+    assert "was applied" in retry.body["message"] and log.ids() == []
+
+
+def test_a_replayed_batch_lists_its_tasks_still_there_as_they_are_now(log: Log) -> None:
+    command = batch_create_command(["a", "b", "c"], task_ids=["1", "2", "3"], at=at(), idempotency=key("k"))
+    log.apply(command)
+    log.apply(delete_command("2", at=at(1)))
+    log.apply(update_command("3", {"completed": True}, at=at(2)))
+    retry = log.apply({**command, "at": at(3)})
+    assert retry.replayed and retry.status == 201
+    assert [(t["id"], t["completed"]) for t in retry.body["tasks"]] == [("1", False), ("3", True)]
+
+
+def test_a_record_keeps_ids_or_a_small_body_never_the_tasks(log: Log) -> None:
+    titles = [f"task number {n}" for n in range(1000)]
+    ids = [f"{n:036d}" for n in range(1000)]
+    log.apply(batch_create_command(titles, task_ids=ids, at=at(), idempotency=key("batch")))
+    log.apply(create_command("one", task_id="x", at=at(), idempotency=key("one")))
+    log.apply(delete_command("x", at=at(), idempotency=key("gone")))
+    log.apply(delete_all_command(at=at(), idempotency=key("all")))
+    log.apply(delete_command("x", at=at(), idempotency=key("missing")))
+    table = log.store["idempotency"]
+    assert table["batch"]["tasks"] == ids and "body" not in table["batch"]
+    assert table["one"]["task"] == "x" and "body" not in table["one"]
+    assert table["gone"]["body"] == {"status": "deleted", "id": "x"}
+    assert table["all"]["body"] == {"deleted": 1000}
+    assert table["missing"]["status"] == 404 and table["missing"]["body"]["error"] == "not_found"
+    # 1,000 ids of 36 characters: about 39 KB, where the bodies were about 190 KB.
+    assert log.state.idempotency_bytes < 45_000
+
+
+def test_records_of_the_previous_release_are_replayed_as_they_were(log: Log) -> None:
+    body = {"id": "a", "title": "t", "completed": False, "created_at": at(), "updated_at": at()}
+    body |= {"version": 1, "seq": 1}
+    old = {"fingerprint": key("k").fingerprint, "status": 201, "body": body, "at": at(), "index": 1}
+    store = {
+        "tasks": {},
+        "idempotency": {"k": old},
+        "meta": {"applied_index": 1, "last_seq": 1, "completed": 0},
+    }
+    state = TaskState(store)
+    assert state.lookup_idempotent("k", key("k").fingerprint) == Result(201, body, replayed=True)
+    replay = state.apply(2, create_command("t", task_id="b", at=at(1), idempotency=key("k")))
+    assert replay == Result(201, body, replayed=True)
+    assert state.idempotency_bytes == len("k") + len(orjson.dumps(old))
+
+
+def test_eviction_by_bytes_drops_the_oldest_keys_first() -> None:
+    log = Log(idempotency_max_bytes=600)
+    for n in range(6):
+        log.apply(create_command("t", task_id=f"t{n}", at=at(), idempotency=key(f"k{n}")))
+        assert log.state.idempotency_bytes <= 600
+    kept = list(log.store["idempotency"])
+    assert kept == [f"k{n}" for n in range(6 - len(kept), 6)] and 1 < len(kept) < 6
+    assert log.state.lookup_idempotent("k0", key("k0").fingerprint) is None
+
+
+def test_the_byte_count_survives_a_snapshot_and_drives_the_same_evictions() -> None:
+    replica, twin = Log(idempotency_max_bytes=2000), Log(idempotency_max_bytes=2000)
+    for n in range(30):
+        command = create_command("t", task_id=f"t{n}", at=at(n), idempotency=key(f"k{n}"))
+        replica.apply(command)
+        twin.apply(command)
+        if n % 7 == 3:
+            twin.store = orjson.loads(orjson.dumps(twin.state.snapshot()))
+            twin.state = TaskState(twin.store, idempotency_max_bytes=2000)
+        assert twin.state.idempotency_bytes == replica.state.idempotency_bytes
+    assert orjson.dumps(twin.store) == orjson.dumps(replica.store)
 
 
 def test_error_responses_are_remembered_and_replayed(log: Log) -> None:
@@ -556,16 +676,34 @@ class TaskListModel(RuleBasedStateMachine):
         super().__init__()
         self.model: list[dict[str, Any]] = []  # oldest first
         self.replica, self.twin = Log(), Log()
-        self.sent: list[tuple[dict[str, Any], bytes]] = []  # keyed commands and their first responses
+        self.sent: list[tuple[dict[str, Any], Result]] = []  # keyed commands and their first results
         self.clock = 0
+
+    model_fields = ("id", "title", "completed", "version")
 
     def run(self, build: Any) -> Result:
         self.clock += 1
         command = build(at(self.clock), Idempotency(f"key-{len(self.sent)}", f"fp-{len(self.sent)}"))
         result = self.replica.apply(command)
         assert orjson.dumps(self.twin.apply(command).body) == orjson.dumps(result.body)
-        self.sent.append((command, orjson.dumps(result.body)))
+        self.sent.append((command, result))
         return result
+
+    def shown(self, task_id: str) -> dict[str, Any] | None:
+        """A task of the model as the API shows it, in the fields the model knows."""
+        task = self.find(task_id)
+        return None if task is None else dict(task)
+
+    def replayed(self, first: Result) -> tuple[int, Any]:
+        """What a retry of the write answered ``first`` gets: the tasks it showed as they are now, or
+        the same body when it showed none."""
+        if first.status >= 300 or not ("tasks" in first.body or "version" in first.body):
+            return first.status, first.body
+        if "tasks" in first.body:
+            now = [self.shown(task["id"]) for task in first.body["tasks"]]
+            return first.status, {"tasks": [task for task in now if task is not None]}
+        task = self.shown(first.body["id"])
+        return (404, None) if task is None else (first.status, task)
 
     def find(self, task_id: str) -> dict[str, Any] | None:
         return next((task for task in self.model if task["id"] == task_id), None)
@@ -644,12 +782,22 @@ class TaskListModel(RuleBasedStateMachine):
     def retry(self, data: st.DataObject) -> None:
         if not self.sent:
             return
-        command, first_body = data.draw(st.sampled_from(self.sent))
+        command, first = data.draw(st.sampled_from(self.sent))
         self.clock += 1
         retried = {**command, "at": at(self.clock)}
-        for log in (self.replica, self.twin):
-            result = log.apply(retried)
-            assert result.replayed and orjson.dumps(result.body) == first_body
+        status, body = self.replayed(first)
+        results = [log.apply(retried) for log in (self.replica, self.twin)]
+        assert orjson.dumps(results[0].body) == orjson.dumps(results[1].body)
+        result = results[0]
+        assert result.replayed and result.status == status
+        if body is first.body:
+            assert result.body == body
+        elif status == 404:
+            assert result.body["error"] == "not_found" and result.body["id"] == first.body["id"]
+        elif "tasks" in body:
+            assert [{f: t[f] for f in self.model_fields} for t in result.body["tasks"]] == body["tasks"]
+        else:
+            assert {f: result.body[f] for f in self.model_fields} == body
 
     @rule()
     def restart_twin(self) -> None:
@@ -684,6 +832,12 @@ class TaskListModel(RuleBasedStateMachine):
         assert seen == self.replica.state.list_tasks()[0]
 
     @invariant()
+    def the_size_is_what_the_tasks_and_records_take(self) -> None:
+        state = self.replica.state
+        tasks = sum(map(state_module.task_size, state.list_tasks()[0]))
+        assert state.size_bytes == tasks + state.idempotency_bytes == self.twin.state.size_bytes
+
+    @invariant()
     def the_restarted_twin_has_converged(self) -> None:
         assert self.twin.state.digest() == self.replica.state.digest()
         assert orjson.dumps(self.twin.store) == orjson.dumps(self.replica.store)
@@ -691,3 +845,25 @@ class TaskListModel(RuleBasedStateMachine):
 
 TaskListModel.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
 test_any_command_sequence_matches_the_model = TaskListModel.TestCase
+
+
+def test_the_events_of_a_bulk_change_are_made_as_they_are_read() -> None:
+    class Counted(list):
+        pulled = 0
+
+        def __iter__(self):
+            for item in super().__iter__():
+                Counted.pulled += 1
+                yield item
+
+    ids = Counted(["a", "b", "c"])
+    changes = state_module.Changes("deleted", ids)
+    assert next(iter(changes)) == TaskEvent("deleted", "a")
+    assert Counted.pulled == 1, "one event made, not all of them"
+    assert len(changes) == 3 and changes[1] == TaskEvent("deleted", "b")
+    assert changes == tuple(TaskEvent("deleted", i) for i in ids)
+    assert changes[1:] == (TaskEvent("deleted", "b"), TaskEvent("deleted", "c"))
+    with pytest.raises(TypeError):
+        hash(changes)
+    tasks = [{"id": "x", "title": "t"}]
+    assert list(state_module.Changes("updated", tasks)) == [TaskEvent("updated", "x", tasks[0])]

@@ -1,22 +1,26 @@
 """Reading a request's JSON body: the media type, the size limit, UTF-8 and JSON, in that order.
 
-This module owns the four body errors a client can get (415, 413, and 400 ``invalid_json`` for an empty
-or unreadable body) and nothing else: what the JSON must contain is checked by its type (``models.py``).
+This module owns the five body errors a client can get (415, 413, 408, and 400 ``invalid_json`` for an
+empty or unreadable body) and nothing else: what the JSON must contain is checked by its type
+(``models.py``).
 
 The size limit is enforced while reading, never after: a declared ``Content-Length`` over the limit is
 refused before a byte is read, and a body without one (chunked) is read only up to one byte past the
-limit. A client cannot make the node buffer more than ``api.max_body_bytes``.
+limit. A client cannot make the node buffer more than ``api.max_body_bytes``, nor take longer than
+``api.body_timeout_s`` to send it: a body sent a byte at a time would hold its request open for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from ..errors import InvalidJson, PayloadTooLarge, UnsupportedMediaType
+from ..config import ApiSection
+from ..errors import InvalidJson, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 JSON_MEDIA_TYPE = "application/json"
 _READ_CHUNK = 64 * 1024
@@ -28,10 +32,16 @@ class JsonBody:
     raw: bytes  # exactly what the client sent: the Idempotency-Key fingerprint and forwarding use it
 
 
-async def read_json(request: web.Request, max_bytes: int) -> JsonBody:
+async def read_json(request: web.Request, api: ApiSection) -> JsonBody:
     """The request's body parsed as JSON, or an ApiError saying what is wrong with it."""
     require_json_media_type(request)
-    raw = await read_capped(request, max_bytes)
+    try:
+        async with asyncio.timeout(api.body_timeout_s):
+            raw = await read_capped(request, api.max_body_bytes)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"the body did not arrive within {api.body_timeout_s} s (api.body_timeout_s)"
+        ) from None
     return JsonBody(parse_json(raw), raw)
 
 

@@ -212,7 +212,7 @@ async def transfer_leader(request: web.Request) -> web.Response:
     require_admin(request)
     node = request.app[NODE]
     api = request.app[CONFIG].api
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     target = models.request_types(api.max_title_chars, api.max_batch).transfer_target(body.value)
     if target not in node.members:
         known = ", ".join(node.members)

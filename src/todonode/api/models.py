@@ -12,9 +12,11 @@ The rules it lives by:
   value), naming the field as the client wrote it (``title``, ``tasks[1].title``, ``body``).
 * The limits a node's config sets (title length, batch size) are part of the types, so the request types
   are built per limits (``request_types``) and the schema a node publishes states its own limits.
-* The title rule "1 to N characters after trimming surrounding whitespace, no control characters" is one
-  regular expression (``title_pattern``): the wire value matches it exactly when its trimmed value obeys
-  the rule, so the schema describes what the client sends, not what the server keeps.
+* The title rule "1 to N characters after trimming surrounding whitespace, no control characters, no
+  bidirectional overrides" is one regular expression (``title_pattern``): the wire value matches it
+  exactly when it obeys the rule, so the schema describes what the client sends, not what the server keeps.
+* Bodies are strict: a field the type does not name is refused (400, naming it), never dropped, so a
+  client cannot believe the node did something it ignored.
 * Response types describe the JSON the handlers and the state machine produce; the tests and the
   schemathesis run check every response against them.
 """
@@ -31,23 +33,33 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from ..errors import Validation
 
 MAX_IDEMPOTENCY_KEY_CHARS = 255
+DEFAULT_PAGE = 100  # GET /tasks without limit
 MAX_PAGE = 1000
 _MAX_DIGITS = 18  # whole-number query parameters: at most 18 digits, so they always fit in 64 bits
 
-# Exactly the characters Python's str.isspace() accepts (and str.strip() removes), spelled out so that
-# the pattern means the same in Python and in ECMA-262, the dialect JSON Schema names.
+# Character classes spelled out, so that the pattern means the same in Python and in ECMA-262, the
+# dialect JSON Schema names.
+# Exactly the characters Python's str.isspace() accepts (and str.strip() removes).
 WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# C0 controls and DEL: refused inside a title; the blank ones among them may surround it (trimmed).
 CONTROL = r"\x00-\x1f\x7f"
+# Refused anywhere in a title, even where trimming would remove them: C1 controls (a terminal obeys
+# them, NEL U+0085 included) and the bidirectional embeddings, overrides and isolates, which make a
+# title display as other text than it holds. Zero-width joiners and variation selectors are not
+# among them: emoji sequences need them.
+FORBIDDEN = r"\x80-\x9f\u202a-\u202e\u2066-\u2069"
+# What may surround a title: WHITESPACE without NEL, which is a C1 control.
+SURROUNDING = r"\t\n\x0b\x0c\r\x1c-\x1f \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
 
 def title_pattern(max_chars: int) -> str:
-    """The regular expression a raw title matches iff, trimmed of surrounding whitespace, it has 1 to
-    ``max_chars`` characters and no control characters. Anchored with ``^...$``: a final newline that
-    Python's ``$`` would tolerate is whitespace anyway."""
-    edge = f"[^{CONTROL}{WHITESPACE}]"  # the first and the last character that survive trimming
-    inner = f"[^{CONTROL}]"
+    """The regular expression a raw title matches iff it holds nothing FORBIDDEN and, trimmed of
+    surrounding whitespace, has 1 to ``max_chars`` characters and no control characters. Anchored with
+    ``^...$``: a final newline that Python's ``$`` would tolerate is whitespace anyway."""
+    edge = f"[^{CONTROL}{FORBIDDEN}{WHITESPACE}]"  # the first and the last character that survive trimming
+    inner = f"[^{CONTROL}{FORBIDDEN}]"
     kept = edge if max_chars == 1 else f"{edge}(?:{inner}{{0,{max_chars - 2}}}{edge})?"
-    return f"^[{WHITESPACE}]*{kept}[{WHITESPACE}]*$"
+    return f"^[{SURROUNDING}]*{kept}[{SURROUNDING}]*$"
 
 
 def title_type(max_chars: int) -> Any:
@@ -56,7 +68,8 @@ def title_type(max_chars: int) -> Any:
         Meta(
             pattern=title_pattern(max_chars),
             description=f"1 to {max_chars} characters once surrounding whitespace is trimmed (the "
-            "server stores it trimmed); no control characters such as newlines",
+            "server stores it trimmed); no control characters such as newlines, no bidirectional "
+            "overrides (U+202A-U+202E, U+2066-U+2069)",
             examples=["Buy milk"],
         ),
     ]
@@ -119,6 +132,9 @@ class RequestTypes:
         match = _AT.fullmatch(problem)
         what, path = (match["what"], match["path"]) if match else (problem, "")
         field = path.lstrip(".")
+        unknown = _UNKNOWN.fullmatch(what)
+        if unknown:
+            return _unknown_field(f"{field}.{unknown['name'][:_MAX_NAMED]}".lstrip("."))
         missing = _MISSING.fullmatch(what)
         if missing:
             field = f"{field}.{missing['name']}".lstrip(".")
@@ -133,6 +149,11 @@ class RequestTypes:
     def _why_not_allowed(self, leaf: str, field: str, body: Any) -> str:
         value = _value_at(body, field)
         if leaf == "title" and isinstance(value, str):
+            if _FORBIDDEN.search(value):
+                return (
+                    f"{field} must not contain C1 control characters (U+0080-U+009F) or bidirectional "
+                    "overrides (U+202A-U+202E, U+2066-U+2069)"
+                )
             if not 1 <= len(value.strip()) <= self.max_title_chars:
                 return f"{field} must be 1 to {self.max_title_chars} characters after trimming"
             return f"{field} must not contain control characters such as newlines"
@@ -143,6 +164,9 @@ class RequestTypes:
 
 _AT = re.compile(r"(?P<what>.*?) - at `\$(?P<path>[^`]*)`", re.DOTALL)
 _MISSING = re.compile(r"Object missing required field `(?P<name>[^`]+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>.*)`", re.DOTALL)
+_FORBIDDEN = re.compile(f"[{FORBIDDEN}]")
+_MAX_NAMED = 100  # an unknown field is named in the error up to this many characters
 _KIND_MESSAGES = {
     "body": "the request body must be a JSON object",
     "title": "{field} is required and must be a string",
@@ -151,6 +175,18 @@ _KIND_MESSAGES = {
     "tasks[]": "each task must be a JSON object",
     "node": '{field} is required and must be a node id, e.g. "node4001"',
 }
+
+
+def _unknown_field(field: str) -> Validation:
+    """The refusal of a field no request type has. ``completed`` on a new task gets its own words: the
+    create command has no such field, so a new task always starts active."""
+    if field == "completed" or field.endswith("].completed"):
+        return Validation(
+            f"{field} cannot be set on a new task: every task starts active. Create it, then send "
+            'PATCH /tasks/{id} with {"completed": true}',
+            field=field,
+        )
+    return Validation(f"{field} is not a field of this request; GET /openapi.json lists them", field=field)
 
 
 def _value_at(body: Any, field: str) -> Any:
@@ -171,28 +207,28 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
     # Classes made here see the limits; annotations are evaluated now (no postponed annotations here).
     Title = title_type(max_title_chars)
 
-    class TaskCreate(Struct, frozen=True):
-        """A new task. Other fields are ignored."""
+    class TaskCreate(Struct, frozen=True, forbid_unknown_fields=True):
+        """A new task: it starts active (``completed`` cannot be set here)."""
 
         title: Title  # type: ignore[valid-type]  # a type made at run time, for these limits
 
-    class TaskBatch(Struct, frozen=True):
+    class TaskBatch(Struct, frozen=True, forbid_unknown_fields=True):
         """Tasks to create in one log entry: all or nothing."""
 
         tasks: Annotated[list[TaskCreate], Meta(min_length=1, max_length=max_batch)]
 
-    class TaskUpdate(Struct, frozen=True):
-        """A partial update: at least one of ``title`` and ``completed``. Other fields are ignored."""
+    class TaskUpdate(Struct, frozen=True, forbid_unknown_fields=True):
+        """A partial update: at least one of ``title`` and ``completed``."""
 
         title: Title | UnsetType = UNSET  # type: ignore[valid-type]
         completed: bool | UnsetType = UNSET
 
-    class SetAllCompleted(Struct, frozen=True):
+    class SetAllCompleted(Struct, frozen=True, forbid_unknown_fields=True):
         """Mark every task completed, or every task active, in one log entry."""
 
         completed: bool
 
-    class TransferLeader(Struct, frozen=True):
+    class TransferLeader(Struct, frozen=True, forbid_unknown_fields=True):
         """The member that should lead, by id (as in ``GET /cluster/status``)."""
 
         node: Annotated[str, Meta(min_length=1, max_length=255, examples=["node4001"])]
@@ -291,9 +327,10 @@ def etag(version: int) -> str:
 def _if_match_version(param: Param, value: str) -> int | None:
     """The version an ``If-Match`` value requires, or None for ``*``.
 
-    ``*`` adds nothing: a write to a missing task is a 404 anyway. Only one strong ETag as we issue them is
-    accepted. A weak ETag (``W/"3"``) can never match under If-Match's strong comparison, so it is refused
-    (400) rather than turned into a 412 that a client would retry for ever.
+    ``*`` adds nothing: a write to a missing task is a 404 anyway. One strong ETag as we issue them is
+    accepted, and so is its version without the quotes (``3`` can only mean ``"3"``). A weak ETag
+    (``W/"3"``) can never match under If-Match's strong comparison, so it is refused (400) rather than
+    turned into a 412 that a client would retry for ever; so is a list.
     """
     assert param.pattern is not None
     if re.fullmatch(param.pattern, value) is None:
@@ -311,7 +348,7 @@ CONSISTENCY = Param(
     values=("local", "strong"),
 )
 MIN_INDEX = Param("min_index", "query", "int", "wait (bounded) until this node has applied this log index")
-LIMIT = Param("limit", "query", "int", "page size", low=1, high=MAX_PAGE)
+LIMIT = Param("limit", "query", "int", f"page size (default {DEFAULT_PAGE})", low=1, high=MAX_PAGE)
 CURSOR = Param("cursor", "query", "int", "the next_cursor of the previous page", low=1)
 REDIRECT = Param(
     "redirect",
@@ -319,12 +356,53 @@ REDIRECT = Param(
     "bool",
     "true: a follower answers 421 not_leader with the leader's URL instead of forwarding the write",
 )
-# DELETE /tasks needs exactly one of these two, set to true: deleting everything is asked for by name.
-DELETE_COMPLETED = Param(
-    "completed", "query", "bool", "true: delete the completed tasks (send this or all=true)", values=("true",)
-)
-DELETE_ALL = Param(
-    "all", "query", "bool", "true: delete every task (send this or completed=true)", values=("true",)
+
+
+@dataclass(frozen=True, slots=True)
+class OneOf:
+    """Query flags of which exactly one must be sent, set to ``true``. Described as one object parameter
+    in form style (each property its own ``name=value``), so that the schema says "exactly one", as
+    the server does, rather than listing optional flags any combination of which it would refuse."""
+
+    name: str  # the object parameter's name in the schema; never sent itself
+    flags: tuple[str, ...]
+    description: str
+    missing: str  # the message when none is sent
+    where: Literal["query"] = "query"
+
+    def schema(self) -> dict[str, Any]:
+        options = [
+            {
+                "type": "object",
+                "properties": {flag: {"type": "string", "enum": ["true"]}},
+                "required": [flag],
+                "additionalProperties": False,
+            }
+            for flag in self.flags
+        ]
+        return {"oneOf": options}
+
+    def parse(self, source: Mapping[str, str]) -> str:
+        """The one flag sent; Validation when none, more than one, or a value other than true is."""
+        sent = [flag for flag in self.flags if flag in source]
+        if len(sent) > 1:
+            raise Validation(f"send one of {', '.join(f'{f}=true' for f in sent)}, not both", field=sent[-1])
+        if not sent:
+            raise Validation(self.missing, field=self.flags[0])
+        if source[sent[0]] != "true":
+            raise Validation(
+                f"only {sent[0]}=true is supported; to keep the tasks, send nothing", field=sent[0]
+            )
+        return sent[0]
+
+
+# Deleting everything is asked for by name: DELETE /tasks takes exactly one of these.
+DELETE_WHICH = OneOf(
+    "which",
+    ("completed", "all"),
+    "completed=true: delete the completed tasks; all=true: delete every task. Exactly one.",
+    "say what to delete: DELETE /tasks?completed=true clears completed tasks, DELETE /tasks?all=true "
+    "deletes every task",
 )
 LOCAL = Param("local", "query", "str", "present: answer from this node's own view, without asking the leader")
 IDEMPOTENCY_KEY = Param(
@@ -344,8 +422,8 @@ IF_MATCH = Param(
     "header",
     "etag",
     'the ETag of the task as last read, e.g. "3": the write fails with 412 if the task changed since',
-    # "*" or one strong ETag of ours, surrounding blanks allowed.
-    pattern=r'[ \t]*(?:\*|"[0-9]{1,18}")[ \t]*',
+    # "*" or one strong ETag of ours (its quotes may be left out), surrounding blanks allowed.
+    pattern=r'[ \t]*(?:\*|"[0-9]{1,18}"|[0-9]{1,18})[ \t]*',
 )
 LAST_EVENT_ID = Param("Last-Event-ID", "header", "str", "resume the stream after this event id")
 
@@ -368,8 +446,12 @@ class Task(Struct):
 class TaskList(Struct):
     tasks: list[Task]
     next_cursor: Annotated[
-        int | UnsetType | None, Meta(description="present when paging; null on the last page")
-    ] = UNSET
+        int | None,
+        Meta(
+            description="pass as cursor for the next page; null on the last page. A page may hold "
+            "fewer tasks than limit (even none) and still have a next one, when a filter skipped many"
+        ),
+    ]
 
 
 class TaskBatchCreated(Struct):

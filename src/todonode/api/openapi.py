@@ -51,7 +51,8 @@ _WRITE_ERRORS = {
     422: "validation_error, or idempotency_key_reused: the key came with another request",
     503: "no_leader, no_quorum, overloaded, or unavailable (the outcome is unknown: retry with the same "
     "Idempotency-Key)",
-    507: "storage_unavailable: the node cannot write to its disk; reads still work",
+    507: "storage_unavailable: the node cannot write to its disk; reads still work. Or quota_exceeded: the "
+    "list is as large as storage.max_tasks or max_bytes allow; deletes still work",
 }
 
 
@@ -68,7 +69,7 @@ class Operation:
     public: bool = True  # False: for cluster members only (peer RPC), not described
     enabled: Callable[[Config], bool] = lambda config: True  # served by a node with this config
     request: str | None = None  # the RequestTypes attribute that validates the body
-    params: tuple[models.Param, ...] = ()
+    params: tuple[models.Param | models.OneOf, ...] = ()
     errors: dict[int, str] = field(default_factory=dict)
     write: bool = False  # takes Idempotency-Key, may be forwarded, needs the token if one is set
     read: bool = False  # task data: needs the token with protect_reads
@@ -181,14 +182,17 @@ def _path_parameter(name: str) -> dict[str, Any]:
     }
 
 
-def _parameter(param: models.Param) -> dict[str, Any]:
-    return {
+def _parameter(param: models.Param | models.OneOf) -> dict[str, Any]:
+    described = {
         "name": param.name,
         "in": param.where,
         "required": False,
         "description": param.description,
         "schema": param.schema(),
     }
+    if isinstance(param, models.OneOf):
+        described |= {"required": True, "style": "form", "explode": True}
+    return described
 
 
 def _headers(op: Operation) -> dict[str, Any]:

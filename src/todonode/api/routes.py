@@ -14,6 +14,9 @@ from ..transport import RAFT_PATH, STREAM_PATH
 from . import cluster, dashboard, demo, events, internal, metrics, models, openapi, tasks
 from .openapi import JSON, Operation
 
+# One task, by id. "batch" is never one (ids are UUIDs): /tasks/batch is a resource of its own, and a
+# 405 there lists only its own methods.
+TASK = "/tasks/{id:(?!batch$)[^/]+}"
 _NOT_FOUND = {404: "not_found: no task with this id"}
 _DEMO_ERRORS = {
     404: "not_found: not in demo mode, or not asked from this machine",
@@ -42,6 +45,7 @@ ROUTES: tuple[Operation, ...] = (
         (201, models.Task, JSON),
         request="TaskCreate",
         params=(models.REDIRECT,),
+        errors={404: "not_found: a retry with the Idempotency-Key of a create whose task was deleted since"},
         write=True,
         etag=True,
         links=("getTask", "updateTask", "replaceTask", "deleteTask"),
@@ -75,13 +79,13 @@ ROUTES: tuple[Operation, ...] = (
         "deleteTasks",
         "Delete the completed tasks (?completed=true) or every task (?all=true)",
         (200, models.Deleted, JSON),
-        params=(models.DELETE_COMPLETED, models.DELETE_ALL, models.REDIRECT),
+        params=(models.DELETE_WHICH, models.REDIRECT),
         errors={400: "say what to delete: completed=true or all=true"},
         write=True,
     ),
     Operation(
         "get",
-        "/tasks/{id}",
+        TASK,
         tasks.get_task,
         "getTask",
         "One task, with its ETag",
@@ -94,7 +98,7 @@ ROUTES: tuple[Operation, ...] = (
     *(
         Operation(
             method,
-            "/tasks/{id}",
+            TASK,
             tasks.update_task,
             f"{verb}Task",
             "Change the title and/or completed of a task",
@@ -109,7 +113,7 @@ ROUTES: tuple[Operation, ...] = (
     ),
     Operation(
         "delete",
-        "/tasks/{id}",
+        TASK,
         tasks.delete_task,
         "deleteTask",
         "Delete a task",
@@ -273,6 +277,11 @@ ROUTES: tuple[Operation, ...] = (
         )
     ),
 )
+
+
+def peer_paths() -> frozenset[str]:
+    """The paths of the routes for cluster members only."""
+    return frozenset(route.path for route in ROUTES if not route.public)
 
 
 def install(app: web.Application, config: Config, *, peer_listener: bool = False) -> None:

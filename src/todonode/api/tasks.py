@@ -21,12 +21,12 @@ write waits that long for a new leader, across every retry, and no longer.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -35,7 +35,8 @@ from .. import state
 from ..config import ApiSection
 from ..deadline import Deadline
 from ..errors import ApiError, NoLeader, NotFound, NotLeader, Unavailable, Validation
-from ..node import Node
+from ..node import MAX_PENDING_WRITES, Node
+from ..quota import Growth, Usage
 from ..state import Command, Idempotency, Result
 from . import headers, models
 from .access import require_client_token
@@ -46,6 +47,9 @@ from .keys import CONFIG, NODE
 from .metrics import METRICS
 
 RETRY_PAUSE_S = 0.05  # between attempts while a failed-over leader is being replaced
+# How far beyond its own log a min_index may be and still be waited for: a leader never has more
+# writes in flight than this, so an index further out is not coming within a read's wait.
+FUTURE_INDEX_SLACK = MAX_PENDING_WRITES
 FORWARD_SLACK_S = 3.0  # on top of write_wait_ms, which the leader may spend waiting for an election
 
 BuildCommand = Callable[[str, Idempotency | None], Command]  # (at, idempotency) -> command
@@ -67,7 +71,15 @@ class ReadOptions:
         return cls(consistency == "strong", models.MIN_INDEX.parse(request.query))
 
     async def catch_up(self, node: Node) -> None:
-        """Wait until this node's state is as current as asked; 503 when it cannot be within the bound."""
+        """Wait until this node's state is as current as asked; 503 when it cannot be within the bound.
+        An index the node could not reach within the bound whatever happened is refused at once."""
+        if self.min_index is not None and self.min_index > node.last_index + FUTURE_INDEX_SLACK:
+            raise Validation(
+                f"min_index {self.min_index} is beyond this node's log (last index {node.last_index}) by "
+                f"more than {FUTURE_INDEX_SLACK}, more than it could apply while a read waits: pass an index "
+                "a node answered in X-Todonode-Applied-Index",
+                field="min_index",
+            )
         deadline = Deadline(node.config.cluster.write_wait_ms / 1000)
         if self.strong:
             await node.read_barrier(deadline)  # a follower confirms the leader's commit index with it
@@ -80,19 +92,34 @@ class ReadOptions:
             )
 
 
+# One page is cut from the state and encoded per turn of the event loop. asyncio runs every callback
+# that is ready before it looks at its timers again, so twenty large reads arriving together would
+# otherwise run back to back, tens of milliseconds with no heartbeat. A read holds this semaphore
+# until the loop has gone round once after its page, so the next page waits for the next turn: the
+# loop never runs more than one page (about a millisecond) between looks at the clock that keeps the
+# leader.
+PAGE_TURNS = web.AppKey("page_turns", asyncio.Semaphore)
+
+
+def setup(app: web.Application) -> None:
+    app[PAGE_TURNS] = asyncio.Semaphore(1)
+
+
 async def list_tasks(request: web.Request) -> web.Response:
     require_client_token(request, write=False)
     completed = models.COMPLETED.parse(request.query)
-    limit = models.LIMIT.parse(request.query)
+    limit = models.LIMIT.parse(request.query) or models.DEFAULT_PAGE
     cursor = models.CURSOR.parse(request.query)
     options = ReadOptions.parse(request)
     node = request.app[NODE]
     await options.catch_up(node)
-    tasks, next_cursor = node.state.list_tasks(completed, limit, cursor)
-    body: dict[str, Any] = {"tasks": tasks}
-    if limit is not None or cursor is not None:
-        body["next_cursor"] = next_cursor  # null on the last page
-    return json_response(body)
+    # A page is at most MAX_PAGE tasks and looks at no more than state.SCAN_BUDGET: cutting and
+    # encoding it takes about a millisecond, however long the list.
+    async with request.app[PAGE_TURNS]:
+        tasks, next_cursor = node.state.list_tasks(completed, limit, cursor)
+        response = json_response({"tasks": tasks, "next_cursor": next_cursor})
+        await asyncio.sleep(0)  # the turn ends with the loop's
+    return response
 
 
 async def get_task(request: web.Request) -> web.Response:
@@ -112,39 +139,39 @@ async def get_task(request: web.Request) -> web.Response:
 
 async def create_task(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     title = _request_types(api).create_title(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.create_command(title, task_id=_new_id(), at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, single_task=True)
+    return await _write(request, body.raw, build, Growth.new_tasks([title]), single_task=True)
 
 
 async def create_batch(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     titles = _request_types(api).batch_titles(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         ids = [_new_id() for _ in titles]
         return state.batch_create_command(titles, task_ids=ids, at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build)
+    return await _write(request, body.raw, build, Growth.new_tasks(titles))
 
 
 async def update_task(request: web.Request) -> web.Response:
     """PUT and PATCH alike: a partial update of ``title`` and/or ``completed``."""
     api = require_client_token(request, write=True)
     task_id = request.match_info["id"]
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     changes = _request_types(api).update_changes(body.value)
     if_version = models.IF_MATCH.parse(request.headers)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.update_command(task_id, changes, at=at, if_version=if_version, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, single_task=True)
+    return await _write(request, body.raw, build, Growth.changes(changes), single_task=True)
 
 
 async def delete_task(request: web.Request) -> web.Response:
@@ -155,53 +182,43 @@ async def delete_task(request: web.Request) -> web.Response:
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.delete_command(task_id, at=at, if_version=if_version, idempotency=idempotency)
 
-    return await _write(request, b"", build)
+    return await _write(request, b"", build, growth=None)
 
 
 async def delete_many(request: web.Request) -> web.Response:
     """``?completed=true`` clears the completed tasks, ``?all=true`` deletes every task. A bare
     ``DELETE /tasks`` is refused: deleting everything must be asked for by name."""
     require_client_token(request, write=True)
-    completed = models.DELETE_COMPLETED.parse(request.query)
-    everything = models.DELETE_ALL.parse(request.query)
-    if completed is not None and everything is not None:
-        raise Validation("send either completed=true or all=true, not both", field="all")
-    if everything is False or completed is False:
-        field = "all" if everything is False else "completed"
-        raise Validation(f"only {field}=true is supported; to keep the tasks, send nothing", field=field)
-    if not (completed or everything):
-        raise Validation(
-            "say what to delete: DELETE /tasks?completed=true clears completed tasks, "
-            "DELETE /tasks?all=true deletes every task",
-            field="completed",
-        )
+    everything = models.DELETE_WHICH.parse(request.query) == "all"
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         if everything:
             return state.delete_all_command(at=at, idempotency=idempotency)
         return state.clear_completed_command(at=at, idempotency=idempotency)
 
-    return await _write(request, b"", build)
+    return await _write(request, b"", build, growth=None)
 
 
 async def set_all_completed(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
-    body = await read_json(request, api.max_body_bytes)
+    body = await read_json(request, api)
     completed = _request_types(api).set_all_completed(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.set_all_completed_command(completed, at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build)
+    return await _write(request, body.raw, build, Growth())
 
 
 # ================================================================================= proposing a write
 
 
 async def _write(
-    request: web.Request, raw: bytes, build: BuildCommand, *, single_task: bool = False
+    request: web.Request, raw: bytes, build: BuildCommand, growth: Growth | None, *, single_task: bool = False
 ) -> web.Response:
     """Propose the command ``build`` makes, here or through the leader, and answer with its result.
+    ``growth``: what the write may add to the list, checked against the quotas (quota.py); None for a
+    delete, which is never refused for want of room.
 
     Attempts repeat while the leader is being replaced, until the write's deadline (a write waits for
     the new leader rather than failing), but never when a repeat could apply the write twice. Once an
@@ -216,6 +233,8 @@ async def _write(
         if known is not None:
             _measure(request, None, replayed=known.replayed)
             return _result_response(known, node.leader_id, single_task)
+    if growth is not None:
+        Usage.of(node.state, node.config.storage).require_room(growth)
     attempts = _Attempts(request, raw, build, idempotency, single_task)
     try:
         return await attempts.run()

@@ -2,7 +2,7 @@
 commits to the task state. ``Node`` (facade.py) is the one object the API uses; the module docstring
 there lists the file of each concern."""
 
-from .facade import Node
+from .facade import MAX_PENDING_WRITES, Node
 from .status import NodeStatus, PeerStatus, QuorumStatus
 
-__all__ = ["Node", "NodeStatus", "PeerStatus", "QuorumStatus"]
+__all__ = ["MAX_PENDING_WRITES", "Node", "NodeStatus", "PeerStatus", "QuorumStatus"]

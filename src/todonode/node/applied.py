@@ -14,6 +14,7 @@ from pickledb import PickleDB
 from ..cluster_state import ClusterState, is_cluster_command
 from ..raft import Entry, EntryKind
 from ..state import Result, TaskState
+from ..versions import COMPACT_RECORDS_FROM
 
 
 class AppliedState:
@@ -25,6 +26,7 @@ class AppliedState:
         self.db = PickleDB(str(location))
         self.tasks = TaskState(self.db.db)
         self.cluster = ClusterState(self.db.db)
+        self._follow_cluster_version()
         self.index = 0  # the last log index applied (a task command or a no-op)
 
     def replace(self, state: dict[str, Any], index: int) -> None:
@@ -32,6 +34,7 @@ class AppliedState:
         self.db.db = state
         self.tasks = TaskState(state)
         self.cluster = ClusterState(state)
+        self._follow_cluster_version()
         self.index = index
 
     def apply(self, entry: Entry) -> Result | None:
@@ -42,8 +45,13 @@ class AppliedState:
         command = orjson.loads(entry.data)
         if is_cluster_command(command):
             self.cluster.apply(command)
+            self._follow_cluster_version()
             return None
         return self.tasks.apply(entry.index, command)
+
+    def _follow_cluster_version(self) -> None:
+        """The task state keeps its idempotency records as the cluster version allows (state.py)."""
+        self.tasks.compact_records = self.cluster.version >= COMPACT_RECORDS_FROM
 
     def snapshot(self) -> dict[str, Any]:
         """A point-in-time copy of everything applied, safe to encode while applies go on."""

@@ -204,6 +204,11 @@ class Node:
         return self._applied.index
 
     @property
+    def last_index(self) -> int:
+        """The last index in this node's log (applied or not)."""
+        return self.core.log.last_index
+
+    @property
     def is_leader(self) -> bool:
         return self.core.role is Role.LEADER
 

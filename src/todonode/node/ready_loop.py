@@ -146,12 +146,16 @@ class ReadyLoop:
             await self._restore(rd.snapshot)
         for entry in rd.committed:
             result = self.applied.apply(entry)
+            self.snapshot_policy.applied(entry)
             self.proposals.settle(entry.index, entry.term, result)
             if result is None:
                 continue
-            for ev in result.events:
-                change = {"type": ev.kind, "id": ev.id, "task": ev.task, "index": entry.index}
-                self.events.publish(Event("task", change, entry.index))
+            await self.events.publish_many(
+                Event(
+                    "task", {"type": ev.kind, "id": ev.id, "task": ev.task, "index": entry.index}, entry.index
+                )
+                for ev in result.events
+            )
         await self.versioning.follow()
         self.applied_waiters.release(self.applied.index)
         for rs in rd.read_states:
