@@ -6,8 +6,8 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick flake sim lint clean cluster node demo bench bench-dashboard chaos fuzz \
-	upgrade abuse
+.PHONY: help install test test-quick flake sim lint clean cluster node demo bench bench-dashboard bench-scale \
+	chaos fuzz upgrade abuse
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
 
@@ -21,6 +21,7 @@ help:
 	@echo "make sim SEEDS=N    run N randomized fault schedules through the Raft simulator"
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
 	@echo "make bench-dashboard  the dashboard at 100,000 tasks in Chromium: first screen, typed task"
+	@echo "make bench-scale    the figures at a million tasks: restart, catch-up, memory, snapshots"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
 	@echo "make upgrade        the long rolling upgrade from the previous release, kill -9 at every step"
@@ -114,6 +115,11 @@ bench: $(BENCH_STAMP)
 # screen, whole list and typed-task times (medians, with the targets); bench/results/dashboard.json.
 bench-dashboard: $(STAMP)
 	$(BIN)/python -m bench.dashboard $(if $(TASKS),--tasks $(TASKS)) $(if $(RUNS),--runs $(RUNS))
+
+# make bench-scale [QUICK=1] [RUNS=N]: todonode alone, filled to a million tasks (QUICK=1: 5,000), with a
+# snapshot of it all taken under load; writes bench/results/scale.json and scale.md. Minutes, and GBs.
+bench-scale: $(BENCH_STAMP)
+	$(BIN)/python -m bench --scale $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS))
 
 # make fuzz [EXAMPLES=200] [SEED=N]: tests/fuzz (a one-node cluster, then a follower of three nodes) with
 # many more generated requests per operation than the quick run in make test.

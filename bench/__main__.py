@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--runs N] [--no-etcd] [--out DIR] [--tls]`` — what ``make bench`` runs.
+"""``python -m bench [--quick] [--runs N] [--no-etcd] [--out DIR] [--tls | --scale]``: make bench.
 
 Starts a fresh local four-node todonode cluster (and, when etcd is installed, a four-member etcd
 cluster) in temporary directories on free loopback ports, runs every workload against it, stops
@@ -8,7 +8,9 @@ log (``logs/``) to ``--out`` (default ``bench/results/``). Figures are as measur
 else the machine is doing: compare medians of several runs (``--runs 3``) on a quiet machine.
 
 ``--tls`` measures what TLS costs instead: writes/s with and without it, on both systems
-(``tls_cost.py``).
+(``tls_cost.py``). ``--scale`` (``make bench-scale``) measures todonode alone at a million tasks
+(``SCALE_FIGURES``): it fills a fresh cluster, which snapshots along the way, and writes ``scale.json``
+and ``scale.md``; with ``--quick``, at 5,000 tasks.
 
 Exit status: 0 when every workload ran (whatever the figures), 1 when one failed, 2 for bad usage.
 """
@@ -28,10 +30,10 @@ from typing import Any
 from . import tls_cost
 from .chart import write_chart
 from .etcd_target import INSTALL_HINT, etcd_version, find_etcd
-from .figures import FULL, QUICK, Profile
+from .figures import FULL, QUICK, SCALE, SCALE_QUICK, Profile
 from .progress import Progress
-from .report import format_table, summarize
-from .runner import run_once
+from .report import format_markdown, format_table, summarize
+from .runner import run_once, run_scale_once
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -44,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.json and the chart go")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--tls", action="store_true", help="what TLS costs: writes/s with and without it")
+    parser.add_argument("--scale", action="store_true", help="the figures at a million tasks (scale.json)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -76,6 +79,8 @@ async def _main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if args.tls:
         return await _tls_cost(args, profile, binary, etcd, progress, started)
+    if args.scale:
+        return await _at_scale(args, progress, started)
     runs = []
     for n in range(args.runs):
         if args.runs > 1:
@@ -89,10 +94,34 @@ async def _main(args: argparse.Namespace) -> int:
     summary["chart"] = chart.name
     path = args.out / "latest.json"
     path.write_text(json.dumps(_clean(summary), indent=2, ensure_ascii=False) + "\n")
+    markdown = args.out / "latest.md"
+    markdown.write_text(format_markdown(summary))
 
     print(format_table(summary))
-    print(f"\nresults: {path}\nchart:   {chart}\nlogs:    {args.out / 'logs'}/ (every member's, last run)")
+    print(f"\nresults: {path}\ntable:   {markdown} (markdown, for the README)")
+    print(f"chart:   {chart}\nlogs:    {args.out / 'logs'}/ (every member's, last run)")
     print(f"took {summary['seconds']:.0f} s")
+    return 1 if summary["failures"] else 0
+
+
+async def _at_scale(args: argparse.Namespace, progress: Progress, started: float) -> int:
+    profile = SCALE_QUICK if args.quick else SCALE
+    runs = []
+    for n in range(args.runs):
+        if args.runs > 1:
+            progress.note(f"run {n + 1} of {args.runs}")
+        runs.append(await run_scale_once(profile, progress, logs=args.out / "logs"))
+    progress.finish()
+    summary = summarize(runs, profile, None, time.monotonic() - started, etcd_skipped=True, scale=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "scale.json"
+    path.write_text(json.dumps(_clean(summary), indent=2, ensure_ascii=False) + "\n")
+    markdown = args.out / "scale.md"
+    markdown.write_text(format_markdown(summary))
+    print(format_table(summary))
+    print(
+        f"\nresults: {path}\ntable:   {markdown} (markdown, for the README)\ntook {summary['seconds']:.0f} s"
+    )
     return 1 if summary["failures"] else 0
 
 

@@ -175,6 +175,13 @@ class EtcdTarget(Target):
             return Outcome(True, key)
         return Outcome(False, error=error_kind(reply))
 
+    def wrk_request(self, mode: str, key: str, local: bool) -> tuple[str, list[str]]:
+        # The script appends a counter's base64 to the prefix: the prefix must fill whole base64 groups.
+        prefix = f"wrk/{self.token}/"
+        prefix += "-" * (-len(prefix) % 3)
+        serializable = "true" if local else "false"
+        return "etcd.lua", [mode, key, serializable, _b64(self._value(0)), _b64(prefix)]
+
     async def visible(self, member: int, key: str) -> bool:
         body = {"key": key, "serializable": True}
         reply = await self.http.request("POST", self.members[member].url + "/v3/kv/range", body, timeout=2)

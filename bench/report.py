@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .etcd_target import INSTALL_HINT
-from .figures import FIGURES, Figure, Profile
+from .figures import FIGURES, SCALE_FIGURES, Figure, Profile
 
 
 def _number(value: Any) -> float | None:
@@ -22,10 +22,32 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
+def per_run(runs: list[dict[str, Any]], system: str, figure_id: str) -> list[float | None]:
+    return [_number((run.get(system) or {}).get(figure_id)) for run in runs]
+
+
 def median_of(runs: list[dict[str, Any]], system: str, figure_id: str) -> float | None:
-    values = [_number((run.get(system) or {}).get(figure_id)) for run in runs]
-    present = [v for v in values if v is not None]
+    present = [v for v in per_run(runs, system, figure_id) if v is not None]
     return statistics.median(present) if present else None
+
+
+def _ratios(runs: list[dict[str, Any]], figure_id: str) -> list[float]:
+    """todonode ÷ etcd in each run that measured both: a ratio is only fair within one run."""
+    pairs = zip(per_run(runs, "todonode", figure_id), per_run(runs, "etcd", figure_id), strict=True)
+    return [mine / theirs for mine, theirs in pairs if mine is not None and theirs]
+
+
+def _with_runs_meeting(figure: Figure, runs: list[dict[str, Any]], result: str, with_etcd: bool) -> str:
+    """The result on the medians, with "k/n runs" added when not every run meets the target."""
+    if not result.startswith("PASS") or len(runs) < 2:
+        return result
+    theirs = per_run(runs, "etcd", figure.id) if with_etcd and figure.on_etcd else [None] * len(runs)
+    mine = per_run(runs, "todonode", figure.id)
+    met = sum(
+        figure.evaluate(m, t if with_etcd else None)[0].startswith("PASS")
+        for m, t in zip(mine, theirs, strict=True)
+    )
+    return result if met == len(runs) else f"{result} {met}/{len(runs)} runs"
 
 
 def summarize(
@@ -34,14 +56,18 @@ def summarize(
     etcd: dict[str, str] | None,
     seconds: float,
     etcd_skipped: bool = False,
+    scale: bool = False,
 ) -> dict[str, Any]:
+    """``scale``: runs of ``make bench-scale`` (SCALE_FIGURES, no etcd, no chart)."""
     with_etcd = etcd is not None
     rows = []
-    for figure in FIGURES:
+    for figure in SCALE_FIGURES if scale else FIGURES:
         mine = median_of(runs, "todonode", figure.id)
         theirs = median_of(runs, "etcd", figure.id) if with_etcd and figure.on_etcd else None
         ratio = mine / theirs if figure.ratio and mine is not None and theirs else None
+        ratios = _ratios(runs, figure.id) if figure.ratio and with_etcd and figure.on_etcd else []
         result, footnote = figure.evaluate(mine, theirs if with_etcd else None)
+        result = _with_runs_meeting(figure, runs, result, with_etcd)
         rows.append(
             {
                 "id": figure.id,
@@ -53,7 +79,9 @@ def summarize(
                 "target": figure.target,
                 "result": result,
                 "footnote": footnote,
-                "per_run": [(run.get("todonode") or {}).get(figure.id) for run in runs],
+                "per_run": per_run(runs, "todonode", figure.id),
+                "per_run_etcd": per_run(runs, "etcd", figure.id) if with_etcd and figure.on_etcd else None,
+                "ratio_range": [min(ratios), max(ratios)] if ratios else None,
             }
         )
     last = runs[-1]
@@ -69,8 +97,10 @@ def summarize(
         "etcd": etcd,
         "etcd_skipped": etcd_skipped,
         "etcd_hint": None if with_etcd or etcd_skipped else f"etcd not found: {INSTALL_HINT}",
+        "scale": scale,
         "figures": rows,
-        "chart_data": _chart_data(rows, last, with_etcd),
+        "chart_data": None if scale else _chart_data(rows, last, with_etcd),
+        "physical": [run["extras"].get("physical") for run in runs],
         "notes": notes,
         "failures": failures,
         "per_run": [{k: v for k, v in run.items() if k != "failures"} for run in runs],
@@ -130,13 +160,31 @@ def _shown(value: Any, figure: Figure) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _spread(values: list[float | None] | None, figure: Figure) -> str:
+    """min–max over the runs, as the table shows values."""
+    present = [v for v in values or [] if v is not None]
+    if len(present) < 2:
+        return ""
+    return f"{_shown(min(present), figure)}–{_shown(max(present), figure)}"
+
+
+def _ratio_spread(row: dict[str, Any]) -> str:
+    low_high = row["ratio_range"]
+    return f"{low_high[0]:.2f}–{low_high[1]:.2f}×" if low_high and low_high[0] != low_high[1] else ""
+
+
+def _figures_of(summary: dict[str, Any]) -> dict[str, Figure]:
+    return {f.id: f for f in (SCALE_FIGURES if summary.get("scale") else FIGURES)}
+
+
 def format_table(summary: dict[str, Any]) -> str:
-    figures = {f.id: f for f in FIGURES}
-    header = ("figure", "todonode", "etcd", "ratio", "target", "result")
-    widths = (50, 11, 11, 7, 24, 6)
+    figures = _figures_of(summary)
+    header = ("figure", "todonode", "runs", "etcd", "ratio", "runs", "target", "result")
+    widths = (62, 10, 15, 10, 7, 13, 24, 6)
+    left = (0, 6, 7)
     lines = [
         "  ".join(
-            h.ljust(w) if i in (0, 4, 5) else h.rjust(w)
+            h.ljust(w) if i in left else h.rjust(w)
             for i, (h, w) in enumerate(zip(header, widths, strict=True))
         )
     ]
@@ -151,14 +199,16 @@ def format_table(summary: dict[str, Any]) -> str:
         cells = (
             label,
             _shown(row["todonode"], figure),
+            _spread(row["per_run"], figure),
             _shown(row["etcd"], figure),
             ratio,
+            _ratio_spread(row),
             row["target"],
             row["result"],
         )
         lines.append(
             "  ".join(
-                c.ljust(w) if i in (0, 4, 5) else c.rjust(w)
+                c.ljust(w) if i in left else c.rjust(w)
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             ).rstrip()
         )
@@ -166,12 +216,7 @@ def format_table(summary: dict[str, Any]) -> str:
             footnotes.append(row["footnote"])
     out = "\n".join(lines)
     runs = summary["runs"]
-    out += (
-        f"\n\nvalues are medians of {runs} runs"
-        if runs > 1
-        else "\n\nvalues are from 1 run (RUNS=N for medians)"
-    )
-    out += "; ratio = todonode ÷ etcd (for latencies and failover, lower is better)."
+    out += "\n\n" + _how_to_read(runs)
     if summary["profile"]["name"] == "quick":
         out += "\nQUICK profile: tiny sizes that only show the benchmark works; the figures mean nothing."
     if summary["etcd"] is None and summary["etcd_skipped"]:
@@ -181,6 +226,7 @@ def format_table(summary: dict[str, Any]) -> str:
     else:
         out += f"\netcd {summary['etcd']['version']} ({summary['etcd']['binary']}), its default timings."
     out += "\n" + describe_machine(summary["machine"])
+    out += _describe_limit(summary)
     for note in footnotes:
         out += f"\n* {note}"
     for note in summary["notes"]:
@@ -188,6 +234,59 @@ def format_table(summary: dict[str, Any]) -> str:
     for failure in summary["failures"]:
         out += f"\nFAILED: {failure['target']} {failure['workload']}: {failure['error']}"
     return out
+
+
+def _how_to_read(runs: int) -> str:
+    told = (
+        f"values are medians of {runs} runs, with the lowest and highest run beside them (runs)"
+        if runs > 1
+        else "values are from 1 run (RUNS=N for medians and the run-by-run range)"
+    )
+    return told + (
+        "; ratio = todonode ÷ etcd, taken within each run (for latencies and failover, lower is better);"
+        " a result is for the medians, and says how many runs met the target when not all did."
+    )
+
+
+def format_markdown(summary: dict[str, Any]) -> str:
+    """The table for the README: every figure with its run-by-run range, and what it was measured on."""
+    figures = _figures_of(summary)
+    lines = ["| figure | todonode | etcd | ratio | target | result |", "|---|---:|---:|---:|---|---|"]
+    for row in summary["figures"]:
+        figure = figures[row["id"]]
+        unit = f" ({figure.unit})" if figure.unit not in ("", "×") else ""
+        label = figure.title(_profile(summary)).strip() + unit
+
+        def cell(value: Any, values: list[float | None] | None, fig: Figure = figure) -> str:
+            spread = _spread(values, fig)
+            return _shown(value, fig) + (f" ({spread})" if spread else "")
+
+        ratio = f"{row['ratio']:.2f}×" if row["ratio"] is not None else ""
+        if spread := _ratio_spread(row):
+            ratio += f" ({spread})"
+        etcd = cell(row["etcd"], row["per_run_etcd"]) if row["etcd"] != "n/a" else "n/a"
+        lines.append(
+            f"| {label} | {cell(row['todonode'], row['per_run'])} | {etcd} | {ratio} | {row['target']} "
+            f"| {row['result']} |"
+        )
+    etcd = summary["etcd"]
+    lines += [
+        "",
+        _how_to_read(summary["runs"]),
+        f"etcd {etcd['version']}, its default timings." if etcd else "No etcd in this run.",
+        describe_machine(summary["machine"]) + _describe_limit(summary),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _describe_limit(summary: dict[str, Any]) -> str:
+    """What the physical limit was made of in each run (bench/physical.py)."""
+    parts = [
+        f"fsync {p['fsync_ms']:.3f} ms + loopback round trip {p['loopback_rtt_ms']:.3f} ms"
+        for p in summary.get("physical") or []
+        if p
+    ]
+    return f"\nphysical limit (medians, per run): {'; '.join(parts)}." if parts else ""
 
 
 def describe_machine(machine: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import physical
 from . import workloads as w
 from .client import HttpJson, new_session
 from .etcd_target import EtcdTarget
@@ -25,10 +26,19 @@ Workload = Callable[[w.Context], Awaitable[None]]
 
 # One cluster for these, in this order (each leaves the cluster healthy for the next; failover goes last,
 # as its last kill would otherwise cost a wait for leadership to move back to the preferred node)...
-TODONODE_MAIN: tuple[Workload, ...] = (w.throughput, w.visibility, w.catch_up, w.elections, w.failover)
+TODONODE_MAIN: tuple[Workload, ...] = (
+    w.throughput,
+    w.wrk_loads,
+    w.visibility,
+    w.catch_up,
+    w.elections,
+    w.failover,
+)
 # ...and a fresh one for the figures at scale, so memory held from earlier load does not count.
 TODONODE_SCALE: tuple[Workload, ...] = (w.scale,)
-ETCD: tuple[Workload, ...] = (w.throughput, w.visibility, w.failover)
+ETCD: tuple[Workload, ...] = (w.throughput, w.wrk_loads, w.visibility, w.failover)
+# make bench-scale: the figures at scale, then a catch-up with that much state.
+TODONODE_AT_SCALE: tuple[Workload, ...] = (w.scale, w.catch_up)
 
 
 async def run_once(
@@ -44,6 +54,9 @@ async def run_once(
     }
     with tempfile.TemporaryDirectory(prefix="todonode-bench-") as tmp:
         root = Path(tmp)
+        progress.stage("physical limit: fsync and loopback round trip")
+        limit = physical.measure(root, profile.physical_samples)
+        run["extras"]["physical"] = limit
         async with new_session() as session:
             http = HttpJson(session)
             clusters: list[tuple[Target, Sequence[Workload]]] = [
@@ -59,7 +72,39 @@ async def run_once(
                 finally:
                     if logs is not None:
                         _keep_logs(target, logs / target.root.name)
+    _against_the_limit(run, limit["limit_ms"])
     return run
+
+
+async def run_scale_once(profile: Profile, progress: Progress, logs: Path | None = None) -> dict[str, Any]:
+    """One run of ``make bench-scale``: todonode alone, TODONODE_AT_SCALE on one fresh cluster."""
+    run: dict[str, Any] = {
+        "todonode": {},
+        "etcd": None,
+        "extras": {"todonode": {}},
+        "failures": [],
+        "notes": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="todonode-bench-scale-") as tmp:
+        async with new_session() as session:
+            target = TodonodeTarget(
+                Path(tmp) / "todonode-scale", HttpJson(session), snapshot_every=profile.snapshot_every
+            )
+            try:
+                await _on_cluster(target, TODONODE_AT_SCALE, profile, progress, run)
+            finally:
+                if logs is not None:
+                    _keep_logs(target, logs / target.root.name)
+    return run
+
+
+def _against_the_limit(run: dict[str, Any], limit_ms: float) -> None:
+    """How far each system's p50 write latency at concurrency 1 (from wrk) is from the physical limit."""
+    run["todonode"]["physical_limit_ms"] = limit_ms
+    for system in ("todonode", "etcd"):
+        figures = run[system]
+        if figures is not None and "wrk_p50_c1" in figures:
+            figures["p50_over_limit"] = figures["wrk_p50_c1"] / limit_ms
 
 
 async def _on_cluster(

@@ -165,3 +165,9 @@ class Target(ABC):
     @abstractmethod
     async def visible(self, member: int, key: str) -> bool:
         """Whether ``member`` serves the write ``key`` from its own state (no round trip to a leader)."""
+
+    @abstractmethod
+    def wrk_request(self, mode: str, key: str, local: bool) -> tuple[str, list[str]]:
+        """The Lua script (in bench/wrk/) and its arguments for a wrk load (bench/load_generator.py):
+        ``mode`` "write", "read" (of the write ``key``) or "mix" (nine reads to a write); ``local``:
+        reads answered from the member's own state, else linearizable ones."""

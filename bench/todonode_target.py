@@ -32,6 +32,7 @@ class TodonodeTarget(Target):
         size: int = 4,
         ports: list[int] | None = None,
         certs: Path | None = None,
+        snapshot_every: int | None = None,
     ) -> None:
         super().__init__(root, http, size)
         self.ports = ports or free_ports(size)
@@ -50,7 +51,9 @@ class TodonodeTarget(Target):
                 "[cluster]\n"
                 f"nodes = {members}\n"
                 "[storage]\n"
-                "fsync = true\n" + tls
+                "fsync = true\n"
+                + ("" if snapshot_every is None else f"snapshot_every = {snapshot_every}\n")
+                + tls
             )
             self.members.append(Member(i, f"node{port}", urls[i], root / f"node{port}.log"))
 
@@ -108,6 +111,11 @@ class TodonodeTarget(Target):
                 f"{timeout:.0f} s (the leader was {self.members[leader].name}); went on with it"
             )
 
+    def snapshot_mb(self) -> float:
+        """The largest snapshot file any member holds now."""
+        sizes = [f.stat().st_size for f in self.root.glob("data*/snapshots/snap-*.json")]
+        return max(sizes, default=0) / 1e6
+
     async def term(self) -> int:
         statuses = await asyncio.gather(*(self.status(i) for i in self.running()))
         return max((s["term"] for s in statuses if s), default=0)
@@ -126,6 +134,10 @@ class TodonodeTarget(Target):
     async def visible(self, member: int, key: str) -> bool:
         reply = await self.http.request("GET", f"{self.members[member].url}/tasks/{key}", timeout=2)
         return reply.status == 200
+
+    def wrk_request(self, mode: str, key: str, local: bool) -> tuple[str, list[str]]:
+        consistency = "local" if local else "strong"
+        return "todonode.lua", [mode, f"/tasks/{key}?consistency={consistency}"]
 
     async def batch(self, member: int, first: int, count: int) -> None:
         body = {"tasks": [{"title": f"filler {first + k}"} for k in range(count)]}

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import load_generator
 from .client import closed_loop, percentile
 from .figures import Profile
 from .progress import Progress
@@ -65,6 +66,55 @@ async def throughput(ctx: Context) -> None:
         details[str(concurrency)] = result.summary()
     ctx.figures["write_errors"] = errors
     ctx.extras["throughput"] = details
+
+
+# (figure, mode, on a follower, connections, local reads): the loads wrk puts on each target.
+WRK_LOADS = (
+    ("wrk_writes_c1", "write", False, 1, False),
+    ("wrk_writes_c32", "write", False, 32, False),
+    ("wrk_reads_leader", "read", False, 32, False),
+    ("wrk_reads_follower", "read", True, 32, False),
+    ("wrk_reads_local", "read", True, 32, True),
+    ("wrk_mix", "mix", False, 32, False),
+)
+
+
+async def wrk_loads(ctx: Context) -> None:
+    """The loads of WRK_LOADS from wrk (bench/load_generator.py), one after another, each for
+    ``wrk_seconds``: writes at c=1 and c=32 and a 90/10 read/write mix on the leader; reads of one
+    key, linearizable on the leader and on a follower, and local on a follower."""
+    t = ctx.target
+    if not load_generator.available():
+        ctx.progress.note(f"{t.name}: no wrk, its rows are left out ({load_generator.INSTALL_HINT})")
+        return
+    leader = await t.leader()
+    follower = next(i for i in t.running() if i != leader)
+    written = await t.put(leader, next(ctx.seq), timeout=10)
+    if not written.ok or written.key is None:
+        raise RuntimeError(f"the write to read back failed: {written.error}")
+    key = written.key
+
+    async def on_follower() -> bool:
+        return await t.visible(follower, key)
+
+    await wait_for(on_follower, 10, f"the write to read back on {t.members[follower].name}", 0.01)
+    errors = 0
+    details: dict[str, Any] = {}
+    for figure, mode, at_follower, connections, local in WRK_LOADS:
+        member = follower if at_follower else leader
+        ctx.stage(f"wrk: {figure} on {t.members[member].name}")
+        script, args = t.wrk_request(mode, key, local)
+        result = await load_generator.run_wrk(
+            t.members[member].url, script, args, connections, ctx.profile.wrk_seconds
+        )
+        ctx.figures[figure] = result.rate
+        if figure == "wrk_writes_c1":
+            ctx.figures["wrk_p50_c1"] = result.p50_ms
+        errors += result.errors
+        details[figure] = {"connections": connections, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms,
+                           "requests": result.requests, "errors": result.errors}  # fmt: skip
+    ctx.figures["wrk_errors"] = errors
+    ctx.extras["wrk"] = details
 
 
 async def visibility(ctx: Context) -> None:
@@ -316,6 +366,7 @@ async def scale(ctx: Context) -> None:
     empty = await closed_loop(put, p.scale_writes, 8, ctx.progress.count, ctx.seq)
 
     ctx.stage(f"filling to {p.scale_tasks:,} tasks")
+    term_before = await t.term()
     filled = 0
     while filled < p.scale_tasks:
         count = min(1000, p.scale_tasks - filled)
@@ -327,6 +378,8 @@ async def scale(ctx: Context) -> None:
     await closed_loop(put, p.warmup, 8, seq=ctx.seq)
     full = await closed_loop(put, p.scale_writes, 8, ctx.progress.count, ctx.seq)
     ctx.figures["scale_ratio"] = full.rate / empty.rate if empty.rate else math.nan
+    ctx.figures["scale_elections"] = await t.term() - term_before
+    ctx.figures["snapshot_mb"] = t.snapshot_mb()
 
     ctx.stage("RSS and GET /tasks?limit=100")
     status = await t.status(leader)

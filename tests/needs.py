@@ -118,6 +118,7 @@ NETNS = Need(
 CHROMIUM = Need("Chromium", "apt-get update && apt-get install -y chromium", _on_path("chromium"))
 NODEJS = Need("Node.js", "apt-get update && apt-get install -y nodejs", _on_path("node"))
 TCPDUMP = Need("tcpdump", "apt-get update && apt-get install -y tcpdump", _on_path("tcpdump"))
+WRK = Need("wrk", "apt-get update && apt-get install -y wrk", _on_path("wrk"))
 SYSTEMD_ANALYZE = Need(
     "systemd-analyze", "apt-get update && apt-get install -y systemd", _on_path("systemd-analyze")
 )

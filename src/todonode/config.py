@@ -19,6 +19,9 @@ Rules that are decisions rather than obvious:
 - This node is the member of ``cluster.nodes`` whose host and port equal ``node.host`` and ``node.port``.
 - ``cluster.heartbeat_ms`` and ``cluster.election_timeout_ms`` must be exact multiples of
   ``cluster.tick_ms`` (nothing is rounded), and the election timeout at least three heartbeats.
+- ``cluster.lease_reads`` (off by default; docs/guarantees.md#read-consistency says why) answers
+  linearizable reads on the leader by lease. The lease is an election timeout less one tick and less
+  ``cluster.lease_drift_margin_ms`` rounded up to whole ticks, and must come to at least one tick.
 - An empty ``api.cors_origins`` (the default) means the cluster's own node origins; ``"*"`` allows any.
 - ``[demo]`` is written by ``scripts/cluster.py --demo`` and turns on demo mode: the supervisor named by
   ``demo.supervisor`` (a Unix socket; relative to the config's directory) may inject faults into this node,
@@ -123,6 +126,8 @@ class _ClusterKeys:
     auto_rejoin: bool = False  # a removed node asks to be added back, under a new id
     auto_remove_after_s: NonNegative = 0  # the leader removes a voter unreachable this long; 0: never
     min_voters: Positive = 3  # ... but never below this many voters
+    lease_reads: bool = False
+    lease_drift_margin_ms: NonNegative = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +141,11 @@ class ClusterSection(_ClusterKeys):
     @property
     def election_ticks(self) -> int:
         return self.election_timeout_ms // self.tick_ms
+
+    @property
+    def lease_drift_ticks(self) -> int | None:
+        """The drift margin in whole ticks, rounded up; None when lease reads are off."""
+        return -(-self.lease_drift_margin_ms // self.tick_ms) if self.lease_reads else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -475,6 +485,12 @@ def _cluster_section(
     if election < 3 * heartbeat:
         problem = f"must be >= 3 * cluster.heartbeat_ms ({3 * heartbeat}), got {election}"
         raise ConfigError(path, "cluster.election_timeout_ms", problem)
+    if cluster.lease_reads and cluster.lease_drift_margin_ms > election - 2 * tick:
+        problem = (
+            f"leaves no lease: it must be at most cluster.election_timeout_ms less two ticks "
+            f"({election - 2 * tick}), got {cluster.lease_drift_margin_ms}"
+        )
+        raise ConfigError(path, "cluster.lease_drift_margin_ms", problem)
     join = None if cluster.join is None else _parse_url(path, "cluster.join", cluster.join, need_port=True)
     return _section(ClusterSection, cluster, nodes=nodes, join=join, secret=_secret(path, cluster, env))
 

@@ -2,7 +2,7 @@
 
 The runtime calls these hooks at the moments worth measuring; this base class does nothing, so a node
 without metrics pays one method call per event. Hooks are called on the event loop, except ``fsync``,
-which the disk thread calls. A hook must be quick and must never raise.
+which the disk thread may call (node/disk.py). A hook must be quick and must never raise.
 """
 
 from __future__ import annotations

@@ -16,14 +16,17 @@ from pathlib import Path
 
 import pytest
 from bench.chart import render_svg, write_chart
-from bench.figures import ETCD_FIGURE_IDS, FIGURE_IDS, FIGURES, QUICK
-from bench.report import format_table, summarize
+from bench.figures import ETCD_FIGURE_IDS, FIGURE_IDS, FIGURES, QUICK, SCALE_FIGURE_IDS
+from bench.report import format_markdown, format_table, summarize
+
+from tests.needs import WRK
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+@pytest.mark.needs(WRK)
 def test_quick_profile_produces_every_figure_the_json_and_the_chart(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "bench", "--quick", "--no-etcd", "--out", str(tmp_path)]
     proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=540)
@@ -47,9 +50,27 @@ def test_quick_profile_produces_every_figure_the_json_and_the_chart(tmp_path: Pa
     else:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    for figure in FIGURES:  # the table names every figure
+    markdown = (tmp_path / "latest.md").read_text()
+    for figure in FIGURES:  # the table and the markdown one name every figure
         assert figure.title(QUICK).strip() in proc.stdout
+        assert f"| {figure.title(QUICK).strip()}" in markdown
+    assert data["machine"]["cpu_model"] is None or data["machine"]["cpu_model"] in proc.stdout
     assert "skipped on request" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_quick_scale_profile_produces_every_scale_figure(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bench", "--scale", "--quick", "--quiet", "--out", str(tmp_path)]
+    proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-6000:]}"
+    data = json.loads((tmp_path / "scale.json").read_text())
+    rows = {row["id"]: row for row in data["figures"]}
+    assert set(rows) == set(SCALE_FIGURE_IDS) and data["failures"] == []
+    missing = [fid for fid, row in rows.items() if row["todonode"] is None]
+    assert not missing, f"not measured: {missing}\n{proc.stdout}"
+    assert rows["snapshot_mb"]["todonode"] > 0, "the scale cluster must snapshot while it is filled"
+    assert "| elections while filled to 5,000 tasks" in (tmp_path / "scale.md").read_text()
 
 
 def _fake_run(with_etcd: bool) -> dict:
@@ -79,6 +100,7 @@ def test_table_and_hand_drawn_chart_with_and_without_etcd(tmp_path: Path, with_e
         assert rows["writes_c32"]["result"] in ("PASS*", "FAIL")
     table = format_table(summary)
     assert ("3.4.23" in table) == with_etcd
+    assert ("3.4.23" in format_markdown(summary)) == with_etcd
     assert ("apt-get install -y etcd-server" in table) != with_etcd
 
     root = ET.fromstring(render_svg(summary["chart_data"]))

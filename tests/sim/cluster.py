@@ -9,6 +9,11 @@ The node runtime here follows the Ready contract of ``todonode.raft.ready``: per
 apply, then advance. Faults can strike between those steps. One planted bug, ``bug_send_before_persist``,
 lets every message leave before the disk write so the checker can be shown to catch it.
 
+Clocks may drift (``clock_drift``): each node ticks at its own fixed rate, up to that share faster or
+slower than TICK_MS, which is what a lease read (raft/lease.py) must survive. A paused node misses its
+ticks and does not make them up, as a stopped process would; on resuming, the runtime tells the core
+its ticks fell behind (``expire_lease``) — unless the planted bug ``bug_lease_through_pause`` forgets to.
+
 Membership changes are faults too (membership.py): brand-new nodes start with a fresh disk, a new id
 and no configuration at all, and wait for the leader; removed nodes go on running (and crashing, and
 restarting) until the nemesis stops them for good. The members at any moment are whatever the log
@@ -80,6 +85,10 @@ class SimConfig:
     max_entries_per_append: int = 64
     prefer_leader: bool = True
     bug_send_before_persist: bool = False  # planted runtime bug: every message leaves before the disk write
+    clock_drift: float = 0.0  # each node ticks up to this share faster or slower than TICK_MS
+    lease_drift_ticks: int | None = None  # lease reads on, with this drift margin (raft/lease.py)
+    stale_read_rate: float = 0.0  # share of reads sent to any node that believes it leads
+    bug_lease_through_pause: bool = False  # planted runtime bug: a resumed node keeps its lease
     heal_limit_ms: float = 60_000.0
     downtime_ms: tuple[float, float] = (100.0, 3000.0)
     slow_rate: float = 0.01  # share of messages delayed by up to slow_delay_ms
@@ -193,6 +202,8 @@ class SimNode:
         self.paused = False
         self.crash_at: str | None = None  # crash at this point of the next Ready
         self.next_tick = 0.0
+        drift = cluster.cfg.clock_drift
+        self.tick_ms = TICK_MS * (1 + cluster.rng.uniform(-drift, drift)) if drift else TICK_MS
         self.boot()
 
     @property
@@ -213,6 +224,7 @@ class SimNode:
                 settle_ticks=SETTLE_TICKS,
                 max_entries_per_append=c.cfg.max_entries_per_append,
                 snapshot_timeout_ticks=ELECTION_TICKS * 2,
+                lease_drift_ticks=c.cfg.lease_drift_ticks,
             ),
             random.Random(self.rng_seed),
             hard_state=self.disk.hard_state,
@@ -412,7 +424,7 @@ class SimCluster:
             self._deliver()
         else:
             self.now = node.next_tick
-            node.next_tick += TICK_MS
+            node.next_tick += node.tick_ms
             if node.up and not node.paused:
                 node.core.tick()
                 node.process()
@@ -425,8 +437,11 @@ class SimCluster:
         for nid, at in list(self.resume_at.items()):
             if at <= self.now:
                 del self.resume_at[nid]
-                self.nodes[nid].paused = False
+                node = self.nodes[nid]
+                node.paused = False
                 self.trace(f"{nid} resumes")
+                if node.core is not None and not self.cfg.bug_lease_through_pause:
+                    node.core.expire_lease()  # its ticks fell behind while it was stopped
         for nid, at in list(self.restart_at.items()):
             if at <= self.now:
                 del self.restart_at[nid]
@@ -465,8 +480,9 @@ class SimCluster:
                 else:
                     node.crash_at = point
                 self.restart_at[victim] = self.now + self.rng.uniform(*self.cfg.downtime_ms)
-        elif action == "pause":
-            victim = self.rng.choice(ids)
+        elif action in ("pause", "pause_leader"):
+            leader = self.current_leader()
+            victim = leader.id if action == "pause_leader" and leader else self.rng.choice(ids)
             if self.nodes[victim].up and not self.nodes[victim].paused:
                 self.nodes[victim].paused = True
                 self.resume_at[victim] = self.now + self.rng.uniform(200, 2500)
@@ -572,6 +588,10 @@ class SimCluster:
 
     def client_read(self) -> None:
         node = self._guess_leader()
+        if self.cfg.stale_read_rate and self.rng.random() < self.cfg.stale_read_rate:
+            # A client still talking to a node that believes it leads, deposed or not.
+            believers = [n for n in self.nodes.values() if n.up and n.core.role is Role.LEADER]
+            node = self.rng.choice(believers) if believers else node
         if not node.up or node.paused:
             return
         self._next_read += 1

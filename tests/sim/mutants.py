@@ -67,6 +67,14 @@ class CountsLearnerVotes(RaftNode):
         return everyone
 
 
+class LeasesWithoutDriftMargin(RaftNode):
+    """Thesis §6.4.1 broken: the read lease lasts a whole election timeout by the leader's own clock, as
+    if every clock ran at the same rate and a voter counted time from the very moment it was sent."""
+
+    def _lease_ticks(self, drift_ticks: int) -> int:
+        return self.opts.election_ticks
+
+
 # name -> (node class, SimConfig overrides)
 PLANTED_BUGS: dict[str, tuple[type[RaftNode], dict]] = {
     "vote twice in one term": (VotesTwiceInOneTerm, {}),
@@ -77,4 +85,6 @@ PLANTED_BUGS: dict[str, tuple[type[RaftNode], dict]] = {
     "apply a configuration only at commit": (AppliesConfigOnlyAtCommit, {}),
     "allow two configuration changes in flight": (AllowsTwoChangesInFlight, {}),
     "count a learner's vote": (CountsLearnerVotes, {}),
+    "lease a read without the drift margin": (LeasesWithoutDriftMargin, {}),
+    "keep the read lease through a pause": (RaftNode, {"bug_lease_through_pause": True}),
 }

@@ -8,8 +8,11 @@ also elects leaders that lack committed entries); those are noted too.
 
 The bug schedules favour what exposes them: frequent leader crashes with short downtime, slow
 messages, and one entry per append, which opens the window of Raft's Figure 8. The membership bugs add
-membership churn on top (CHURNY), where each is caught within a few seeds. The control runs the very
-same schedules, every seed of each budget, without a bug: none may fail in any way.
+membership churn on top (CHURNY), where each is caught within a few seeds. The lease bugs need lease
+reads on, clocks that drift far apart (LEASY: up to 45 % either way, with the drift margin that rate
+calls for), a leader cut off or paused for long enough that another is elected, and clients still
+reading from the one that thinks it leads. The control runs the very same schedules, every seed of
+each budget, without a bug: none may fail in any way.
 """
 
 from collections import Counter
@@ -20,6 +23,7 @@ from .checker import (
     CONFIGURATION_FROM_THE_LOG,
     ELECTION_SAFETY,
     LEADER_COMPLETENESS,
+    LINEARIZABLE_READS,
     OVERLAPPING_MAJORITIES,
     STATE_MACHINE_SAFETY,
 )
@@ -42,10 +46,24 @@ CHURNY = {
         **{"add_learner": 3, "promote": 2, "remove": 2, "remove_leader": 2, "replace": 2, "decommission": 1},
     },
 }
+LEASY = {
+    "nodes": 3,
+    "clock_drift": 0.45,
+    # Whole ticks the leader's clock may fall behind a voter's over an election timeout (10 ticks) when
+    # one runs 45 % slow and the other 45 % fast: 9 - 9 * 0.55 / 1.45 = 5.6, so 6.
+    "lease_drift_ticks": 6,
+    "read_rate": 0.3,
+    "stale_read_rate": 0.5,
+    "fault_rate": 0.01,
+    "client_rate": 0.3,
+    "downtime_ms": (50.0, 800.0),
+    "faults": {"isolate_leader": 4, "pause_leader": 2, "crash": 1, "heal": 1},
+}
 # schedule name -> (SimConfig overrides, how many seeds a bug may take to show, and the control runs)
 SCHEDULES = {
     "crashy": (CRASHY, 400),
     "churny": (CHURNY, 100),
+    "leasy": (LEASY, 100),
 }
 STEPS = 3000
 CONTROL_CHUNKS = 4  # each schedule's control seeds spread over pytest-xdist workers
@@ -60,6 +78,8 @@ RULE_BROKEN_BY = {
     "apply a configuration only at commit": (CONFIGURATION_FROM_THE_LOG, "churny"),
     "allow two configuration changes in flight": (OVERLAPPING_MAJORITIES, "churny"),
     "count a learner's vote": (ELECTION_SAFETY, "churny"),
+    "lease a read without the drift margin": (LINEARIZABLE_READS, "leasy"),
+    "keep the read lease through a pause": (LINEARIZABLE_READS, "leasy"),
 }
 
 

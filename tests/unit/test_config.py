@@ -126,6 +126,11 @@ def test_defaults_fill_every_key_left_out(tmp_path: Path) -> None:
     assert (cluster.heartbeat_ticks, cluster.election_ticks) == (10, 50)
     assert cluster.prefer_lowest_port is True
     assert (cluster.leader_settle_ms, cluster.write_wait_ms) == (3000, 3000)
+    assert (cluster.lease_reads, cluster.lease_drift_margin_ms, cluster.lease_drift_ticks) == (
+        False,
+        100,
+        None,
+    )
     storage = config.storage
     assert storage.fsync is True
     assert (storage.snapshot_every, storage.snapshot_interval_s) == (10_000, 300)
@@ -281,6 +286,11 @@ def test_error_message_shape(tmp_path: Path) -> None:
         ({"cluster": {"heartbeat_ms": "105"}}, "cluster.heartbeat_ms: must be a multiple of cluster.tick_ms"),
         ({"cluster": {"tick_ms": "30"}}, "cluster.heartbeat_ms: must be a multiple of cluster.tick_ms (30)"),
         ({"cluster": {"election_timeout_ms": "505"}}, "cluster.election_timeout_ms: must be a multiple of"),
+        (
+            {"cluster": {"lease_reads": "true", "lease_drift_margin_ms": "490"}},
+            "cluster.lease_drift_margin_ms: leaves no lease: it must be at most cluster.election_timeout_ms "
+            "less two ticks (480), got 490",
+        ),
         # unknown and missing keys
         (
             {"cluster": {"heartbeat": "100"}},
@@ -790,3 +800,10 @@ def test_join_must_be_a_member_url_with_a_port(tmp_path: Path) -> None:
     (tmp_path / "node.toml").write_text(text)
     with pytest.raises(ConfigError, match=r"cluster\.join: needs a port"):
         load_config(tmp_path / "node.toml", environ={SECRET_ENV: ENV_SECRET})
+
+
+def test_the_lease_drift_margin_is_rounded_up_to_whole_ticks(tmp_path: Path) -> None:
+    cluster = load(tmp_path, cluster={"lease_reads": "true", "lease_drift_margin_ms": "95"}).cluster
+    assert cluster.lease_drift_ticks == 10
+    cluster = load(tmp_path, cluster={"lease_reads": "true", "lease_drift_margin_ms": "480"}).cluster
+    assert cluster.lease_drift_ticks == 48  # the most that leaves a lease: 50 - 1 - 48 = 1 tick

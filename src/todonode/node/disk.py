@@ -1,8 +1,17 @@
 """The node's disk: its write-ahead log, its snapshot files, the lock on its data directory, its
 VERSION file, and the one thread that does the blocking work, so the event loop never waits on a file.
 
-The write-ahead log is not thread-safe; every call to it goes through ``run`` or ``submit``, which use
-the same single thread, so calls happen one at a time and in the order they were made.
+The write-ahead log is not thread-safe; every call to it goes through ``run``, ``submit`` or
+``write_log``, so calls happen one at a time and in the order they were made: ``run`` and ``submit``
+use the same single thread, and ``write_log`` runs its call on the event loop only while that thread
+has nothing queued.
+
+Why ``write_log`` may block the event loop: handing a write to the disk thread and taking its result
+back costs two thread wake-ups and a wait for the interpreter lock on each side, more CPU and more time
+than a fast fsync itself (docs/performance.md). So a log write whose fsync has been fast runs right
+where it is asked for; once an fsync is slow (a busy or worn-out disk, the demo's slow disk), the
+writes go to the disk thread, so the node keeps answering reads meanwhile, until an fsync there is
+fast again.
 
 In demo mode the disk can be made slow (``fsync_delay_s``, set by node/demo.py): every fsync of the log
 waits that long first, on the disk thread, as a worn-out disk would make it.
@@ -30,6 +39,9 @@ from ..storage import DataDirLock, Recovered, SnapshotFile, SnapshotStore, Versi
 T = TypeVar("T")
 log = logging.getLogger("todonode.node")
 
+# An fsync at least this slow sends the next log writes to the disk thread (see ``write_log``).
+INLINE_FSYNC_MAX_S = 0.001
+
 
 class DataDirExposed(Exception):
     """The data directory exists and other users may read it: every task is in its files."""
@@ -46,6 +58,11 @@ class Disk:
         self._lock = DataDirLock(data_dir)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{node_id}-disk")
         self._wal: WriteAheadLog | None = None
+        # Jobs given to the disk thread and jobs it finished; each counter has one writer (the event
+        # loop, the disk thread), and the thread is idle when they are equal.
+        self._queued = 0
+        self._finished = 0
+        self.last_fsync_s = 0.0  # how long the log's last fsync took, on whichever thread
 
     @property
     def wal(self) -> WriteAheadLog:
@@ -94,10 +111,15 @@ class Disk:
         await self.run(self.version.require, self.wal.storage_format)
         return recovered
 
-    def before_fsync(self) -> None:
-        """On the disk thread, just before the log is fsync'd: where the demo's slow disk waits."""
+    def sync_log(self) -> float:
+        """fsync the log (after the demo's slow disk has waited, if it is slow); returns how long that
+        took."""
+        started = time.perf_counter()
         if self.fsync_delay_s > 0:
             time.sleep(self.fsync_delay_s)
+        self.wal.sync()
+        self.last_fsync_s = time.perf_counter() - started
+        return self.last_fsync_s
 
     async def use_format(self, storage_format: int) -> None:
         """Write ``storage_format`` from now on: the VERSION file first, then the log's FORMAT record."""
@@ -113,12 +135,26 @@ class Disk:
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on the disk thread; its result or its exception."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, lambda: fn(*args, **kwargs))
+        return await asyncio.wrap_future(self.submit(lambda: fn(*args, **kwargs)))
 
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
         """Queue ``fn(*args)`` on the disk thread without waiting for it; it runs in order with the rest."""
-        return self._thread.submit(fn, *args)
+        self._queued += 1
+        return self._thread.submit(self._counted, fn, *args)
+
+    def _counted(self, fn: Callable[..., T], *args: Any) -> T:  # on the disk thread
+        try:
+            return fn(*args)
+        finally:
+            self._finished += 1
+
+    async def write_log(self, fn: Callable[[], T]) -> T:
+        """``fn()``, a write to the log (fsync'd with ``sync_log`` or not): on the event loop when the
+        disk thread is idle and the last fsync was fast, else on the disk thread (module docstring)."""
+        fast = self.last_fsync_s < INLINE_FSYNC_MAX_S and self.fsync_delay_s == 0
+        if fast and self._queued == self._finished:
+            return fn()
+        return await self.run(fn)
 
     async def close(self) -> None:
         """Close the log (everything acknowledged is already fsync'd) and release the directory."""

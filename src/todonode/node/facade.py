@@ -62,7 +62,7 @@ from ..transport import PeerTransport
 from ..versions import Announcement, ClusterTooNew
 from .applied import AppliedState
 from .autopilot import Autopilot
-from .clock import tick_forever
+from .clock import TickClock, tick_forever
 from .demo import DemoLink
 from .disk import Disk
 from .identity import ClusterIdentity
@@ -126,6 +126,8 @@ class Node:
         self._members: Members | None = None
         self._told_removed = False  # a member refused this node's stream: it was removed
         self._tasks: list[asyncio.Task[None]] = []
+        # Half the drift margin for ticks running late, half for clocks running at different rates.
+        self._clock = TickClock(config.cluster.tick_ms, slack_ms=config.cluster.lease_drift_margin_ms / 2)
 
     # ========================================================================================= lifecycle
 
@@ -188,9 +190,7 @@ class Node:
         await self.transport.start()
         self._tasks += [
             asyncio.create_task(self._run_ready_loop()),
-            asyncio.create_task(
-                tick_forever(core, self.transport, self._ready_loop, self.config.cluster.tick_ms)
-            ),
+            asyncio.create_task(tick_forever(self._clock, core, self.transport, self._ready_loop)),
         ]
         if demo_link is not None:
             self._tasks.append(asyncio.create_task(demo_link.run()))
@@ -341,6 +341,7 @@ class Node:
         if not self.transport.received(peer, messages):
             return
         core = self.core
+        self._distrust_late_ticks()  # a follower's read may be among them
         for m in messages:
             if isinstance(m, InstallSnapshot) and m.snapshot is not None and self._foreign(peer, m.snapshot):
                 continue
@@ -536,6 +537,7 @@ class Node:
         before the call. Returns the index it waited for."""
         while True:
             ctx = uuid.uuid4().hex
+            self._distrust_late_ticks()
             if self.core.read_index(ctx) is not None:  # refused: no leader known
                 await self._next_role_change(deadline)
                 continue
@@ -608,6 +610,11 @@ class Node:
             raise self._no_leader_error()
         assert self._role_changes is not None, "roles change once the node has started"
         await deadline.wait(self._role_changes.next_change())
+
+    def _distrust_late_ticks(self) -> None:
+        """Before the core may answer a read by lease: ticks that fell behind real time undercount it."""
+        if self._clock.behind():
+            self.core.expire_lease()
 
     def _quorum(self) -> QuorumStatus:
         return quorum(self.core, self.transport)

@@ -69,9 +69,9 @@ class Members:
         self._departed: dict[str, tuple[str, float]] = {}  # member -> (URL, monotonic time to unlink)
         self._linked: dict[str, str] = {}
         self.disagreement: str | None = None
-        self.follow()
+        self.follow_config()
 
-    def follow(self) -> None:
+    def follow_config(self) -> None:
         """After a round of the Ready loop: take up the configuration in effect, if it changed."""
         config = self._core.config
         if config != self._followed:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from ..errors import NoLeader, Unavailable
 from ..events import Event, EventHub
@@ -94,13 +93,17 @@ class ReadyLoop:
                 messages = self.versioning.deliverable(rd.messages)
                 if rd.send_before_persisting:
                     self.transport.send(messages)
+                    # One turn first, in which the senders put the appends on the wire: the log write
+                    # below may run on this thread (Disk.write_log), and the followers' fsyncs should
+                    # overlap it, not follow it.
+                    await asyncio.sleep(0)
                     await self._persist(rd)
                 else:
                     await self._persist(rd)
                     self.transport.send(messages)
                 await self._apply(rd)
                 core.advance(rd)
-                self.members.follow()
+                self.members.follow_config()
             self.snapshot_policy.maybe_start()
             if self.versioning.maybe_propose() or self.identity.maybe_propose():
                 self.wake()
@@ -109,11 +112,11 @@ class ReadyLoop:
 
     async def _persist(self, rd: Ready) -> None:
         if not rd.must_sync:
-            if rd.hard_state is not None:
+            if (hard_state := rd.hard_state) is not None:
                 # Only the commit index moved: worth recording, so that a node restarted right after
-                # acknowledging a write shows it at once, but not worth waiting for (a lost commit
-                # index is learnt again from the leader). The disk thread keeps it in order.
-                self.disk.submit(self._record_commit, rd.hard_state)
+                # acknowledging a write shows it at once, but not worth an fsync (a lost commit index
+                # is learnt again from the leader).
+                await self.disk.write_log(lambda: self._record_commit(hard_state))
             return
         while True:
             try:
@@ -121,7 +124,7 @@ class ReadyLoop:
                     meta = await self.disk.install_snapshot(rd.snapshot.data)
                     await self.disk.run(self.disk.wal.reset, meta.index)
                 if rd.hard_state is not None or rd.entries:
-                    await self.disk.run(self._write_wal, rd)
+                    await self.disk.write_log(lambda: self._write_wal(rd))
             except (StorageError, OSError) as exc:
                 if self.disk.error is None:
                     log.error("storage: %s; writes refused until it recovers", exc)
@@ -133,15 +136,11 @@ class ReadyLoop:
                 self.disk.error = None
             return
 
-    def _write_wal(self, rd: Ready) -> None:  # on the disk thread
-        wal = self.disk.wal
-        wal.append(rd.hard_state, list(rd.entries))
-        started = time.perf_counter()
-        self.disk.before_fsync()
-        wal.sync()
-        self.observer.fsync(time.perf_counter() - started)
+    def _write_wal(self, rd: Ready) -> None:  # through Disk.write_log
+        self.disk.wal.append(rd.hard_state, list(rd.entries))
+        self.observer.fsync(self.disk.sync_log())
 
-    def _record_commit(self, hard_state: HardState) -> None:  # on the disk thread
+    def _record_commit(self, hard_state: HardState) -> None:  # through Disk.write_log
         try:
             self.disk.wal.append(hard_state, [])
         except (StorageError, OSError) as exc:

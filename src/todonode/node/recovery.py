@@ -84,6 +84,7 @@ def options(config: Config, membership: Membership | None = None) -> RaftOptions
         settle_ticks=max(1, cluster.leader_settle_ms // cluster.tick_ms),
         # Long enough for a large snapshot to cross a busy machine before it is sent again.
         snapshot_timeout_ticks=max(cluster.election_ticks * 20, 3000 // cluster.tick_ms),
+        lease_drift_ticks=cluster.lease_drift_ticks,
     )
 
 

@@ -37,6 +37,8 @@ Where each rule lives:
     thesis §5 snapshots               compact, _handle_snapshot, _send_snapshot
     thesis §6.2 CheckQuorum           _quorum_active
     thesis §6.4 ReadIndex             _leader_read, _release_confirmed_reads
+    thesis §6.4.1 lease reads         _lease_ticks, _lease_holds, _renew_lease, _send_timeout_now,
+                                      _in_leader_lease (and lease.py)
     thesis §9.6 PreVote               _become_pre_candidate, _handle_vote_request
     thesis §10.2.1 parallel writes    _maybe_commit counts our own log up to ``log.durable_index``
 
@@ -55,6 +57,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .lease import ReadLease, lease_ticks
 from .log import CompactedError, RaftLog
 from .membership import ConfigChange, config_after
 from .messages import (
@@ -118,6 +121,9 @@ class RaftOptions:
     max_bytes_per_append: int = 1 << 20
     max_inflight: int = 64
     snapshot_timeout_ticks: int = 100  # give up waiting for a snapshot reply and probe again
+    # Lease reads (lease.py): how many ticks clocks may drift apart within an election timeout. None:
+    # every linearizable read takes a heartbeat round (ReadIndex).
+    lease_drift_ticks: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +213,14 @@ class RaftNode:
         self._reads_awaiting_term_commit: list[_PendingRead] = []
         self._reads_awaiting_quorum: list[_PendingRead] = []
         self._remote_reads: set[str] = set()  # ctxs this follower forwarded to the leader
+        self._lease: ReadLease | None = None
+        if options.lease_drift_ticks is not None:
+            if not options.check_quorum:
+                raise ValueError(
+                    "lease reads need check_quorum: it is what keeps voters from deposing a leader"
+                )
+            self._lease = ReadLease(self._lease_ticks(options.lease_drift_ticks))
+        self._lease_forfeited = False  # a TimeoutNow went out in this term (_send_timeout_now)
 
         # Bookkeeping for ready(): what has been handed to the caller so far.
         self._handed_hard = hard_state
@@ -279,6 +293,12 @@ class RaftNode:
         self._send(ReadIndexRequest(term=self.term, src=self.id, dst=self.leader, ctx=ctx))
         return None
 
+    def expire_lease(self) -> None:
+        """The caller's ticks fell behind real time (its loop or process was stopped): no read is
+        answered by lease until a heartbeat round sent from now on is confirmed (lease.py)."""
+        if self._lease is not None:
+            self._lease.expire()
+
     def transfer_leadership(self, target: str) -> Refused | None:
         """Hand leadership to ``target`` (thesis §3.10): stop proposals, catch it up, send TimeoutNow,
         and give up after an election timeout if it has not taken over."""
@@ -291,7 +311,7 @@ class RaftNode:
         self._transferee = target
         self._transfer_elapsed = 0
         if self._progress[target].match == self.log.last_index:
-            self._send(TimeoutNow(term=self.term, src=self.id, dst=target))
+            self._send_timeout_now(target)
         return None
 
     def compact(self, snapshot: Snapshot, retain: int = 0) -> None:
@@ -763,6 +783,8 @@ class RaftNode:
         # earlier entry and lets it serve ReadIndex.
         self._append_own(b"", EntryKind.NOOP)
         self._read_round_wanted = True
+        self._lease_forfeited = False
+        self.expire_lease()  # a lease of an earlier term was granted to an earlier leadership
 
     def _accept_higher_term(self, m: Message) -> bool:
         """§5.1: a message from a later term makes us a follower in it — with two exceptions.
@@ -782,11 +804,12 @@ class RaftNode:
         return True
 
     def _in_leader_lease(self) -> bool:
-        return (
-            self.opts.check_quorum
-            and self.leader is not None
-            and self._election_elapsed < self.opts.election_ticks
-        )
+        if not self.opts.check_quorum:
+            return False
+        if self._lease is not None and self._now < self.opts.election_ticks:
+            # Just started: it may have answered a lease-holding leader just before it stopped (lease.py).
+            return True
+        return self.leader is not None and self._election_elapsed < self.opts.election_ticks
 
     def _answer_stale(self, m: Message) -> None:
         """A message from an earlier term. A deposed leader learns our term from the reply; with
@@ -930,7 +953,7 @@ class RaftNode:
         if self.role is not Role.LEADER:
             return  # the commit removed us from the cluster (thesis §4.2.2)
         if m.src == self._transferee and pr.match == self.log.last_index:
-            self._send(TimeoutNow(term=self.term, src=self.id, dst=m.src))
+            self._send_timeout_now(m.src)
 
     def _next_after_rejection(self, m: AppendResponse) -> int:
         """Fast back-off, leader side: skip the follower's whole conflicting term at once."""
@@ -948,6 +971,7 @@ class RaftNode:
         pr.acked_round = max(pr.acked_round, m.round)
         if pr.state is ReplicationState.PROBE:
             pr.probe_sent = False  # the probe may have been lost; the heartbeat paces a new one
+        self._renew_lease()
         self._release_confirmed_reads()
 
     def _heard_from(self, pr: Progress) -> None:
@@ -1045,6 +1069,8 @@ class RaftNode:
 
     def _broadcast_heartbeat(self) -> None:
         self._round += 1
+        if self._lease is not None:
+            self._lease.round_sent(self._round, self._now)
         for peer, pr in self._progress.items():
             self._send_heartbeat(peer, pr, self._round)
         self._release_confirmed_reads()
@@ -1065,6 +1091,9 @@ class RaftNode:
             self._reads_awaiting_term_commit.append(read)
             return
         read.index = self.commit
+        if self._lease_holds():
+            self._answer_read(read, ok=True)
+            return
         read.round = self._round + 1
         self._reads_awaiting_quorum.append(read)
         self._read_round_wanted = True
@@ -1075,11 +1104,39 @@ class RaftNode:
         answered. A round that has not gone out yet is answered by nobody but us."""
         if not self._reads_awaiting_quorum:
             return
-        rounds = {peer: pr.acked_round for peer, pr in self._progress.items()}
-        rounds[self.id] = self._round
-        confirmed = self.config.majority().confirmed_round(rounds)
+        confirmed = self._confirmed_round()
         while self._reads_awaiting_quorum and self._reads_awaiting_quorum[0].round <= confirmed:
             self._answer_read(self._reads_awaiting_quorum.pop(0), ok=True)
+
+    def _confirmed_round(self) -> int:
+        """The latest heartbeat round a majority has answered (ours counts as answered by us)."""
+        rounds = {peer: pr.acked_round for peer, pr in self._progress.items()}
+        rounds[self.id] = self._round
+        return self.config.majority().confirmed_round(rounds)
+
+    def _lease_holds(self) -> bool:
+        """Thesis §6.4.1: no other leader can exist yet, so the commit index is as good as one a
+        heartbeat round would confirm (lease.py). Never once a TimeoutNow has gone out in this term:
+        its target may win at once, whatever the voters' leases."""
+        return (
+            self._lease is not None
+            and not self._lease_forfeited
+            and self._lease.holds(self._now, self.config)
+        )
+
+    def _lease_ticks(self, drift_ticks: int) -> int:
+        """Thesis §6.4.1: a lease must end before any voter that answered its round would vote again."""
+        return lease_ticks(self.opts.election_ticks, drift_ticks)
+
+    def _renew_lease(self) -> None:
+        if self._lease is not None:
+            self._lease.round_confirmed(self._confirmed_round(), self.config)
+
+    def _send_timeout_now(self, target: str) -> None:
+        """Thesis §3.10: ``target`` may start an election at once; this leader's lease ends for the rest
+        of its term."""
+        self._lease_forfeited = True
+        self._send(TimeoutNow(term=self.term, src=self.id, dst=target))
 
     def _answer_read(self, read: _PendingRead, *, ok: bool) -> None:
         if read.requester == self.id:
@@ -1176,7 +1233,7 @@ class RaftNode:
         last = self.log.last_index
         successor = next((v for v in self.config.voters if self._progress[v].match == last), None)
         if successor is not None:
-            self._send(TimeoutNow(term=self.term, src=self.id, dst=successor))
+            self._send_timeout_now(successor)
         self._become_follower(self.term, None)
 
     # ========================================================================================= helpers
