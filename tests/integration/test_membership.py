@@ -54,9 +54,14 @@ async def test_a_node_with_join_is_added_as_a_learner_and_promoted_once_caught_u
             return await role_of(client, leader, joiner.id) == "voter"
 
         await wait_for(voter, DEADLINE_S, f"{joiner.id} to become a voter")
-        status = await client.status(joiner)
+
+        async def says_voter() -> dict[str, Any] | None:
+            status = await client.status(joiner)
+            return status if status and status["membership"] == "voter" else None
+
+        status = await wait_for(says_voter, DEADLINE_S, f"{joiner.id} to know it votes")
         leader_status = await client.status(leader)
-        assert status["membership"] == "voter" and status["cluster_id"] == leader_status["cluster_id"]
+        assert status["cluster_id"] == leader_status["cluster_id"]
         tasks = await client.tasks(joiner, consistency="strong")
         assert len(tasks) == 20
         # The founders' files list three nodes; the log, which they follow, has four.

@@ -81,6 +81,11 @@ def test_a_learner_within_the_lag_is_promoted():
     assert pilot(core).next_change(0) == ConfigChange(ChangeKind.PROMOTE, "d")
 
 
+def test_a_learner_that_has_acknowledged_nothing_waits_however_short_the_log():
+    core = FakeCore(ClusterConfig(("a", "b", "c"), ("d",)), {"b": 5, "c": 5, "d": 0}, last_index=5, commit=5)
+    assert pilot(core).next_change(0) is None
+
+
 def test_a_learner_further_behind_than_the_lag_waits():
     core = FakeCore(ClusterConfig(("a", "b", "c"), ("d",)), {"b": 100, "c": 100, "d": 50})
     assert pilot(core).next_change(0) is None

@@ -1,7 +1,8 @@
 """What a node does about membership by itself, each through a committed change, never by guessing:
 
-- **Promotion.** The leader promotes a learner to voter once it is reachable and no more than
-  ``cluster.promote_lag`` entries behind the leader's log — unless it was added to stay a learner. So
+- **Promotion.** The leader promotes a learner to voter once it is reachable, has acknowledged part of
+  the log (or a snapshot) and is no more than ``cluster.promote_lag`` entries behind the leader's log
+  — unless it was added to stay a learner. So
   a new node becomes a voter only once its vote can no longer stall commits.
 - **Self-healing** (``cluster.auto_remove_after_s``, 0 = off). The leader removes a voter it has not
   reached for that long, one at a time (the core allows one change in flight), never leaving fewer
@@ -87,12 +88,11 @@ class Autopilot:
         core, kept = self._core, self._applied.cluster.kept_learners
         matches = {p.node_id: p.match for p in core.status().peers}
         for learner in core.config.learners:
-            behind = core.log.last_index - matches.get(learner, 0)
-            if (
-                learner not in kept
-                and self._transport.is_reachable(learner)
-                and behind <= self._settings.promote_lag
-            ):
+            match = matches.get(learner, 0)
+            behind = core.log.last_index - match
+            # It must have acknowledged something: in a short log an empty learner is "within the lag".
+            caught_up = match > 0 and behind <= self._settings.promote_lag
+            if learner not in kept and caught_up and self._transport.is_reachable(learner):
                 log.info("%s has caught up (%d entries behind): promoting it to voter", learner, behind)
                 return ConfigChange(ChangeKind.PROMOTE, learner)
         return None
