@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api import connections, cors, demo, internal, metrics, routes, tasks, trusted_hosts
+from .api import backup, connections, cors, demo, internal, metrics, routes, tasks, trusted_hosts
 from .api.connections import connections_middleware
 from .api.cors import cors_middleware
 from .api.errors import error_middleware
@@ -45,6 +45,7 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
     trusted_hosts.setup(app, config)
     connections.setup(app, config, routes.peer_paths())
     tasks.setup(app)
+    backup.setup(app)
     cors.setup(app)
     internal.setup(app)
     if config.api.metrics:

@@ -23,6 +23,7 @@ def test_transfer_leader_and_the_members_routes_are_admin_routes() -> None:
         ("get", "/cluster/members"),
         ("post", "/cluster/members"),
         ("delete", "/cluster/members/{id}"),
+        ("get", "/backup"),
     ]
 
 

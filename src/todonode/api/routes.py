@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ..config import Config
 from ..transport import RAFT_PATH, STREAM_PATH
-from . import cluster, dashboard, demo, events, internal, members, metrics, models, openapi, tasks
+from . import backup, cluster, dashboard, demo, events, internal, members, metrics, models, openapi, tasks
 from .openapi import JSON, Operation
 
 # One task, by id. "batch" is never one (ids are UUIDs): /tasks/batch is a resource of its own, and a
@@ -218,6 +218,21 @@ ROUTES: tuple[Operation, ...] = (
         errors={**_CHANGE, 404: "not_a_member: no member has this id"},
         admin=True,
         tag="cluster",
+    ),
+    Operation(
+        "get",
+        "/backup",
+        backup.serve,
+        "getBackup",
+        "A backup of the applied state at one index, streamed (docs/api.md#backups)",
+        (200, None, "application/x-todonode-backup"),
+        errors={
+            **_ADMIN,
+            503: "overloaded: this node already streams the most backups it takes at once; or no_leader, "
+            "no_quorum: the read barrier before the copy could not be made",
+        },
+        admin=True,
+        tag="operations",
     ),
     Operation(
         "get",

@@ -62,6 +62,7 @@ from ..transport import PeerTransport
 from ..versions import Announcement, ClusterTooNew
 from .applied import AppliedState
 from .autopilot import Autopilot
+from .backup_point import BackupPoint, backup_point
 from .clock import TickClock, tick_forever
 from .demo import DemoLink
 from .disk import Disk
@@ -559,6 +560,10 @@ class Node:
                     retry_after=1,
                 )
             return index
+
+    def backup_point(self) -> BackupPoint:
+        """The applied state at this node's applied index, consistent, for a backup (backup_point.py)."""
+        return backup_point(self.core, self._applied, self.cluster_id, self._disk.storage_format)
 
     async def wait_applied(self, index: int, deadline: Deadline) -> bool:
         """Wait until this node has applied ``index``; False if it has not by ``deadline``."""

@@ -262,4 +262,3 @@ class AtomicFile:
     ) -> None:
         self._file.close()
         self.tmp.unlink(missing_ok=True)  # after a commit it is gone already; after a failure, half a file
-
