@@ -169,8 +169,8 @@ def _http_error(url: str, exc: urllib.error.HTTPError) -> Exception:
 # ================================================================================== the commands
 
 
-def add_commands(subparsers: Any) -> None:
-    """``tasks`` and ``cluster`` with their subcommands, on the ``todonode`` parser's subparsers."""
+def common_options() -> argparse.ArgumentParser:
+    """The options every command that talks to a node takes: which node, credentials, TLS."""
     common = argparse.ArgumentParser(add_help=False)
     target = common.add_argument_group("which node")
     target.add_argument("--url", help=f"a node's URL (default: ${URL_ENV} or {DEFAULT_URL})")
@@ -183,6 +183,12 @@ def add_commands(subparsers: Any) -> None:
     tls.add_argument("--key", help="the key of --cert")
     target.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for an answer")
     target.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    return common
+
+
+def add_commands(subparsers: Any) -> None:
+    """``tasks`` and ``cluster`` with their subcommands, on the ``todonode`` parser's subparsers."""
+    common = common_options()
 
     tasks = subparsers.add_parser("tasks", help="list and change tasks").add_subparsers(
         dest="action", required=True, metavar="ACTION"

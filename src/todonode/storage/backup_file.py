@@ -35,14 +35,15 @@ import orjson
 from ..privacy import PRIVATE_FILE
 from ..raft import SnapshotMeta
 from ..versions import STORAGE_FORMAT, StorageTooNew
-from .snapshots import SnapshotCorruption, _fsync_dir, decode_snapshot, encode_snapshot
+from .durable import fsync_dir
+from .snapshots import SnapshotCorruption, decode_snapshot, encode_snapshot
 
 MAGIC_KEY = "todonode_backup"
 MAGIC = 1
 # Every header starts with these bytes (orjson keeps the order the fields are given in).
 _MAGIC_PREFIX = orjson.dumps({MAGIC_KEY: MAGIC})[:-1] + b","
 BACKUP_FORMAT = 1  # the newest backup format this todonode reads and the one it writes
-MEDIA_TYPE = "application/x-todonode-backup"
+MEDIA_TYPE = "application/x-todonode-backup"  # backup_cli.py names it too, to start without this module
 _MAX_HEADER_BYTES = 64 * 1024  # a header is a few hundred bytes: a longer first line is not one
 _MAX_TRAILER_BYTES = 256
 _BLOCK = 1024 * 1024
@@ -251,7 +252,7 @@ class AtomicFile:
         else:
             os.link(self.tmp, self.path)  # never over a file that is there: link fails instead
             self.tmp.unlink()
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         return header
 
     def __enter__(self) -> AtomicFile:
