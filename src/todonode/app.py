@@ -16,6 +16,7 @@ from .api.keys import CONFIG, NODE
 from .api.trusted_hosts import trusted_hosts_middleware
 from .config import Config
 from .node import Node
+from .scheduled_backups import ScheduledBackups
 from .transport import MAX_BATCH_BYTES
 
 # How long a connection whose request body was not read whole (refused, or too slow) is drained
@@ -40,6 +41,8 @@ def create_app(config: Config, node: Node | None = None) -> web.Application:
     app[CONFIG] = config
     app[NODE] = node or Node(config)
     app.cleanup_ctx.append(_node_lifetime)
+    if config.backup.enabled:  # started after the node, stopped before it
+        app.cleanup_ctx.append(ScheduledBackups(app[NODE], config.backup).lifetime)
     forwarder = app[FORWARDER] = Forwarder()
     app.cleanup_ctx.append(forwarder.lifetime)
     trusted_hosts.setup(app, config)

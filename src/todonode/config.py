@@ -40,6 +40,9 @@ Rules that are decisions rather than obvious:
   added, and from then on follows the cluster's own membership; its ``cluster.nodes`` lists itself alone.
 - ``node.peer_port``, when set, is where every member listens for its peers (the same port on every
   host, like etcd's 2380), so each member needs a host of its own.
+- ``[backup] dir`` turns on scheduled backups (scheduled_backups.py). A relative dir resolves against the
+  working directory, like ``node.data_dir``; like it, a dir that exists must be private, and it may not
+  be inside the data directory (a restore needs that one empty).
 - The cluster secret must carry at least ``MIN_SECRET_BITS`` of entropy, as ``secret_bits`` estimates it.
   A file holding a secret or a private key must be private to its owner (``privacy.py``).
 """
@@ -232,6 +235,26 @@ class _DemoFile(_DemoKeys):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class _BackupKeys:
+    interval_s: Positive = 3600  # between two scheduled backups
+    keep: Positive = 24  # the newest backups kept in dir; older ones are removed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackupSection(_BackupKeys):
+    dir: Path | None = None  # absolute; None: no scheduled backups
+
+    @property
+    def enabled(self) -> bool:
+        return self.dir is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _BackupFile(_BackupKeys):
+    dir: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _File:
     node: _NodeFile
     cluster: _ClusterFile
@@ -239,6 +262,7 @@ class _File:
     api: _ApiFile
     demo: _DemoFile
     tls: _TlsFile
+    backup: _BackupFile
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +274,7 @@ class Config:
     api: ApiSection
     demo: DemoSection = DemoSection()
     tls: TlsSection = TlsSection()
+    backup: BackupSection = BackupSection()
 
     @property
     def members(self) -> dict[str, str]:
@@ -325,14 +350,16 @@ def load_config(path: str | os.PathLike[str], *, environ: Mapping[str, str] | No
     env = os.environ if environ is None else environ
     file = _parse(path, _read_toml(path))
     nodes = tuple(_parse_url(path, "cluster.nodes", url, need_port=True) for url in file.cluster.nodes)
+    node = _node_section(path, file.node, nodes)
     config = Config(
         path=path,
-        node=_node_section(path, file.node, nodes),
+        node=node,
         cluster=_cluster_section(path, file.cluster, nodes, env),
         storage=file.storage,
         api=_api_section(path, file.api, nodes),
         demo=_demo_section(path, file.demo),
         tls=_tls_section(path, file.tls),
+        backup=_backup_section(path, file.backup, node.data_dir),
     )
     if config.demo.enabled and not is_loopback_host(config.node.host):
         host = config.node.host
@@ -608,6 +635,22 @@ def _demo_section(path: Path, demo: _DemoFile) -> DemoSection:
         raise ConfigError(path, "demo.supervisor", "must not be empty")
     supervisor = None if demo.supervisor is None else (path.parent / demo.supervisor).absolute()
     return _section(DemoSection, demo, supervisor=supervisor)
+
+
+def _backup_section(path: Path, backup: _BackupFile, data_dir: Path) -> BackupSection:
+    if backup.dir is None:
+        return _section(BackupSection, backup, dir=None)
+    if not backup.dir:
+        raise ConfigError(path, "backup.dir", "must not be empty")
+    directory = Path(backup.dir).absolute()
+    if directory == data_dir or directory.is_relative_to(data_dir):
+        problem = f"must be outside node.data_dir ({data_dir}): a restore needs that directory empty"
+        raise ConfigError(path, "backup.dir", problem)
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(path, "backup.dir", f"{directory} is not a directory")
+    if exposed := exposure(directory):
+        raise ConfigError(path, "backup.dir", f"holds every task, and {exposed}")
+    return _section(BackupSection, backup, dir=directory)
 
 
 def _host_name(path: Path, value: str) -> str:

@@ -12,10 +12,12 @@ may live in one process (the tests run whole clusters in one). Two kinds of metr
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -78,11 +80,40 @@ class Metrics(NodeObserver):
             registry=registry,
         )
         registry.register(NodeCollector(node))
+        if node.config.backup.enabled:
+            self._backup_metrics(registry)
         self._node = node
         # Labelled children, looked up once: .labels() costs more than the observation itself.
         self._writes = {forwarded: self.write_seconds.labels(label) for forwarded, label in _SERVED.items()}
         self._rtt: dict[str, Any] = {}
         self._responses: dict[tuple[str, str, int], Any] = {}
+
+    def _backup_metrics(self, registry: CollectorRegistry) -> None:
+        """Scheduled backups (scheduled_backups.py), on a node that takes them when it leads."""
+        self.last_backup_at: float | None = None  # wall time of the last good one, if any
+        self.backups = Counter(
+            "todonode_backups", "Scheduled backups written and verified", registry=registry
+        )
+        self.backup_failures = Counter(
+            "todonode_backup_failures",
+            "Scheduled backups that failed (logged; retried next interval)",
+            registry=registry,
+        )
+        self.backup_seconds = Histogram(
+            "todonode_backup_seconds",
+            "Time to write and verify a scheduled backup",
+            buckets=_SLOW,
+            registry=registry,
+        )
+        age = Gauge(
+            "todonode_backup_age_seconds",
+            "Since the last good scheduled backup in backup.dir (+Inf: none yet). Only the leader takes "
+            "them: watch the smallest over the cluster's nodes",
+            registry=registry,
+        )
+        age.set_function(
+            lambda: math.inf if self.last_backup_at is None else time.time() - self.last_backup_at
+        )
 
     def attach(self) -> None:
         self._node.observe(self)
@@ -99,6 +130,16 @@ class Metrics(NodeObserver):
 
     def leader_changed(self, leader: str | None, term: int) -> None:
         self.leader_changes.inc()
+
+    def backup_taken(self, size: int, seconds: float) -> None:
+        self.backups.inc()
+        self.backup_seconds.observe(seconds)
+
+    def backup_good(self, at: float) -> None:
+        self.last_backup_at = at
+
+    def backup_failed(self) -> None:
+        self.backup_failures.inc()
 
     def replication_rtt(self, peer: str, seconds: float) -> None:
         child = self._rtt.get(peer)

@@ -20,3 +20,13 @@ class NodeObserver:
 
     def replication_rtt(self, peer: str, seconds: float) -> None:
         """``peer`` acknowledged entries ``seconds`` after they were sent to it (its fsync included)."""
+
+    def backup_taken(self, size: int, seconds: float) -> None:
+        """A scheduled backup of ``size`` bytes was written and verified in ``seconds``."""
+
+    def backup_good(self, at: float) -> None:
+        """The newest backup in backup.dir that verifies was written at ``at`` (wall time): one just
+        taken, or, at start-up, one taken before."""
+
+    def backup_failed(self) -> None:
+        """A scheduled backup could not be written, or did not verify."""

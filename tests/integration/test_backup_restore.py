@@ -230,3 +230,25 @@ async def test_a_restore_refuses_a_damaged_file_and_a_data_directory_in_use(tmp_
     error = one_line_error(await run("restore", str(damaged), "--config", str(node.config)))
     assert f"data directory {data} is not empty (it holds wal)" in error
     assert [p.name for p in data.iterdir()] == ["wal"]
+
+
+async def test_only_the_leader_takes_scheduled_backups(tmp_path: Path, client: Client):
+    cluster = ProcessCluster(tmp_path / "cluster", 3, timings=TIMINGS, log_level="info")
+    try:
+        dirs = {node.id: tmp_path / f"backups-{node.id}" for node in cluster.nodes}
+        for node in cluster.nodes:
+            text = node.config.read_text()
+            node.config.write_text(text + f'[backup]\ndir = "{dirs[node.id]}"\ninterval_s = 1\nkeep = 2\n')
+        cluster.start_all()
+        leader = await find_leader(client, cluster)
+
+        async def two_kept() -> bool:
+            return len(list(dirs[leader.id].glob("todonode-*.backup"))) == 2
+
+        await wait_for(two_kept, DEADLINE_S, "the leader to keep two backups")
+        assert await find_leader(client, cluster) is leader, "the leadership moved: the test cannot tell"
+        for node in cluster.nodes:
+            if node is not leader:
+                assert list(dirs[node.id].iterdir()) == [], f"{node.id} took a backup as a follower"
+    finally:
+        cluster.close()

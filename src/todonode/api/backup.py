@@ -23,8 +23,7 @@ from aiohttp import web
 
 from ..deadline import Deadline
 from ..errors import Overloaded
-from ..storage.backup_file import MEDIA_TYPE, BackupHeader, backup_pieces, now_utc
-from ..versions import release
+from ..storage.backup_file import MEDIA_TYPE, backup_pieces
 from . import headers
 from .access import require_admin
 from .keys import NODE
@@ -68,15 +67,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
     with request.app[BACKUPS].take():
         await node.read_barrier(Deadline(node.config.cluster.write_wait_ms / 1000))
         point = node.backup_point()
-        header = BackupHeader(
-            cluster_id=point.cluster_id,
-            index=point.meta.index,
-            term=point.meta.term,
-            storage_format=point.storage_format,
-            release=release(),
-            tasks=point.tasks,
-            created_at=now_utc(),
-        )
+        header = point.header()
         pieces = backup_pieces(header, point.meta, point.state)
         del point  # the pieces hold the state copy, and let it go as they end
         name = f"todonode-{header.cluster_id or 'cluster'}-{header.index}.backup"

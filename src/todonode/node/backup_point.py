@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..raft import RaftNode, SnapshotMeta
+from ..storage.backup_file import BackupHeader, now_utc
+from ..versions import release
 from .applied import AppliedState
 
 
@@ -23,9 +25,17 @@ class BackupPoint:
     cluster_id: str | None
     storage_format: int  # what the node writes now: the snapshot in a backup is encoded in it
 
-    @property
-    def tasks(self) -> int:
-        return len(self.state.get("tasks", ()))
+    def header(self) -> BackupHeader:
+        """The header of a backup of this state, made now by this release."""
+        return BackupHeader(
+            cluster_id=self.cluster_id,
+            index=self.meta.index,
+            term=self.meta.term,
+            storage_format=self.storage_format,
+            release=release(),
+            tasks=len(self.state.get("tasks", ())),
+            created_at=now_utc(),
+        )
 
 
 def backup_point(

@@ -231,3 +231,15 @@ def test_an_existing_file_is_never_overwritten_unless_replacing(good: Path) -> N
 
 def test_the_file_is_private_to_its_owner(good: Path) -> None:
     assert good.stat().st_mode & 0o077 == 0
+
+
+def test_a_full_disk_leaves_no_partial_file(tmp_path: Path) -> None:
+    import errno
+
+    path = tmp_path / "full.backup"
+    pieces = backup_pieces(header(), SnapshotMeta(42, 3, CONFIG), state())
+    with pytest.raises(OSError, match="No space"), AtomicFile(path) as f:
+        f.write(next(pieces))
+        f.write(next(pieces))
+        raise OSError(errno.ENOSPC, "No space left on device")  # what the next write would raise
+    assert list(tmp_path.iterdir()) == []
