@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SEEDS ?= 20000
 STEPS ?= 3000
 
-.PHONY: help install test test-quick flake sim lint clean cluster node demo bench bench-dashboard bench-scale \
+.PHONY: help install test test-quick flake sim lint clean cluster node demo bench bench-dashboard bench-scale bench-backup \
 	chaos fuzz upgrade abuse
 
 CONFIGS := $(sort $(wildcard configs/node*.toml))
@@ -22,6 +22,7 @@ help:
 	@echo "make bench          measure a local cluster against its targets (and etcd, if installed)"
 	@echo "make bench-dashboard  the dashboard at 100,000 tasks in Chromium: first screen, typed task"
 	@echo "make bench-scale    the figures at a million tasks: restart, catch-up, memory, snapshots"
+	@echo "make bench-backup   backup and restore at 100,000 and 1,000,000 tasks, and writes meanwhile"
 	@echo "make chaos MINUTES=30 SEED=7  faults against real processes (root: namespaces and partitions)"
 	@echo "make fuzz EXAMPLES=200 SEED=7  schemathesis against live nodes, far longer than in make test"
 	@echo "make upgrade        the long rolling upgrade from the previous release, kill -9 at every step"
@@ -120,6 +121,11 @@ bench-dashboard: $(STAMP)
 # snapshot of it all taken under load; writes bench/results/scale.json and scale.md. Minutes, and GBs.
 bench-scale: $(BENCH_STAMP)
 	$(BIN)/python -m bench --scale $(if $(filter-out 0,$(QUICK)),--quick) $(if $(RUNS),--runs $(RUNS))
+
+# make bench-backup [TASKS="100000 1000000"] [RUNS=3]: a fresh three-node cluster per size: backup and
+# restore times, file size, and write p99 while a backup streams; bench/results/backup.json.
+bench-backup: $(STAMP)
+	$(BIN)/python -m bench.backup $(if $(TASKS),--tasks $(TASKS)) $(if $(RUNS),--runs $(RUNS))
 
 # make fuzz [EXAMPLES=200] [SEED=N]: tests/fuzz (a one-node cluster, then a follower of three nodes) with
 # many more generated requests per operation than the quick run in make test.

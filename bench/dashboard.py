@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from tests.integration.harness import Client, ProcessCluster, find_leader
+from tests.integration.harness import Client, NodeProcess, ProcessCluster, find_leader
 
 CHROMIUM = Path("/usr/bin/chromium")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -67,6 +67,16 @@ async def fill(client: Client, url: str, tasks: int) -> None:
                 break
             if code not in (0, 503):
                 raise RuntimeError(f"filling the list: HTTP {code} {answer}")
+
+
+async def start_filled(cluster: ProcessCluster, client: Client, tasks: int) -> NodeProcess:
+    """Start ``cluster`` and fill it with ``tasks`` tasks; its leader."""
+    cluster.start_all()
+    leader = await find_leader(client, cluster, timeout=60)
+    started = time.monotonic()
+    await fill(client, leader.url, tasks)
+    print(f"{tasks:,} tasks: filled in {time.monotonic() - started:.0f} s", flush=True)
+    return leader
 
 
 def until(page: Any, expression: str, timeout_s: float) -> None:
@@ -124,13 +134,9 @@ async def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="todonode-dashboard-") as root:
         cluster = ProcessCluster(Path(root), 4, timings=TIMINGS, log_level="info")
         try:
-            cluster.start_all()
             async with aiohttp.ClientSession() as session:
-                client = Client(session, timeout=60)
-                leader = await find_leader(client, cluster, timeout=60)
-                started = time.monotonic()
-                await fill(client, leader.url, args.tasks)
-                print(f"{args.tasks} tasks in {time.monotonic() - started:.0f} s; measuring {args.runs} runs")
+                leader = await start_filled(cluster, Client(session, timeout=60), args.tasks)
+                print(f"measuring {args.runs} runs")
             runs = await asyncio.to_thread(measure, leader.url, args.tasks, args.runs)
         finally:
             cluster.close()
