@@ -77,6 +77,7 @@ async def serve(request: web.Request) -> web.StreamResponse:
                 "Content-Disposition": f'attachment; filename="{name}"',
                 "Cache-Control": "no-store",
                 headers.NODE: node.id,
+                headers.APPLIED_INDEX: str(header.index),
                 headers.CLUSTER_ID: header.cluster_id or "",
                 headers.BACKUP_INDEX: str(header.index),
                 headers.BACKUP_TERM: str(header.term),
