@@ -12,12 +12,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from todonode.raft.messages import ClusterConfig, SnapshotMeta
 from todonode.scheduled_backups import backup_name
 from todonode.storage import backup_file
 from todonode.storage.backup_file import AtomicFile, BackupHeader, backup_pieces
 from todonode.versions import STORAGE_FORMAT
 
+from ..chaos.test_disk import small_tmpfs
+from ..needs import ROOT
 from .conftest import load, serve, write_config
 
 DEADLINE_S = 20.0
@@ -122,3 +126,22 @@ async def test_without_a_dir_there_are_no_backup_metrics(make_client) -> None:
     async with make_client() as client:
         text = await (await client.get("/metrics")).text()
     assert "todonode_backup" not in text
+
+
+@pytest.mark.needs(ROOT)
+async def test_a_full_disk_leaves_no_partial_backup_and_the_node_goes_on(tmp_path: Path, caplog) -> None:
+    with small_tmpfs(tmp_path / "small") as directory:  # 4 MiB: a backup of 25,000 tasks is larger
+        config = load(with_backups(tmp_path / "node", dir=str(directory), interval_s=1, keep=2))
+        async with serve(config) as client:
+            for first in range(0, 25_000, 1000):
+                batch = {
+                    "tasks": [{"title": f"task {n} of a list too long"} for n in range(first, first + 1000)]
+                }
+                assert (await client.post("/tasks/batch", json=batch)).status == 201
+            failed = await metric(client, "todonode_backup_failures_total")
+            await poll(client, "todonode_backup_failures_total", lambda v: v >= failed + 2, "two failures")
+            for path in directory.iterdir():  # what is there is whole: backups from before the list grew
+                assert path.suffix == ".backup", f"{path.name} was left behind"
+                assert backup_file.verify(path).tasks < 25_000
+            assert (await client.post("/tasks", json={"title": "still taking writes"})).status == 201
+    assert "No space left on device" in caplog.text
