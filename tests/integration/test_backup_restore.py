@@ -40,15 +40,16 @@ async def client():
         yield Client(session)
 
 
-def todonode(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def todonode(*args: str, secret: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("TODONODE_")}
-    env["TODONODE_SECRET"] = SECRET  # the cluster's credentials: a backup is administration
+    if secret:
+        env["TODONODE_SECRET"] = SECRET  # the cluster's credentials: a backup is administration
     command = [sys.executable, "-m", "todonode.cli", *args]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
 
 
-async def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(todonode, *args)
+async def run(*args: str, secret: bool = True) -> subprocess.CompletedProcess[str]:
+    return await asyncio.to_thread(todonode, *args, secret=secret)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str], status: int = 1) -> str:
@@ -250,5 +251,34 @@ async def test_only_the_leader_takes_scheduled_backups(tmp_path: Path, client: C
         for node in cluster.nodes:
             if node is not leader:
                 assert list(dirs[node.id].iterdir()) == [], f"{node.id} took a backup as a follower"
+    finally:
+        cluster.close()
+
+
+async def test_the_command_speaks_tls_and_takes_a_certificate_as_the_credential(tmp_path: Path):
+    cluster = ProcessCluster(tmp_path / "cluster", 1, timings=TIMINGS, tls=True)
+    connector = aiohttp.TCPConnector(ssl=cluster.ssl_context(certificate=None))
+    try:
+        async with aiohttp.ClientSession(connector=connector) as session:
+            cluster.start_all()
+            node = await find_leader(Client(session), cluster)
+        ca = str(cluster.certs_dir / "ca.crt")
+        mine = [
+            "--cert",
+            str(cluster.certs_dir / "client.crt"),
+            "--key",
+            str(cluster.certs_dir / "client.key"),
+        ]
+        out = tmp_path / "tls.backup"
+
+        refused = await run("backup", "--url", node.url, "--ca", ca, "--out", str(out), secret=False)
+        assert "unauthorized" in one_line_error(refused) and not out.exists()
+        taken = await run("backup", "--url", node.url, "--ca", ca, *mine, "--out", str(out), secret=False)
+        assert taken.returncode == 0, taken.stderr
+        assert backup_file.verify(out).index > 0
+
+        # With the node's config: its CA, and its own certificate as the credential.
+        again = await run("backup", "--config", str(node.config), "--out", str(out), "--force")
+        assert again.returncode == 0, again.stderr
     finally:
         cluster.close()
