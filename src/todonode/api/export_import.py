@@ -84,9 +84,11 @@ async def import_tasks(request: web.Request) -> web.Response:
     body = await read_json(request, api)
     tasks = _request_types(api).imported_tasks(body.value)
     node = request.app[NODE]
+    # Checked where the request arrives and again on the leader it is forwarded to, which proposes it.
+    # Cluster versions only grow, and a version applied here is committed: no voter can run the
+    # previous release any more.
     version = node.status().versions.cluster_version
     if version < IMPORT_FROM:
-        # Cluster versions only grow: a node that has applied IMPORT_FROM knows it is committed.
         raise ClusterVersionTooOld(
             f"import needs cluster version {IMPORT_FROM}; this node has the cluster at {version} until "
             "every voter runs a release that has it (GET /cluster/status shows each node's versions)"
