@@ -16,10 +16,9 @@ from aiohttp.test_utils import TestClient
 
 from todonode.api import export_import
 from todonode.api.keys import NODE
+from todonode.api.tasks import PAGE_TURNS
 
 from .conftest import wait_until
-
-LONG = "x" * 480  # long titles fill the socket buffers: a large export waits on its reader
 
 
 def imported(title: str = "task", **fields: Any) -> dict[str, Any]:
@@ -94,13 +93,15 @@ async def test_an_empty_list_exports_as_an_empty_file(client):
     assert tasks == [] and index >= 1
 
 
-async def test_export_holds_the_tasks_at_its_index_while_writes_go_on(client, node):
-    """The writes land while the export is still being sent (its reader has not read past the
-    headers, so the node waits on full socket buffers) and change the tasks it has yet to send."""
-    await add_many(client, 30_000, LONG)
+async def test_export_holds_the_tasks_at_its_index_while_writes_go_on(client, node, monkeypatch):
+    """The writes land after the export has begun and before it encodes a single task (the test
+    holds the turn every chunk waits for), and change tasks it has yet to send."""
+    monkeypatch.setattr(export_import, "EXPORT_CHUNK", 10)
+    await add_many(client, 100)
     before = await every_task(client)
     last, second_last = before[-1], before[-2]
-    async with client.get("/tasks/export") as resp:
+    async with client.app[PAGE_TURNS]:
+        resp = await client.get("/tasks/export")
         index = int(resp.headers["X-Todonode-Export-Index"])
         changes = [
             client.patch(f"/tasks/{last['id']}", json={"title": "changed", "completed": True}),
@@ -110,8 +111,7 @@ async def test_export_holds_the_tasks_at_its_index_while_writes_go_on(client, no
         for change in changes:
             assert (await change).status < 300
         assert node.applied > index
-        lines = (await resp.read()).splitlines()
-    assert [json.loads(line) for line in lines] == before
+    assert [json.loads(line) for line in (await resp.read()).splitlines()] == before
     after = {task["id"]: task for task in await every_task(client)}
     assert after[last["id"]]["title"] == "changed" and second_last["id"] not in after
 
@@ -127,25 +127,31 @@ async def test_export_takes_the_read_consistency_options(client, node):
 
 
 async def test_a_client_that_leaves_stops_the_export(client, monkeypatch, caplog):
-    await add_many(client, 30_000, LONG)
+    monkeypatch.setattr(export_import, "EXPORT_CHUNK", 10)
+    await add_many(client, 5000)
     encoded = 0
-    encode = export_import._line
+    finished = asyncio.Event()
+    encode, chunks = export_import._line, export_import._chunks
 
     def counting(task: dict[str, Any]) -> bytes:
         nonlocal encoded
         encoded += 1
         return encode(task)
 
+    def watched(tasks: Any) -> Any:
+        try:
+            yield from chunks(tasks)
+        finally:  # the handler is done with the chunks, whether it sent them all or stopped
+            finished.set()
+
     monkeypatch.setattr(export_import, "_line", counting)
+    monkeypatch.setattr(export_import, "_chunks", watched)
     caplog.set_level(logging.ERROR)
-    resp = await client.get("/tasks/export")
-    await resp.content.readexactly(1000)
-    resp.close()  # leaves without reading the rest
-    seen = -1
-    while seen != encoded:  # settle: the handler ends at its next write
-        seen = encoded
-        await asyncio.sleep(0.2)
-    assert 0 < encoded < 30_000
+    async with client.app[PAGE_TURNS]:  # the first chunk waits for its turn until the client left
+        resp = await client.get("/tasks/export")
+        resp.close()
+    await asyncio.wait_for(finished.wait(), 10)
+    assert 0 < encoded < 5000 / 2
     assert "unexpected error" not in caplog.text
 
 
