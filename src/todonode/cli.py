@@ -2,7 +2,8 @@
 
 * ``todonode --config configs/node4000.toml`` (or ``todonode run --config ...``) runs one node.
 * ``todonode tasks list|add|done|edit|rm|clear-completed`` and ``todonode cluster status|transfer-leader``
-  talk to a running cluster (``client.py``).
+  talk to a running cluster (``client.py``); ``todonode tasks export|import`` move the list out of one
+  and into one (``task_files.py``).
 * ``todonode certs init`` makes certificates for TLS (``certs.py``).
 * ``todonode backup --out FILE`` and ``todonode restore FILE --config ...`` (``backup_cli.py``).
 
@@ -134,7 +135,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="other commands (add --help to any of them):\n"
         "  todonode run --config FILE                  the same as above\n"
-        "  todonode tasks list|add|done|edit|rm|clear-completed\n"
+        "  todonode tasks list|add|done|edit|rm|clear-completed|export|import\n"
         "  todonode cluster status|transfer-leader NODE\n"
         "  todonode certs init --out DIR NAME=HOST[,HOST...] ...\n"
         "  todonode backup --out FILE                  a backup of the cluster's tasks\n"

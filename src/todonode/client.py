@@ -24,6 +24,7 @@ cursor, rewrite the screen or make a line read as other text than it holds.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -51,7 +52,16 @@ PAGE = 1000  # the largest page a node serves
 
 
 class ClientError(Exception):
-    """A failure to report in one line (``str()``), exit status 1."""
+    """A failure to report in one line (``str()``), exit status 1; ``code`` is the node's error code
+    when a node refused the request."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientError(ClientError):
+    """A failure that may pass: no node answered, or the one that did asked to retry later."""
 
 
 class UsageError(ClientError):
@@ -68,30 +78,63 @@ class Client:
     tls: ssl.SSLContext | None = None  # for https:// nodes: whom to trust, and what to present
 
     def call(
-        self, method: str, path: str, body: Any = None, *, admin: bool = False, retry: bool = False
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        admin: bool = False,
+        retry: bool = False,
+        key: str | None = None,
     ) -> Any:
-        """The JSON answer of ``method path``, or ClientError. A GET, or a write with ``retry`` (it gets
-        an Idempotency-Key for that), is tried again after a lost connection or a 503 that says when."""
+        """The JSON answer of ``method path``, or ClientError (TransientError when it may pass). A GET,
+        or a write with ``retry`` (it gets an Idempotency-Key for that, ``key`` if given), is tried
+        again after a lost connection or a 503 that says when."""
         retry = retry or method == "GET"
-        headers = {"Accept": "application/json"}
+        headers = self._headers(admin)
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        credential = self.admin if admin else self.token
-        if credential:
-            headers["Authorization"] = f"Bearer {credential}"
         if retry and method != "GET":
-            headers["Idempotency-Key"] = str(uuid.uuid4())
+            headers["Idempotency-Key"] = key or str(uuid.uuid4())
         attempts = RETRIES if retry else 1
         for attempt in range(1, attempts + 1):
             try:
                 return self._send_to_any(method, path, data, headers)
             except _Retryable as exc:
                 if attempt == attempts:
-                    raise ClientError(str(exc)) from None
+                    raise TransientError(str(exc)) from None
                 time.sleep(exc.pause)
         raise AssertionError("unreachable")
+
+    def _headers(self, admin: bool) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        credential = self.admin if admin else self.token
+        if credential:
+            headers["Authorization"] = f"Bearer {credential}"
+        return headers
+
+    def download(self, path: str, receive: Callable[[str, Any], None]) -> None:
+        """``GET path`` from the first node that answers, its response handed to ``receive(url,
+        response)`` to read as it arrives (a file-like object with ``headers``); ClientError as
+        ``call`` raises it. A connection lost mid-way is a ClientError too: the caller starts over."""
+        headers = self._headers(admin=False)
+        refused: list[str] = []
+        for url in self.urls:
+            request = urllib.request.Request(url + path, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout, context=self.tls) as response:
+                    receive(url, response)
+                    return
+            except urllib.error.HTTPError as exc:
+                error = _http_error(url, exc)
+                raise error if isinstance(error, ClientError) else TransientError(str(error)) from None
+            except urllib.error.URLError as exc:
+                refused.append(f"{url} ({_reason(exc.reason)})")
+            except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+                raise TransientError(f"{url}: the download broke off ({_reason(exc)})") from None
+        raise TransientError(f"cannot reach {'; '.join(refused)}: is the node running?")
 
     def _send_to_any(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Any:
         refused: list[str] = []
@@ -106,7 +149,7 @@ class Client:
             if len(self.urls) == 1
             else "are the nodes running? Start them with `make cluster`"
         )
-        raise ClientError(f"cannot reach {tried}: {hint}")
+        raise TransientError(f"cannot reach {tried}: {hint}")
 
     def _send(self, url: str, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Any:
         request = urllib.request.Request(url + path, data=data, headers=headers, method=method)
@@ -163,7 +206,7 @@ def _http_error(url: str, exc: urllib.error.HTTPError) -> Exception:
         message += f"; pass --config with the node's config, or --token / {TOKEN_ENV}"
     if code == "forbidden":
         message += f"; pass --admin-token / {ADMIN_TOKEN_ENV}, or --config with the node's config"
-    return ClientError(message)
+    return ClientError(message, code=code)
 
 
 # ================================================================================== the commands
@@ -214,6 +257,9 @@ def add_commands(subparsers: Any) -> None:
     remove.set_defaults(run=_remove)
     clear = tasks.add_parser("clear-completed", parents=[common], help="delete every completed task")
     clear.set_defaults(run=_clear_completed)
+    from . import task_files  # it builds on this module's client
+
+    task_files.add_commands(tasks, common)
 
     cluster = subparsers.add_parser("cluster", help="the nodes and the leadership").add_subparsers(
         dest="action", required=True, metavar="ACTION"

@@ -122,3 +122,9 @@ class RemovedFromCluster(ApiError):
     """This node was removed from the cluster: it takes no part in it any more."""
 
     status, code = 410, "removed_from_cluster"
+
+
+class ClusterVersionTooOld(ApiError):
+    """A write of a kind a node of the previous release cannot apply, while one may still be a voter."""
+
+    status, code = 409, "cluster_version_too_old"

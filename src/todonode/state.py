@@ -218,6 +218,19 @@ def set_all_completed_command(completed: bool, *, at: str, idempotency: Idempote
     return _command("set_all_completed", at, idempotency, completed=completed)
 
 
+IMPORTED_FIELDS = ("id", "title", "completed", "created_at", "updated_at", "version")
+
+
+def import_command(
+    tasks: Sequence[Mapping[str, Any]], *, at: str, idempotency: Idempotency | None = None
+) -> Command:
+    """One entry creating each of ``tasks`` (``IMPORTED_FIELDS``, checked) that has an id not yet
+    present, in order, and skipping the rest. Re-applying it creates nothing: an import cut short is
+    re-run without duplicates, however long after."""
+    items = [{name: task[name] for name in IMPORTED_FIELDS} for task in tasks]
+    return _command("import_tasks", at, idempotency, items=items)
+
+
 # -------------------------------------------------------------------------------------------------- the state
 
 
@@ -419,6 +432,20 @@ class TaskState:
         tasks = [self._insert(item, command["at"]) for item in items]
         return Result(201, {"tasks": tasks}, Changes("created", tasks))
 
+    def _import_tasks(self, command: Command) -> Result:
+        items = command.get("items")
+        if not isinstance(items, list) or not items or not all(map(_is_importable, items)):
+            return _invalid(
+                "import_tasks needs a non-empty list of tasks, each with a string id and title, a boolean "
+                "completed, created_at and updated_at like at, and a version of at least 1"
+            )
+        created: list[Task] = []
+        for item in items:
+            if item["id"] not in self._tasks:  # present before, or earlier in this very list
+                created.append(self._add({name: item[name] for name in IMPORTED_FIELDS}))
+        skipped = len(items) - len(created)
+        return Result(200, {"created": len(created), "skipped": skipped}, Changes("created", created))
+
     def _update(self, command: Command) -> Result:
         task_id = command.get("id")
         changes: dict[str, Any] = {name: command[name] for name in ("title", "completed") if name in command}
@@ -490,19 +517,17 @@ class TaskState:
         return None
 
     def _insert(self, item: Mapping[str, Any], at: str) -> Task:
+        fields = {"id": item["id"], "title": item["title"], "completed": False}
+        return self._add({**fields, "created_at": at, "updated_at": at, "version": 1})
+
+    def _add(self, fields: Mapping[str, Any]) -> Task:
+        """A new task of ``fields`` (every field but ``seq``, in the order a task keeps them)."""
         self._meta["last_seq"] += 1
-        task = {
-            "id": item["id"],
-            "title": item["title"],
-            "completed": False,
-            "created_at": at,
-            "updated_at": at,
-            "version": 1,
-            "seq": self._meta["last_seq"],
-        }
+        task = {**fields, "seq": self._meta["last_seq"]}
         self._tasks[task["id"]] = task
         self._order.add(task["seq"], task["id"])
         self._task_bytes += task_size(task)
+        self._meta["completed"] += task["completed"]
         return task
 
     def _replace(self, task: Task, changed: Mapping[str, Any], at: str) -> Task:
@@ -573,6 +598,20 @@ def task_size(task: Mapping[str, Any]) -> int:
     return TASK_OVERHEAD_BYTES + len(task["title"].encode())
 
 
+def _is_importable(item: Any) -> bool:
+    """Has ``item`` every field of an imported task, each of the kind the state's invariants need?"""
+    return (
+        isinstance(item, dict)
+        and _is_id(item.get("id"))
+        and isinstance(item.get("title"), str)
+        and type(item.get("completed")) is bool
+        and _parse_at(item.get("created_at")) is not None
+        and _parse_at(item.get("updated_at")) is not None
+        and type(item.get("version")) is int
+        and item["version"] >= 1
+    )
+
+
 def _replay_needs(result: Result) -> dict[str, Any]:
     """What a record keeps to replay ``result``: the ids of the tasks in a success that shows tasks,
     else the body itself (an error, a count or a deletion: small, and holding no task)."""
@@ -598,4 +637,5 @@ _HANDLERS: dict[str, Callable[[TaskState, Command], Result]] = {
     "clear_completed": TaskState._clear_completed,
     "delete_all": TaskState._delete_all,
     "set_all_completed": TaskState._set_all_completed,
+    "import_tasks": TaskState._import_tasks,
 }

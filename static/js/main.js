@@ -16,6 +16,7 @@ import { Outbox } from './outbox.js';
 import { ClusterPanel } from './panel.js';
 import { ReadOnlyGate } from './read-only.js';
 import { describe, TodoView } from './todos.js';
+import { TaskTransfer } from './transfer.js';
 
 function composePage(doc) {
   // ---------------------------------------------------------------------------------- the parts
@@ -73,6 +74,7 @@ function composePage(doc) {
     announce: (text) => chrome.announce(text),
     showError: (text) => chrome.showError(text),
   });
+  new TaskTransfer($('.transfer', doc), { win, conn, credentials, announce: (text) => chrome.announce(text), newKey, sleep });
 
   // ------------------------------------------------------------------------------ the rendering
   const render = ({ languageChanged = false } = {}) => {

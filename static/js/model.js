@@ -83,6 +83,9 @@ export class TaskList {
   // event about a task of a page not loaded yet).
   place(task) {
     const { order, seqOf } = this;
+    // A deleted task's id that comes back (an import recreates tasks with their ids) leaves its old
+    // place first: shown twice, it would be counted twice.
+    if (seqOf.has(task.id)) order.splice(order.indexOf(task.id), 1);
     let low = 0;
     let high = order.length;
     if (high && seqOf.get(order[high - 1]) < task.seq) low = high;

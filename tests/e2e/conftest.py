@@ -248,6 +248,23 @@ def open_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Callable
     assert not problems, f"console errors: {problems}"
 
 
+# A module's ``cluster`` fixture is the cluster these two reach.
+@pytest.fixture
+def leader_url(cluster: ProcessCluster) -> str:
+    """The leader's URL, with the list emptied."""
+    leader = find_leader(cluster)
+    write("DELETE", f"{leader.url}/tasks?all=true")
+    return leader.url
+
+
+@pytest.fixture
+def app(open_page: Any, leader_url: str) -> Session:
+    """A page on the leader, showing the emptied list."""
+    session = open_page()
+    session.goto(leader_url + "/")
+    return session
+
+
 def screenshot(page: Any, name: str, docs_name: str | None = None, full_page: bool = False) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

@@ -17,7 +17,6 @@ from .conftest import (
     NOT_THE_PAGES,
     PHONE,
     Session,
-    find_leader,
     http,
     start_cluster,
     tasks_on,
@@ -33,21 +32,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessCluster
     cluster = start_cluster(tmp_path_factory.mktemp("e2e-todomvc"), 3)
     yield cluster
     cluster.close()
-
-
-@pytest.fixture
-def leader_url(cluster: ProcessCluster) -> str:
-    """The leader's URL, with the list emptied."""
-    leader = find_leader(cluster)
-    write("DELETE", f"{leader.url}/tasks?all=true")
-    return leader.url
-
-
-@pytest.fixture
-def app(open_page: Any, leader_url: str) -> Session:
-    session = open_page()
-    session.goto(leader_url + "/")
-    return session
 
 
 def add(page: Any, *titles: str) -> None:

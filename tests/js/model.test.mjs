@@ -223,3 +223,12 @@ test('a view behaves as a copy of the list would, whatever is laid over it', () 
     }
   }
 });
+
+test('a deleted task created again with its id (an import) is listed once, in its new place', () => {
+  const list = new TaskList();
+  list.replace([task('t1'), task('t2'), task('t3')]);
+  list.apply({ type: 'deleted', id: 't1' }, 4);
+  list.apply({ type: 'deleted', id: 't2' }, 4);
+  list.apply({ type: 'created', id: 't1', task: task('t1', { seq: 9, completed: true }) }, 5);
+  assert.deepEqual(ordered(list.view()).map((t) => [t.id, t.seq]), [['t3', 3], ['t1', 9]]);
+});

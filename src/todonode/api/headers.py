@@ -2,6 +2,7 @@
 
 NODE = "X-Todonode-Node"  # the node that answered
 APPLIED_INDEX = "X-Todonode-Applied-Index"  # how far that node had applied the log
+EXPORT_INDEX = "X-Todonode-Export-Index"  # the log index an export holds the tasks at
 LEADER = "X-Todonode-Leader"  # the leader that ordered a write
 FORWARDED_BY = "X-Todonode-Forwarded-By"  # the follower that passed a request on to the leader
 IDEMPOTENCY_KEY = "Idempotency-Key"

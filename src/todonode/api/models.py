@@ -90,6 +90,7 @@ class RequestTypes:
     SetAllCompleted: type[Struct]
     TransferLeader: type[Struct]
     MemberAdd: type[Struct]
+    TaskImport: type[Struct]
 
     def create_title(self, body: Any) -> str:
         """The trimmed title of a ``POST /tasks`` body ``{"title": ...}``."""
@@ -116,6 +117,28 @@ class RequestTypes:
         """The ``completed`` of a ``PATCH /tasks`` body ``{"completed": true|false}``."""
         completed: bool = self._convert(body, self.SetAllCompleted).completed
         return completed
+
+    def imported_tasks(self, body: Any) -> list[dict[str, Any]]:
+        """The tasks of a ``POST /tasks/import`` body, titles trimmed as a create trims them; one bad
+        task refuses the whole body."""
+        tasks = self._convert(_whole_versions(body), self.TaskImport).tasks
+        for number, task in enumerate(tasks):
+            # The schema's $ tolerates a final newline in Python (never in ECMA-262): refuse it here.
+            for name in ("id", "created_at", "updated_at"):
+                if getattr(task, name).endswith("\n"):
+                    field = f"tasks[{number}].{name}"
+                    raise Validation(_VALUE_MESSAGES[name].format(field=field), field=field, status=422)
+        return [
+            {
+                "id": task.id,
+                "title": task.title.strip(),
+                "completed": task.completed,
+                "created_at": task.created_at,
+                "updated_at": task.updated_at,
+                "version": task.version,
+            }
+            for task in tasks
+        ]
 
     def transfer_target(self, body: Any) -> str:
         """The ``node`` of a ``POST /cluster/transfer-leader`` body."""
@@ -164,9 +187,27 @@ class RequestTypes:
             return f"{field} must not contain control characters such as newlines"
         if leaf == "tasks" and isinstance(value, list):
             return f"a batch holds 1 to {self.max_batch} tasks, not {len(value)}"
+        if leaf in _VALUE_MESSAGES:
+            return _VALUE_MESSAGES[leaf].format(field=field)
         return f"{field} is not an allowed value; GET /openapi.json describes it"
 
 
+# A task id as todonode makes them: a UUID, in lower case with its hyphens.
+TASK_ID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# A timestamp as todonode makes them (state.format_timestamp): UTC with milliseconds. The pattern
+# admits real dates only (the 30th of February is refused, the 29th only in leap years), so that the
+# schema a client reads says exactly what the node accepts.
+_YEAR = r"(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26]|0[48])00)"
+_MONTH_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+TIMESTAMP = (
+    rf"^(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29)"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z$"
+)
+MAX_VERSION = 2**53 - 1  # the largest whole number a browser's JSON keeps exactly
 MEMBER_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # a member id: safe in a URL path, a log line and a file
 # Where a member listens: scheme, host (a name, an IPv4 or a bracketed IPv6 address) and a port in
 # 1..65535, nothing else; a trailing "/" is allowed and dropped.
@@ -184,7 +225,29 @@ _KIND_MESSAGES = {
     "tasks": 'tasks is required and must be a list of {{"title": ...}} objects',
     "tasks[]": "each task must be a JSON object",
     "node": '{field} is required and must be a node id, e.g. "node4001"',
+    "id": "{field} is required and must be a string",
+    "created_at": "{field} is required and must be a string",
+    "updated_at": "{field} is required and must be a string",
+    "version": "{field} must be a whole number",
 }
+_VALUE_MESSAGES = {
+    "id": "{field} must be a task id as todonode makes them: a lower-case UUID such as "
+    "0b6f3c1e-8a4d-4f7a-9b2c-5d6e7f8a9b0c",
+    "created_at": "{field} must be a UTC time with milliseconds such as 2026-12-01T15:08:26.002Z",
+    "updated_at": "{field} must be a UTC time with milliseconds such as 2026-12-01T15:08:26.002Z",
+    "version": f"{{field}} must be 1 to {MAX_VERSION}",
+}
+
+
+def _whole_versions(body: Any) -> Any:
+    """``body`` with each task's version that JSON wrote with a zero fraction (``3.0``) as the whole
+    number it is, as JSON Schema counts it: the schema says integer, and so must the check."""
+    tasks = body.get("tasks") if isinstance(body, dict) else None
+    for task in tasks if isinstance(tasks, list) else ():
+        version = task.get("version") if isinstance(task, dict) else None
+        if isinstance(version, float) and version.is_integer():
+            task["version"] = int(version)
+    return body
 
 
 def _unknown_field(field: str) -> Validation:
@@ -251,6 +314,25 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
         id: Annotated[str, Meta(pattern=MEMBER_ID, max_length=64)] | None = None
         learner: bool = False
 
+    Timestamp = Annotated[
+        str, Meta(pattern=TIMESTAMP, description="UTC, milliseconds", examples=["2026-12-01T15:08:26.002Z"])
+    ]
+
+    class ImportedTask(Struct, frozen=True, forbid_unknown_fields=True):
+        """A task as an export holds it, but for ``seq``: the importing list numbers it anew."""
+
+        id: Annotated[str, Meta(pattern=TASK_ID, description="a lower-case UUID, as todonode makes them")]
+        title: Title  # type: ignore[valid-type]
+        completed: bool
+        created_at: Timestamp
+        updated_at: Timestamp
+        version: Annotated[int, Meta(ge=1, le=MAX_VERSION)] = 1
+
+    class TaskImport(Struct, frozen=True, forbid_unknown_fields=True):
+        """Tasks to import in one log entry: those whose id the list holds already are skipped."""
+
+        tasks: Annotated[list[ImportedTask], Meta(min_length=1, max_length=max_batch)]
+
     at_least_one = Meta(extra_json_schema={"anyOf": [{"required": ["title"]}, {"required": ["completed"]}]})
     return RequestTypes(
         max_title_chars=max_title_chars,
@@ -261,6 +343,7 @@ def request_types(max_title_chars: int, max_batch: int) -> RequestTypes:
         SetAllCompleted=SetAllCompleted,
         TransferLeader=TransferLeader,
         MemberAdd=MemberAdd,
+        TaskImport=TaskImport,
     )
 
 
@@ -490,6 +573,11 @@ class Updated(Struct):
     updated: Annotated[int, Meta(ge=0)]
 
 
+class Imported(Struct):
+    created: Annotated[int, Meta(ge=0, description="tasks created")]
+    skipped: Annotated[int, Meta(ge=0, description="tasks whose id the list already held: left as they are")]
+
+
 class Error(Struct):
     """Every error: a machine-readable code, a message saying what to do, and fields that help."""
 
@@ -653,6 +741,7 @@ RESPONSE_TYPES: tuple[type[Struct], ...] = (
     TaskDeleted,
     Deleted,
     Updated,
+    Imported,
     Error,
     Status,
     Health,

@@ -106,6 +106,12 @@ def build(config: Config, operations: Iterable[Operation]) -> dict[str, Any]:
             "version": _version(),
             "description": "A replicated todo list. Any node answers; writes sent to a follower are "
             "forwarded to the leader. Every error is JSON: {error, message, ...}.",
+            # What a client splitting a long import into requests needs to know, as numbers.
+            "x-todonode-limits": {
+                "max_title_chars": api.max_title_chars,
+                "max_batch": api.max_batch,
+                "max_body_bytes": api.max_body_bytes,
+            },
         },
         "servers": [{"url": "/"}],
         "paths": paths,

@@ -12,11 +12,12 @@ from aiohttp import web
 from ..config import Config
 from ..transport import RAFT_PATH, STREAM_PATH
 from . import backup, cluster, dashboard, demo, events, internal, members, metrics, models, openapi, tasks
+from .export_import import NDJSON, export_tasks, import_tasks
 from .openapi import JSON, Operation
 
-# One task, by id. "batch" is never one (ids are UUIDs): /tasks/batch is a resource of its own, and a
-# 405 there lists only its own methods.
-TASK = "/tasks/{id:(?!batch$)[^/]+}"
+# One task, by id. "batch", "export" and "import" are never one (ids are UUIDs): each is a resource of
+# its own, and a 405 there lists only its own methods.
+TASK = "/tasks/{id:(?!(?:batch|export|import)$)[^/]+}"
 _NOT_FOUND = {404: "not_found: no task with this id"}
 _DEMO_ERRORS = {
     404: "not_found: not in demo mode, or not asked from this machine",
@@ -69,6 +70,29 @@ ROUTES: tuple[Operation, ...] = (
         (201, models.TaskBatchCreated, JSON),
         request="TaskBatch",
         params=(models.REDIRECT,),
+        write=True,
+    ),
+    Operation(
+        "get",
+        "/tasks/export",
+        export_tasks,
+        "exportTasks",
+        "Every task, every field, as JSON Lines (oldest first), at the one index in X-Todonode-Export-Index",
+        (200, None, NDJSON),
+        params=models.READ_PARAMS,
+        errors={400: "validation_error naming the parameter"},
+        read=True,
+    ),
+    Operation(
+        "post",
+        "/tasks/import",
+        import_tasks,
+        "importTasks",
+        "Create the tasks given, with their ids, skipping every id already present: safe to send again",
+        (200, models.Imported, JSON),
+        request="TaskImport",
+        params=(models.REDIRECT,),
+        errors={409: "cluster_version_too_old: a voter may still run a release without import"},
         write=True,
     ),
     Operation(
