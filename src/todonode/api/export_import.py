@@ -34,7 +34,7 @@ from . import headers
 from .access import require_client_token
 from .body import read_json
 from .keys import NODE
-from .tasks import PAGE_TURNS, ReadOptions, _request_types, _write
+from .tasks import PAGE_TURNS, ReadOptions, request_types, write
 
 NDJSON = "application/x-ndjson"
 EXPORT_CHUNK = 1000  # tasks encoded per turn of the event loop: about a millisecond
@@ -82,7 +82,7 @@ def _line(task: Task) -> bytes:
 async def import_tasks(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
     body = await read_json(request, api)
-    tasks = _request_types(api).imported_tasks(body.value)
+    tasks = request_types(api).imported_tasks(body.value)
     node = request.app[NODE]
     # Checked where the request arrives and again on the leader it is forwarded to, which proposes it.
     # Cluster versions only grow, and a version applied here is committed: no voter can run the
@@ -99,4 +99,4 @@ async def import_tasks(request: web.Request) -> web.Response:
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.import_command(tasks, at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, Growth.new_tasks(new) if new else None)
+    return await write(request, body.raw, build, Growth.new_tasks(new) if new else None)

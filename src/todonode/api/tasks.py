@@ -140,24 +140,24 @@ async def get_task(request: web.Request) -> web.Response:
 async def create_task(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
     body = await read_json(request, api)
-    title = _request_types(api).create_title(body.value)
+    title = request_types(api).create_title(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.create_command(title, task_id=_new_id(), at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, Growth.new_tasks([title]), single_task=True)
+    return await write(request, body.raw, build, Growth.new_tasks([title]), single_task=True)
 
 
 async def create_batch(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
     body = await read_json(request, api)
-    titles = _request_types(api).batch_titles(body.value)
+    titles = request_types(api).batch_titles(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         ids = [_new_id() for _ in titles]
         return state.batch_create_command(titles, task_ids=ids, at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, Growth.new_tasks(titles))
+    return await write(request, body.raw, build, Growth.new_tasks(titles))
 
 
 async def update_task(request: web.Request) -> web.Response:
@@ -165,13 +165,13 @@ async def update_task(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
     task_id = request.match_info["id"]
     body = await read_json(request, api)
-    changes = _request_types(api).update_changes(body.value)
+    changes = request_types(api).update_changes(body.value)
     if_version = models.IF_MATCH.parse(request.headers)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.update_command(task_id, changes, at=at, if_version=if_version, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, Growth.changes(changes), single_task=True)
+    return await write(request, body.raw, build, Growth.changes(changes), single_task=True)
 
 
 async def delete_task(request: web.Request) -> web.Response:
@@ -182,7 +182,7 @@ async def delete_task(request: web.Request) -> web.Response:
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.delete_command(task_id, at=at, if_version=if_version, idempotency=idempotency)
 
-    return await _write(request, b"", build, growth=None)
+    return await write(request, b"", build, growth=None)
 
 
 async def delete_many(request: web.Request) -> web.Response:
@@ -196,24 +196,24 @@ async def delete_many(request: web.Request) -> web.Response:
             return state.delete_all_command(at=at, idempotency=idempotency)
         return state.clear_completed_command(at=at, idempotency=idempotency)
 
-    return await _write(request, b"", build, growth=None)
+    return await write(request, b"", build, growth=None)
 
 
 async def set_all_completed(request: web.Request) -> web.Response:
     api = require_client_token(request, write=True)
     body = await read_json(request, api)
-    completed = _request_types(api).set_all_completed(body.value)
+    completed = request_types(api).set_all_completed(body.value)
 
     def build(at: str, idempotency: Idempotency | None) -> Command:
         return state.set_all_completed_command(completed, at=at, idempotency=idempotency)
 
-    return await _write(request, body.raw, build, Growth())
+    return await write(request, body.raw, build, Growth())
 
 
 # ================================================================================= proposing a write
 
 
-async def _write(
+async def write(
     request: web.Request, raw: bytes, build: BuildCommand, growth: Growth | None, *, single_task: bool = False
 ) -> web.Response:
     """Propose the command ``build`` makes, here or through the leader, and answer with its result.
@@ -377,7 +377,7 @@ def _api(request: web.Request) -> ApiSection:
     return request.app[CONFIG].api
 
 
-def _request_types(api: ApiSection) -> models.RequestTypes:
+def request_types(api: ApiSection) -> models.RequestTypes:
     return models.request_types(api.max_title_chars, api.max_batch)
 
 
