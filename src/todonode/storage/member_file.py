@@ -1,6 +1,7 @@
 """The data directory's MEMBER file: which member of which cluster this directory belongs to, for a node
-that joined a running cluster (a node that bootstrapped the cluster has none, and is the member its
-config file names).
+that joined a running cluster, or whose directory was seeded as the one member of a new cluster
+(storage/new_cluster.py). A node that bootstrapped the cluster has none, and is the member its config
+file names.
 
 A joining node writes it before it takes part in anything, with what the cluster told it: the member id
 the cluster chose for it, the cluster id, and where every member was then (its config file names none

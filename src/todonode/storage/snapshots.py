@@ -165,6 +165,12 @@ class SnapshotStore:
                 lambda: self._persist(meta, encode_snapshot(meta, state, storage_format))
             )
 
+    def save_blocking(
+        self, meta: SnapshotMeta, state: dict[str, Any], storage_format: int = FIRST_STORAGE_FORMAT
+    ) -> SnapshotFile:
+        """``save`` for a directory no node runs on yet (storage/new_cluster.py), from any thread."""
+        return self._persist(meta, encode_snapshot(meta, state, storage_format))
+
     async def load_latest(self) -> LoadedSnapshot | None:
         """The newest valid snapshot, or None if there is none.
 
