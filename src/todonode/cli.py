@@ -4,6 +4,8 @@
 * ``todonode tasks list|add|done|edit|rm|clear-completed`` and ``todonode cluster status|transfer-leader``
   talk to a running cluster (``client.py``).
 * ``todonode certs init`` makes certificates for TLS (``certs.py``).
+* ``todonode recover --force-new-cluster`` makes one stopped node the only member of a new cluster, the
+  last resort when a majority is gone (``recover_cli.py``).
 
 Problems a user can fix are reported in one line, never a traceback: a bad config exits 2 naming the
 file, key and problem; a port in use, or a data directory held by another process or open to other
@@ -35,7 +37,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from . import certs, client
+from . import certs, client, recover_cli
 from .config import Config, ConfigError, load_config
 from .versions import CLUSTER_VERSIONS, STORAGE_FORMAT, ClusterTooNew, StorageTooNew, release
 
@@ -103,7 +105,7 @@ def _summarize_malformed_requests(record: logging.LogRecord) -> bool:
     return True
 
 
-COMMANDS = ("run", "tasks", "cluster", "certs")
+COMMANDS = ("run", "tasks", "cluster", "certs", "recover")
 _LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 
@@ -125,6 +127,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         _node_options(commands.add_parser("run", help="run one node"), required=True)
         client.add_commands(commands)
         certs.add_commands(commands)
+        recover_cli.add_commands(commands)
         return parser.parse_args(argv)
     parser = argparse.ArgumentParser(
         prog="todonode",
@@ -134,7 +137,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "  todonode run --config FILE                  the same as above\n"
         "  todonode tasks list|add|done|edit|rm|clear-completed\n"
         "  todonode cluster status|transfer-leader NODE\n"
-        "  todonode certs init --out DIR NAME=HOST[,HOST...] ...",
+        "  todonode certs init --out DIR NAME=HOST[,HOST...] ...\n"
+        "  todonode recover --force-new-cluster --config FILE   last resort: a new cluster of one",
     )
     parser.add_argument("--version", action="version", version=version)
     _node_options(parser, required=True)
@@ -155,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "certs":
         return certs.run(args)
+    if args.command == "recover":
+        return recover_cli.run(args)
     if args.command != "run":
         return client.run(args)
     from .node.disk import DataDirExposed
