@@ -187,23 +187,29 @@ async def test_a_node_of_the_old_cluster_that_comes_back_is_refused_by_the_new_o
         cluster.start(rejoined.index)
         said = f"refusing the streams of {rejoined.id}: {rejoined.id} belongs to cluster {old_id}"
         await wait_for(lambda: _logged(survivor, said), DEADLINE_S, "the new cluster to refuse it")
-        code, body, _ = await client.call(
-            "GET",
-            f"{survivor.url}/internal/raft/stream?from={rejoined.id}",
-            headers={"Authorization": f"Bearer {SECRET}", "X-Todonode-Cluster": old_id},
-        )
-        assert (code, body["error"]) == (409, "cluster_mismatch")
+        assert await _open_stream(client, survivor, rejoined.id, old_id) == (409, "cluster_mismatch")
 
         # A node of the old cluster that never joined the new one is no member of it.
         cluster.start(stale.index)
         assert await wait_for(lambda: cluster_id(client, stale), DEADLINE_S, "the old node's id") == old_id
         listed = await _members(client, survivor)
         assert stale.id not in listed and sorted(listed) == sorted([survivor.id, rejoined.id])
+        assert await _open_stream(client, survivor, stale.id, old_id) == (400, "validation_error")
         status = await client.status(stale)
         assert status is not None and status["leader_id"] is None
         assert await titles(client, stale) is None  # no leader to confirm a read
     finally:
         cluster.close()
+
+
+async def _open_stream(client: Client, node: NodeProcess, member: str, cluster: str) -> tuple[int, str]:
+    """What ``node`` answers ``member`` of ``cluster`` opening its peer stream: status and error code."""
+    code, body, _ = await client.call(
+        "GET",
+        f"{node.url}/internal/raft/stream?from={member}",
+        headers={"Authorization": f"Bearer {SECRET}", "X-Todonode-Cluster": cluster},
+    )
+    return code, body["error"]
 
 
 async def _logged(node: NodeProcess, text: str) -> bool:
