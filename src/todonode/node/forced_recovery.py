@@ -1,5 +1,5 @@
 """Forcing a new cluster from one surviving node's data directory: the last resort when a majority of the
-cluster will never come back (README, "Disaster recovery"; docs/guarantees.md#force-new-cluster).
+cluster will never come back (README, "Disaster recovery"; docs/guarantees.md#forcing-a-new-cluster).
 
 What the node holds is rebuilt as the node itself rebuilds it at start-up (recovery.py: the snapshot,
 then the log), and then **every** entry of its log is applied, committed or not. A new leader would do
