@@ -161,6 +161,10 @@ def _terminal() -> Ask | None:
     def ask(prompt: str) -> str:
         sys.stderr.write(prompt)
         sys.stderr.flush()
-        return sys.stdin.readline()
+        try:
+            return sys.stdin.readline()
+        except KeyboardInterrupt:
+            sys.stderr.write("\n")
+            raise Refused("not confirmed (interrupted); nothing was changed") from None
 
     return ask

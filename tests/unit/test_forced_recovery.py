@@ -5,8 +5,13 @@ beside the new one, untouched."""
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
@@ -18,7 +23,7 @@ from todonode.recover_cli import Ask, Refused, recover, report
 from todonode.storage import DataDirLocked, WriteAheadLog, member_file
 from todonode.storage.lock import DataDirLock
 
-from ..api.conftest import load, serve, write_config
+from ..api.conftest import SECRET, load, serve, write_config
 from .test_recovery import _write_disk, recovered
 
 NOW = datetime(2026, 12, 1, 21, 30, 5, tzinfo=UTC)
@@ -69,7 +74,7 @@ def files(directory: Path) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in found}
 
 
-def typing(text: str) -> Ask:
+def typed(text: str) -> Ask:
     return lambda prompt: text + "\n"
 
 
@@ -89,7 +94,7 @@ def test_typing_another_id_than_the_node_s_refuses_and_changes_nothing(tmp_path)
     config = stopped_node(tmp_path, ["a"])
     before = files(config.node.data_dir)
     with pytest.raises(Refused, match="not confirmed"):
-        recover(config, yes=False, ask=typing("node1"), now=NOW)
+        recover(config, yes=False, ask=typed("node1"), now=NOW)
     assert files(config.node.data_dir) == before
 
 
@@ -106,7 +111,7 @@ def test_typing_the_node_id_sets_the_old_directory_aside_untouched_and_seeds_a_n
     data_dir = config.node.data_dir
     old_id = asyncio.run(read_held(config, None)).cluster_id
     before = files(data_dir)
-    recover(config, yes=False, ask=typing(config.node.id), now=NOW)
+    recover(config, yes=False, ask=typed(config.node.id), now=NOW)
     aside = data_dir.with_name(f"{data_dir.name}.before-recover-20261201T213005Z")
     assert files(aside) == before
     said = capsys.readouterr().out
@@ -121,3 +126,22 @@ def test_typing_the_node_id_sets_the_old_directory_aside_untouched_and_seeds_a_n
     new_id = asyncio.run(read_held(config, member_file.load(data_dir))).cluster_id
     assert new_id is not None and old_id is not None and new_id != old_id
     assert f"the only member of the new cluster {new_id}" in said
+
+
+def test_the_node_id_typed_on_a_terminal_confirms(tmp_path):
+    config = stopped_node(tmp_path, ["a"])
+    controller, terminal = pty.openpty()
+    command = [sys.executable, "-m", "todonode.cli", "recover", "--force-new-cluster", "-c", str(config.path)]
+    env = {**os.environ, "TODONODE_SECRET": SECRET}
+    proc = subprocess.Popen(command, stdin=terminal, stdout=PIPE, stderr=PIPE, text=True, env=env)
+    try:
+        os.write(controller, f"{config.node.id}\n".encode())  # waits in the terminal until it is read
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == 0, err
+    assert err == f"Type the node id ({config.node.id}) to make it the only member of a new cluster: "
+    assert "moved the old data directory to" in out and "is the only member of the new cluster" in out
