@@ -11,17 +11,19 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from subprocess import PIPE
 
+import orjson
 import pytest
 
 from todonode.api.keys import NODE
+from todonode.cluster_state import set_version_command
 from todonode.config import Config
 from todonode.node.forced_recovery import NothingHeld, aside_path, read_held
-from todonode.raft import HardState
+from todonode.raft import Entry, HardState
 from todonode.recover_cli import Ask, Refused, recover, report
 from todonode.storage import DataDirLocked, WriteAheadLog, member_file
 from todonode.storage.lock import DataDirLock
+from todonode.versions import CLUSTER_VERSIONS, ClusterTooNew
 
 from ..api.conftest import SECRET, load, serve, write_config
 from .test_recovery import _write_disk, recovered
@@ -42,6 +44,17 @@ async def test_every_entry_of_the_log_is_applied_and_those_after_the_commit_inde
     assert held.tasks == 12 and sorted(held.state["tasks"]) == sorted(f"t{e.index}" for e in entries)
     said = report(config, held, aside_path(config.node.data_dir, NOW))
     assert "Will now count as committed: the 2 entries after index 10 (2 create)" in said
+
+
+async def test_a_log_that_moved_the_cluster_to_a_version_this_release_cannot_run_is_refused(tmp_path):
+    config = load(write_config(tmp_path / "node"))
+    await _write_disk(config.node.data_dir, (config.node.id,))
+    wal, _ = WriteAheadLog.open(config.node.data_dir / "wal")
+    newer = max(CLUSTER_VERSIONS) + 1
+    wal.write(None, [Entry(term=1, index=13, data=orjson.dumps(set_version_command(newer)))])
+    wal.close()
+    with pytest.raises(ClusterTooNew):
+        await read_held(config, None)
 
 
 async def test_a_directory_no_node_wrote_holds_nothing_to_recover(tmp_path):
@@ -133,7 +146,8 @@ def test_the_node_id_typed_on_a_terminal_confirms(tmp_path):
     controller, terminal = pty.openpty()
     command = [sys.executable, "-m", "todonode.cli", "recover", "--force-new-cluster", "-c", str(config.path)]
     env = {**os.environ, "TODONODE_SECRET": SECRET}
-    proc = subprocess.Popen(command, stdin=terminal, stdout=PIPE, stderr=PIPE, text=True, env=env)
+    pipe = subprocess.PIPE
+    proc = subprocess.Popen(command, stdin=terminal, stdout=pipe, stderr=pipe, text=True, env=env)
     try:
         os.write(controller, f"{config.node.id}\n".encode())  # waits in the terminal until it is read
         out, err = proc.communicate(timeout=60)

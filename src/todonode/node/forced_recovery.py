@@ -13,7 +13,9 @@ a new one is seeded in its place with that state, as the only member of a new cl
 (storage/new_cluster.py).
 
 Must never: run while a node runs on the directory (the caller holds the directory's lock from before
-``read_held`` until after ``set_aside``), nor change anything before the caller has confirmed.
+``read_held`` until after ``set_aside``), nor set anything aside before the caller has confirmed.
+Reading is the node's own start-up, so it repairs what a start repairs (a torn log tail is cut), and
+no more.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..config import Config
 from ..raft import Entry, EntryKind
 from ..storage.durable import fsync_dir
 from ..storage.member_file import Membership
+from ..versions import storage_format_of
 from .applied import AppliedState
 from .disk import Disk
 from .recovery import recover
@@ -81,6 +84,7 @@ async def read_held(config: Config, membership: Membership | None) -> Held:
             uncommitted[_what(entry)] += 1
         before = core.config_at(entry.index - 1) if entry.kind is EntryKind.CONFIG else None
         applied.apply(entry, before)
+    storage_format_of(applied.cluster.version)  # ClusterTooNew now, while nothing is set aside yet
     return Held(
         member_id=member_id,
         cluster_id=applied.cluster.cluster_id or (membership.cluster_id if membership else None),
