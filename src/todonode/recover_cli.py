@@ -115,9 +115,10 @@ def report(config: Config, held: Held, aside: Path) -> str:
     """What the user confirms: what this node holds, what will count as committed, what may be lost."""
     if held.uncommitted_count:
         kinds = ", ".join(f"{n} {what}" for what, n in sorted(held.uncommitted.items()))
+        entries = "1 entry" if held.uncommitted_count == 1 else f"{held.uncommitted_count} entries"
         counted = (
-            f"the {held.uncommitted_count} entries after index {held.commit} ({kinds}), which this node\n"
-            "never learned were committed (a new leader commits every entry of its log)"
+            f"the {entries} after index {held.commit} ({kinds}), which this node never\n"
+            "learned were committed (a new leader commits every entry of its log)"
         )
     else:
         counted = "no entry that was not already (this node knew its whole log committed)"

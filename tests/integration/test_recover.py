@@ -55,12 +55,7 @@ async def survivor_of_four(client: Client, cluster: ProcessCluster) -> tuple[Nod
     for title in written:
         await write(client, leader, title)
     survivor = next(n for n in reversed(cluster.nodes) if n is not leader)
-
-    async def caught_up() -> bool:
-        status = await client.status(survivor)
-        return bool(status and status["applied_index"] >= (await client.status(leader) or {})["commit_index"])
-
-    await wait_for(caught_up, DEADLINE_S, f"{survivor.id} to apply every write")
+    await caught_up(client, survivor, leader)
     old_id = await cluster_id(client, survivor)
     assert old_id is not None
     for node in cluster.nodes:
@@ -68,6 +63,17 @@ async def survivor_of_four(client: Client, cluster: ProcessCluster) -> tuple[Nod
             cluster.kill(node.index)
     cluster.kill(survivor.index)  # a stopped survivor: recover works on a directory no node runs on
     return survivor, old_id, written
+
+
+async def caught_up(client: Client, node: NodeProcess, leader: NodeProcess) -> None:
+    """Wait until ``node`` has applied everything ``leader`` had committed."""
+    committed = (await client.status(leader) or {})["commit_index"]
+
+    async def applied() -> bool:
+        status = await client.status(node)
+        return bool(status and status["commit_index"] >= committed and status["applied_index"] >= committed)
+
+    await wait_for(applied, DEADLINE_S, f"{node.id} to apply every write")
 
 
 async def recover(node: NodeProcess, *options: str) -> subprocess.CompletedProcess[str]:
@@ -140,6 +146,47 @@ async def test_one_of_four_recovered_serves_all_it_held_takes_writes_grows_back_
         await write(client, leader, "after the failover")
         assert await titles(client, leader) == sorted([*everything, "after the failover"])
         assert await cluster_id(client, leader) == new_id
+    finally:
+        cluster.close()
+
+
+async def test_an_entry_the_survivor_never_learned_was_committed_counts_as_committed(tmp_path, client):
+    # Elections slow enough that the leader, cut off from its majority, still leads while it sends the
+    # survivor one more entry (CheckQuorum deposes it after an election timeout).
+    cluster = ProcessCluster(
+        tmp_path, 4, timings={"leader_settle_ms": 60_000, "election_timeout_ms": 3000, "heartbeat_ms": 100}
+    )
+    try:
+        cluster.start_all()
+        leader = await find_leader(client, cluster)
+        await write(client, leader, "committed")
+        survivor, paused, dead = [n for n in cluster.nodes if n is not leader]
+        await caught_up(client, survivor, leader)
+        cluster.kill(dead.index)
+        cluster.pause(paused.index)  # the leader and the survivor: two of four, no majority
+        code, _, _ = await client.call(
+            "POST", leader.url + "/tasks", {"title": "never committed"}, timeout=0.5
+        )
+        assert code != 201
+
+        async def holds_it_uncommitted() -> bool:
+            # As the leader sees it: a follower acknowledges an entry only once it is on its disk.
+            code, body, _ = await client.call("GET", leader.url + "/cluster/status", timeout=1)
+            matched = (
+                [n["match_index"] for n in body["nodes"] if n["id"] == survivor.id] if code == 200 else []
+            )
+            return bool(matched and matched[0] is not None and matched[0] > body["commit_index"])
+
+        await wait_for(holds_it_uncommitted, DEADLINE_S, f"{survivor.id} to hold an entry not committed")
+        for node in (leader, paused, survivor):
+            cluster.kill(node.index)
+        recovered = await recover(survivor, "--yes")
+        assert recovered.returncode == 0, recovered.stderr
+        assert "Will now count as committed: the 1 entry after index" in recovered.stdout, recovered.stdout
+        assert "(1 create)" in recovered.stdout, recovered.stdout
+        cluster.start(survivor.index)
+        assert await find_leader(client, cluster) is survivor
+        assert await titles(client, survivor) == ["committed", "never committed"]
     finally:
         cluster.close()
 
