@@ -150,9 +150,10 @@ async def test_one_of_four_recovered_serves_all_it_held_takes_writes_grows_back_
         cluster.close()
 
 
+# The leader, cut off from its majority, must still lead while it sends the survivor one more entry
+# (CheckQuorum deposes it after an election timeout): alone, no CPU-heavy suite starves it that long.
+@pytest.mark.alone
 async def test_an_entry_the_survivor_never_learned_was_committed_counts_as_committed(tmp_path, client):
-    # Elections slow enough that the leader, cut off from its majority, still leads while it sends the
-    # survivor one more entry (CheckQuorum deposes it after an election timeout).
     cluster = ProcessCluster(
         tmp_path, 4, timings={"leader_settle_ms": 60_000, "election_timeout_ms": 3000, "heartbeat_ms": 100}
     )
