@@ -6,6 +6,8 @@
   and into one (``task_files.py``).
 * ``todonode certs init`` makes certificates for TLS (``certs.py``).
 * ``todonode backup --out FILE`` and ``todonode restore FILE --config ...`` (``backup_cli.py``).
+* ``todonode recover --force-new-cluster`` makes one stopped node the only member of a new cluster, the
+  last resort when a majority is gone (``recover_cli.py``).
 
 Problems a user can fix are reported in one line, never a traceback: a bad config exits 2 naming the
 file, key and problem; a port in use, or a data directory held by another process or open to other
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from . import backup_cli, certs, client
+from . import backup_cli, certs, client, recover_cli
 from .config import Config, ConfigError, load_config
 from .versions import CLUSTER_VERSIONS, STORAGE_FORMAT, ClusterTooNew, StorageTooNew, release
 
@@ -105,7 +107,7 @@ def _summarize_malformed_requests(record: logging.LogRecord) -> bool:
     return True
 
 
-COMMANDS = ("run", "tasks", "cluster", "certs", "backup", "restore")
+COMMANDS = ("run", "tasks", "cluster", "certs", "backup", "restore", "recover")
 _LOG_LEVELS = ["debug", "info", "warning", "error"]
 
 
@@ -128,6 +130,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         client.add_commands(commands)
         certs.add_commands(commands)
         backup_cli.add_commands(commands)
+        recover_cli.add_commands(commands)
         return parser.parse_args(argv)
     parser = argparse.ArgumentParser(
         prog="todonode",
@@ -139,7 +142,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "  todonode cluster status|transfer-leader NODE\n"
         "  todonode certs init --out DIR NAME=HOST[,HOST...] ...\n"
         "  todonode backup --out FILE                  a backup of the cluster's tasks\n"
-        "  todonode restore FILE --config FILE         a new cluster from a backup",
+        "  todonode restore FILE --config FILE         a new cluster from a backup\n"
+        "  todonode recover --force-new-cluster --config FILE   last resort: a new cluster of one",
     )
     parser.add_argument("--version", action="version", version=version)
     _node_options(parser, required=True)
@@ -162,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         return certs.run(args)
     if args.command == "restore":
         return backup_cli.restore(args)
+    if args.command == "recover":
+        return recover_cli.run(args)
     if args.command != "run":
         return client.run(args)
     from .node.disk import DataDirExposed
