@@ -30,6 +30,7 @@ from todonode.raft import (
     from_wire,
     to_wire,
 )
+from todonode.snapshot_chunks import Chunk, decode_chunk, is_chunk_frame
 from todonode.transport import NOTICE_LINGER_S, RETRY_PAUSE_S, STREAM_PATH, PeerTransport
 
 from ..integration.harness import free_port, free_ports
@@ -89,6 +90,7 @@ async def test_frames_on_the_stream_are_stepped_in_order(tmp_path):
         ("a text frame", WSCloseCode.UNSUPPORTED_DATA),
         (b'{"messages": [{"kind": "append", "term": 99}]}', WSCloseCode.INVALID_TEXT),
         (b"[1, 2", WSCloseCode.INVALID_TEXT),
+        (b"\x00\x00\x00\x00\x02{}snapshot bytes", WSCloseCode.UNSUPPORTED_DATA),  # a chunk without a header
     ],
 )
 async def test_a_frame_that_is_not_a_batch_closes_the_stream_and_changes_nothing(tmp_path, data, code):
@@ -105,10 +107,12 @@ async def test_a_frame_that_is_not_a_batch_closes_the_stream_and_changes_nothing
 
 
 class StandInPeer:
-    """An aiohttp server that accepts the stream and records each frame with the time it arrived."""
+    """An aiohttp server that accepts the stream and records each frame with the time it arrived, and
+    each snapshot chunk with the number of batches that came before it."""
 
     def __init__(self) -> None:
         self.frames: list[tuple[float, list[Message]]] = []
+        self.chunks: list[tuple[int, Chunk]] = []
         self.arrived = asyncio.Event()
         self.open: list[web.WebSocketResponse] = []
         self.app = web.Application()
@@ -120,6 +124,10 @@ class StandInPeer:
         await ws.prepare(request)
         self.open.append(ws)
         async for msg in ws:
+            if is_chunk_frame(msg.data):
+                self.chunks.append((len(self.frames), decode_chunk(msg.data)))
+                self.arrived.set()
+                continue
             batch = [from_wire(m) for m in orjson.loads(msg.data)["messages"]]
             self.frames.append((time.monotonic(), batch))
             self.arrived.set()
@@ -207,6 +215,46 @@ async def test_a_snapshot_is_read_from_disk_only_when_it_is_sent():
         await peer.wait_for(1)
     (sent,) = peer.messages()
     assert isinstance(sent, InstallSnapshot) and sent.snapshot.data == b"snapshot bytes"
+
+
+async def test_a_peer_that_takes_chunks_gets_the_file_in_chunks_with_other_messages_between(tmp_path):
+    data = bytes(range(256)) * 4000  # 1,000 chunks of 1024 bytes
+    (tmp_path / "snap").write_bytes(data)
+    peer = StandInPeer()
+    async with transport_to(
+        peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
+    ) as t:
+        t.takes_chunks = lambda p: p == "n2"
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
+        deadline = time.monotonic() + 5
+        while not peer.chunks and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+        t.send([beat(1)])  # while the file is on its way
+        while not peer.chunks[-1][1].last and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+    assert b"".join(c.data for _, c in peer.chunks) == data
+    assert len(peer.chunks) == 1000 and all(c.meta == meta for _, c in peer.chunks)
+    assert peer.messages() == [beat(1)]  # the snapshot itself never went as a message
+    # The heartbeat went with the next turn of the sender, not after the rest of the file.
+    after = [n for n, (batches, _) in enumerate(peer.chunks) if batches == 1]
+    assert after and after[0] < len(peer.chunks) - 100
+
+
+async def test_a_peer_that_announced_no_chunks_gets_the_snapshot_whole(tmp_path):
+    peer = StandInPeer()
+    async with transport_to(
+        peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
+    ) as t:
+        t.takes_chunks = lambda p: False  # a 0.1.0 peer
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
+        await peer.wait_for(1)
+    (sent,) = peer.messages()
+    assert isinstance(sent, InstallSnapshot) and sent.snapshot.data == b"snapshot bytes"
+    assert peer.chunks == []
 
 
 async def test_a_broken_stream_is_opened_again_and_later_messages_arrive():
