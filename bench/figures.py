@@ -234,6 +234,7 @@ SCALE_FIGURES: tuple[Figure, ...] = (
     Figure(
         "catchup_s", "catch-up of a node that missed {missed} writes, at {tasks} tasks", "s", False, digits=2
     ),
+    Figure("catchup_elections", "  elections during that catch-up", "", False, "0", _at_most(0), 0),
     Figure("rss_mb", "RSS per node at {tasks} tasks (largest)", "MB", False, "≤ 400 MB", _at_most(400), 0),
     Figure(
         "list_p99_ms", "GET /tasks?limit=100 at {tasks} tasks, p99", "ms", False, "≤ 10 ms", _at_most(10), 2

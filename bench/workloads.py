@@ -318,6 +318,7 @@ async def catch_up(ctx: Context) -> None:
     leader = await t.leader()
     preferred = min(t.running())
     lagging = max(i for i in t.running() if i not in (leader, preferred))
+    term_before = await t.term()
     t.kill(lagging)
 
     def put(n: int) -> Any:
@@ -340,6 +341,7 @@ async def catch_up(ctx: Context) -> None:
 
     await wait_for(caught_up, 120, "the restarted node to catch up", interval=0.01)
     ctx.figures["catchup_s"] = time.perf_counter() - started
+    ctx.figures["catchup_elections"] = await t.term() - term_before
     ctx.extras["catch_up"] = {
         "node": t.members[lagging].name,
         "missed_acked": load.acked,
