@@ -26,6 +26,7 @@ from ..errors import NoLeader, Unavailable
 from ..events import Event, EventHub
 from ..observer import NodeObserver
 from ..raft import EntryKind, HardState, RaftNode, Ready, Snapshot, SnapshotMeta
+from ..state import TaskState
 from ..storage import StorageError, decode_snapshot
 from ..transport import PeerTransport
 from .applied import AppliedState
@@ -197,7 +198,7 @@ class ReadyLoop:
             meta, state, self._installed_state = snap.meta, self._installed_state, None
         else:
             meta, state = await asyncio.to_thread(decode_snapshot, snap.data, "the snapshot from the leader")
-        self.applied.replace(state, meta.index)
+        self.applied.replace(state, meta.index, await asyncio.to_thread(TaskState, state))
         self.snapshot_policy.restored(meta.index)
         self.proposals.fail_through(
             meta.index, Unavailable("the node was replaced by a snapshot; retry the write", retry_after=0.5)
