@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -342,6 +343,11 @@ async def catch_up(ctx: Context) -> None:
     await wait_for(caught_up, 120, "the restarted node to catch up", interval=0.01)
     ctx.figures["catchup_s"] = time.perf_counter() - started
     ctx.figures["catchup_elections"] = await t.term() - term_before
+    # What the node was sent, as its log says (node/facade.py): 0 when it caught up from the log alone.
+    received = re.findall(
+        r"received a snapshot at index \d+ from \S+: (\d+) bytes", t.members[lagging].log.read_text()
+    )
+    ctx.figures["catchup_snapshot_mb"] = int(received[-1]) / 1e6 if received else 0.0
     ctx.extras["catch_up"] = {
         "node": t.members[lagging].name,
         "missed_acked": load.acked,
