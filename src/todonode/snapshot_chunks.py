@@ -3,7 +3,7 @@
 The Raft core sends a snapshot by reference (``InstallSnapshot`` without its bytes); sending the file
 is the transport's business. A snapshot of a million tasks is a quarter of a gigabyte: read whole,
 base64'd into one JSON frame, it would stall the sender's event loop for seconds, and the elections
-that follows would start the transfer over and over. So it travels as a run of binary frames on the
+that follow would start the transfer over and over. So it travels as a run of binary frames on the
 peer's stream, each carrying one chunk of the file (``cluster.snapshot_chunk_bytes``), read from the
 file a chunk at a time in a worker thread. The sender puts whatever else is queued for the peer
 (heartbeats, appends) on the stream between two chunks, so they wait for one chunk at most.

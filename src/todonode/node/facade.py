@@ -362,7 +362,7 @@ class Node:
     async def receive_snapshot_chunk(self, peer: str, chunk: Chunk) -> None:
         """A chunk of a snapshot ``peer`` sends (api/internal.py). Once the last is in, the core gets the
         snapshot by reference, as an ``InstallSnapshot`` without its bytes (node/snapshot_inbox.py)."""
-        if not self.transport.received(peer, []):
+        if chunk.dst != self.id or not self.transport.received(peer, []):
             return
         try:
             received = await self._inbox.accept(peer, chunk)
