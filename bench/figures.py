@@ -237,7 +237,7 @@ SCALE_FIGURES: tuple[Figure, ...] = (
     Figure(
         "catchup_s", "catch-up of a node that missed {missed} writes, at {tasks} tasks", "s", False, digits=2
     ),
-    Figure("catchup_elections", "  elections during that catch-up", "", False, "0", _at_most(0), 0),
+    Figure("catchup_elections", "  elections from its restart to 5 s after", "", False, "0", _at_most(0), 0),
     Figure("catchup_snapshot_mb", "  snapshot it was sent, in chunks (0: none)", "MB", False, digits=0),
     Figure("rss_mb", "RSS per node at {tasks} tasks (largest)", "MB", False, "≤ 400 MB", _at_most(400), 0),
     Figure(
