@@ -15,8 +15,11 @@ new one), the sender's term, the snapshot's meta, the file's ``size``, the chunk
 the last chunk the SHA-256 ``digest`` of the whole file. The receiver (node/snapshot_inbox.py) takes
 the chunks of one transfer in order, from offset 0, and only then hands the snapshot to its core.
 
-Peers announcing cluster version ``CHUNKED_FROM`` or later take chunks; a 0.1.0 peer gets the
-snapshot whole, in one message, as 0.1.0 sends it.
+Who takes chunks is settled per stream, when it opens: the sender offers the WebSocket subprotocol
+``CHUNKS_PROTOCOL`` and a node that reads chunk frames (0.2.0 on) accepts it. A 0.1.0 node accepts
+no subprotocol, so a stream to it gets each snapshot whole, in one message, as 0.1.0 sends it. Being
+the stream's own, the answer is there before anything is sent on it; the versions a peer announces
+arrive on the other stream, the one it opens, which may open later.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import orjson
 from .raft import InstallSnapshot, SnapshotMeta, WireError
 from .raft.messages import snapshot_meta_from_wire, snapshot_meta_to_wire
 
-CHUNKED_FROM = 2  # the cluster version from which a node takes snapshots in chunks
+CHUNKS_PROTOCOL = "todonode.snapshot-chunks.1"  # the stream's subprotocol when it takes chunk frames
 CHUNK_MARK = b"\x00"
 MAX_CHUNK_BYTES = 4 * 1024 * 1024  # the most one chunk may carry (what cluster.snapshot_chunk_bytes allows)
 MAX_HEADER_BYTES = 64 * 1024  # a chunk's header: a meta with every member's address fits many times over

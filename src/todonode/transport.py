@@ -19,7 +19,8 @@ for that peer: heartbeats and appends wait for one chunk at most, never for the 
 chunk waits for the stream to drain, so no more than about a chunk is ever buffered for the peer. A
 transfer cut short by a broken stream starts over, as a new transfer, on the next stream; one the core
 replaces (a newer snapshot) or no longer wants (this node stopped leading in its term) stops. A peer
-that announced no chunked snapshots (0.1.0) gets the snapshot whole, in one frame, as before.
+that did not accept the chunks' subprotocol when the stream opened (0.1.0) gets the snapshot whole,
+in one frame, as before.
 
 A stream proves who opened it with this node's certificate under mutual TLS, else with the cluster
 secret (``api/internal.py``); the secret is then the only credential a stream carries. Under mutual TLS
@@ -64,7 +65,7 @@ from .raft import (
     SnapshotMeta,
     to_wire,
 )
-from .snapshot_chunks import OutgoingSnapshot
+from .snapshot_chunks import CHUNKS_PROTOCOL, OutgoingSnapshot
 from .tls import member_named
 from .traffic import DROPPED, LOST, SENT, Traffic
 from .versions import this_node
@@ -134,7 +135,6 @@ class PeerTransport:
         self.on_rtt: Callable[[str, float], None] | None = None  # (peer, seconds), for metrics.py
         self.cluster_id: Callable[[], str | None] = lambda: None  # announced on every stream, once known
         self.on_removed: Callable[[str], None] = lambda peer: None  # a peer refused us: we were removed
-        self.takes_chunks: Callable[[str], bool] = lambda peer: False  # the peer announced chunked snapshots
         self.leads_in: Callable[[int], bool] = lambda term: True  # this node still leads in that term
         self.traffic: Traffic | None = None  # demo mode: every message sent is counted here
         self.isolated = False  # demo mode: cut off from every peer, both ways (cut_off)
@@ -218,6 +218,7 @@ class PeerTransport:
                     # connection would otherwise swallow frames until TCP gives up, minutes later).
                     heartbeat=2 * self._timeout_s,
                     autoclose=True,
+                    protocols=(CHUNKS_PROTOCOL,),  # accepted by a peer that takes snapshots in chunks
                 ) as ws:
                     self._check_identity(link, ws)
                     if link.failing:
@@ -304,7 +305,7 @@ class PeerTransport:
         for m in batch:
             if isinstance(m, InstallSnapshot) and m.snapshot is not None and not m.snapshot.data:
                 # The core sends snapshots by reference; the bytes come from disk only now.
-                if self._snapshot_path is not None and self.takes_chunks(link.peer):
+                if self._snapshot_path is not None and ws.protocol == CHUNKS_PROTOCOL:
                     self._begin_snapshot(link, m, self._snapshot_path(m.snapshot.meta))
                     continue
                 m = replace(m, snapshot=Snapshot(m.snapshot.meta, await self._read_snapshot(m.snapshot.meta)))

@@ -30,7 +30,7 @@ from todonode.raft import (
     from_wire,
     to_wire,
 )
-from todonode.snapshot_chunks import Chunk, decode_chunk, is_chunk_frame
+from todonode.snapshot_chunks import CHUNKS_PROTOCOL, Chunk, decode_chunk, is_chunk_frame
 from todonode.transport import NOTICE_LINGER_S, RETRY_PAUSE_S, STREAM_PATH, PeerTransport
 
 from ..integration.harness import free_port, free_ports
@@ -108,9 +108,11 @@ async def test_a_frame_that_is_not_a_batch_closes_the_stream_and_changes_nothing
 
 class StandInPeer:
     """An aiohttp server that accepts the stream and records each frame with the time it arrived, and
-    each snapshot chunk with the number of batches that came before it."""
+    each snapshot chunk with the number of batches that came before it. With ``chunks`` it accepts the
+    chunks' subprotocol, as a 0.2.0 node does; without, it is a 0.1.0 node."""
 
-    def __init__(self) -> None:
+    def __init__(self, chunks: bool = False) -> None:
+        self.protocols = (CHUNKS_PROTOCOL,) if chunks else ()
         self.frames: list[tuple[float, list[Message]]] = []
         self.chunks: list[tuple[int, Chunk]] = []
         self.arrived = asyncio.Event()
@@ -120,7 +122,7 @@ class StandInPeer:
 
     async def _stream(self, request: web.Request) -> web.WebSocketResponse:
         assert request.headers["Authorization"] == f"Bearer {SECRET}"
-        ws = web.WebSocketResponse()
+        ws = web.WebSocketResponse(protocols=self.protocols)
         await ws.prepare(request)
         self.open.append(ws)
         async for msg in ws:
@@ -220,11 +222,10 @@ async def test_a_snapshot_is_read_from_disk_only_when_it_is_sent():
 async def test_a_peer_that_takes_chunks_gets_the_file_in_chunks_with_other_messages_between(tmp_path):
     data = bytes(range(256)) * 4000  # 1,000 chunks of 1024 bytes
     (tmp_path / "snap").write_bytes(data)
-    peer = StandInPeer()
+    peer = StandInPeer(chunks=True)
     async with transport_to(
         peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
     ) as t:
-        t.takes_chunks = lambda p: p == "n2"
         meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
         t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
         deadline = time.monotonic() + 5
@@ -243,12 +244,11 @@ async def test_a_peer_that_takes_chunks_gets_the_file_in_chunks_with_other_messa
     assert after and after[0] < len(peer.chunks) - 100
 
 
-async def test_a_peer_that_announced_no_chunks_gets_the_snapshot_whole(tmp_path):
-    peer = StandInPeer()
+async def test_a_peer_that_accepts_no_chunks_gets_the_snapshot_whole(tmp_path):
+    peer = StandInPeer(chunks=False)  # a 0.1.0 node
     async with transport_to(
         peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
     ) as t:
-        t.takes_chunks = lambda p: False  # a 0.1.0 peer
         meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
         t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
         await peer.wait_for(1)

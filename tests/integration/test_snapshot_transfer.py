@@ -19,8 +19,15 @@ async def _terms(client: Client, cluster: ProcessCluster) -> set[int]:
 async def test_a_follower_far_behind_catches_up_through_a_snapshot_in_chunks(make_cluster, client):
     cluster = make_cluster(
         3,
-        # No hand-back to the lowest port while the test runs: the leader it found stays.
-        timings={"snapshot_chunk_bytes": CHUNK_BYTES, "leader_settle_ms": 600_000},
+        # No hand-back to the lowest port while the test runs: the leader it found stays. An election
+        # timeout of a busy machine's (the harness's 300 ms is for failover tests): an election here
+        # must come from the transfer, not from a test runner that took the CPU for a moment.
+        timings={
+            "snapshot_chunk_bytes": CHUNK_BYTES,
+            "leader_settle_ms": 600_000,
+            "heartbeat_ms": 100,
+            "election_timeout_ms": 2000,
+        },
         storage={"snapshot_every": 50},
     )
     cluster.start_all()

@@ -32,7 +32,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from ..errors import ApiError, Forbidden, InvalidJson, RemovedFromCluster, Unauthorized, Validation
 from ..node import Node
 from ..raft import Message, WireError, from_wire
-from ..snapshot_chunks import decode_chunk, is_chunk_frame
+from ..snapshot_chunks import CHUNKS_PROTOCOL, decode_chunk, is_chunk_frame
 from ..tls import member_named
 from ..transport import MAX_BATCH_BYTES
 from ..versions import Announcement
@@ -128,7 +128,7 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
     if certified not in (None, peer):
         raise Forbidden(f"This certificate is {certified}'s; it cannot open {peer[:64]}'s stream.")
     # From 0.1.0 a snapshot travels as one frame, so a frame may be as large as the largest request body.
-    ws = web.WebSocketResponse(max_msg_size=MAX_BATCH_BYTES)
+    ws = web.WebSocketResponse(max_msg_size=MAX_BATCH_BYTES, protocols=(CHUNKS_PROTOCOL,))
     _admit(request, peer, ws)
     try:
         await ws.prepare(request)

@@ -56,7 +56,7 @@ from ..raft import (
     Snapshot,
     SnapshotMeta,
 )
-from ..snapshot_chunks import CHUNKED_FROM, Chunk
+from ..snapshot_chunks import Chunk
 from ..state import Result, TaskState
 from ..storage import member_file
 from ..storage.member_file import Membership
@@ -164,7 +164,6 @@ class Node:
         self._identity = ClusterIdentity(core, self._applied, joined.cluster_id if joined else None)
         self.transport.cluster_id = lambda: self.cluster_id
         self.transport.on_removed = self._on_removed
-        self.transport.takes_chunks = self._takes_chunks
         self.transport.leads_in = lambda term: core.role is Role.LEADER and core.term == term
         self._members = Members(
             core,
@@ -392,10 +391,6 @@ class Node:
     async def snapshot_stream_closed(self, peer: str) -> None:
         """``peer``'s stream closed: a snapshot it was sending will not arrive whole."""
         await self._inbox.abandon(peer)
-
-    def _takes_chunks(self, peer: str) -> bool:
-        announced = self.versioning.status().peers.get(peer)
-        return announced is not None and announced.high >= CHUNKED_FROM
 
     def peer_stream_opened(self, peer: str, announced: Announcement, stream: PeerStream) -> str | None:
         """A stream from ``peer`` is opening (api/internal.py): None to accept it, or why it is refused."""

@@ -19,6 +19,7 @@ retried until it succeeds, and meanwhile the node answers writes 507 and goes on
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -81,7 +82,7 @@ class ReadyLoop:
         self.inbox = inbox
         self._wake = asyncio.Event()
         # The state of a snapshot installed from a file, decoded while installing, until it is restored.
-        self._installed_state: dict[str, Any] | None = None
+        self._installed: tuple[dict[str, Any], TaskState] | None = None
 
     def wake(self) -> None:
         """The core may have something ready: a tick, a message, a proposal or a read arrived."""
@@ -148,7 +149,8 @@ class ReadyLoop:
         chunks were reassembled in (node/snapshot_inbox.py), whose state is then kept for _restore."""
         if snap.data:
             return await self.disk.install_snapshot(snap.data)
-        meta, self._installed_state = await self.disk.install_snapshot_file(self.inbox.claimed(snap.meta))
+        meta, state = await self.disk.install_snapshot_file(self.inbox.claimed(snap.meta))
+        self._installed = state, await asyncio.to_thread(TaskState, state)
         if meta != snap.meta:
             raise ValueError(f"the snapshot received for index {snap.meta.index} holds index {meta.index}")
         await self.inbox.installed(meta)
@@ -194,11 +196,15 @@ class ReadyLoop:
             self.role_changes.voted(rd.votes)
 
     async def _restore(self, snap: Snapshot) -> None:
-        if self._installed_state is not None:
-            meta, state, self._installed_state = snap.meta, self._installed_state, None
+        if self._installed is not None:
+            meta, (state, tasks), self._installed = snap.meta, self._installed, None
         else:
             meta, state = await asyncio.to_thread(decode_snapshot, snap.data, "the snapshot from the leader")
-        self.applied.replace(state, meta.index, await asyncio.to_thread(TaskState, state))
+            tasks = await asyncio.to_thread(TaskState, state)
+        self.applied.replace(state, meta.index, tasks)
+        # Long-lived from now on, as a recovered state is (node/recovery.py): kept out of the full
+        # collections, which over a million tasks hold the interpreter lock for most of a second.
+        gc.freeze()
         self.snapshot_policy.restored(meta.index)
         self.proposals.fail_through(
             meta.index, Unavailable("the node was replaced by a snapshot; retry the write", retry_after=0.5)
