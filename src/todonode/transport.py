@@ -18,7 +18,9 @@ frames (snapshot_chunks.py), one between every two turns of the sender, after wh
 for that peer: heartbeats and appends wait for one chunk at most, never for the whole file, and each
 chunk waits for the stream to drain, so no more than about a chunk is ever buffered for the peer. A
 transfer cut short by a broken stream starts over, as a new transfer, on the next stream; one the core
-replaces (a newer snapshot) or no longer wants (this node stopped leading in its term) stops. A peer
+replaces (a newer snapshot) or no longer wants (this node stopped leading in its term) stops. The
+core asking for a snapshot the stream has already carried whole is not answered again until a new
+stream opens: what TCP delivered in order has arrived, unless the stream broke. A peer
 that did not accept the chunks' subprotocol when the stream opened (0.1.0) gets the snapshot whole,
 in one frame, as before.
 
@@ -95,6 +97,7 @@ class PeerLink:
     last_sent: float = 0.0  # monotonic time the last frame went to the peer (or a probe was asked for)
     timing: tuple[int, float] | None = None  # (last index, sent at) of the append being timed
     snapshot: OutgoingSnapshot | None = None  # the snapshot being sent in chunks
+    delivered: tuple[SnapshotMeta, int] | None = None  # (meta, term) of the last one the stream took whole
 
 
 class PeerTransport:
@@ -259,6 +262,7 @@ class PeerTransport:
         reader = asyncio.create_task(self._read_until_closed(ws))
         if link.snapshot is not None:
             link.snapshot.restart()  # the peer dropped what the broken stream had brought it
+        link.delivered = None
         try:
             while not ws.closed:
                 if link.snapshot is None:
@@ -329,6 +333,11 @@ class PeerTransport:
         """Send the snapshot ``message`` refers to in chunks, unless that is what is being sent."""
         if link.snapshot is not None and link.snapshot.same_as(message):
             return  # the core asking again while the chunks are still on their way
+        if message.snapshot is not None and link.delivered == (message.snapshot.meta, message.term):
+            # ... or after they all went down this stream, while the peer still decodes and installs
+            # them (seconds at a million tasks, more than the core waits for an answer on a busy
+            # machine): sent again, they would only be written and thrown away.
+            return
         self._end_snapshot(link)
         link.snapshot = OutgoingSnapshot(message, path, self._chunk_bytes)
 
@@ -353,6 +362,7 @@ class PeerTransport:
             self._end_snapshot(link)
             return
         if frame is None:
+            link.delivered = (outgoing.meta, outgoing.message.term)
             log.info(
                 "sent the snapshot at %d to %s in %d chunks",
                 outgoing.meta.index,

@@ -244,6 +244,35 @@ async def test_a_peer_that_takes_chunks_gets_the_file_in_chunks_with_other_messa
     assert after and after[0] < len(peer.chunks) - 100
 
 
+async def test_a_snapshot_the_stream_carried_whole_is_not_sent_again_on_it(tmp_path):
+    (tmp_path / "snap").write_bytes(b"x" * 5000)
+    peer = StandInPeer(chunks=True)
+    async with transport_to(
+        peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
+    ) as t:
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        again = InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))
+        t.send([again])
+        deadline = time.monotonic() + 5
+        while not (peer.chunks and peer.chunks[-1][1].last) and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+        t.send([again, beat(1)])  # the core asking again, before the peer's answer
+        await peer.wait_for(1)
+        t.send([beat(2)])  # a chunk sent again would have gone between the two
+        await peer.wait_for(2)
+        assert len(peer.chunks) == 5
+        await peer.open[0].close(code=WSCloseCode.GOING_AWAY)  # a new stream: the peer may lack it
+        while len(peer.open) < 2 and time.monotonic() < deadline:
+            t.send([beat(3)])
+            await asyncio.sleep(0.01)
+        t.send([again])
+        while len(peer.chunks) < 10 and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+    assert len(peer.chunks) == 10 and peer.chunks[5][1].offset == 0
+
+
 async def test_a_peer_that_accepts_no_chunks_gets_the_snapshot_whole(tmp_path):
     peer = StandInPeer(chunks=False)  # a 0.1.0 node
     async with transport_to(
