@@ -376,7 +376,13 @@ class Node:
             await self._inbox.discard(received)
             return
         self.receive(peer, [InstallSnapshot(term=received.term, src=peer, dst=self.id, snapshot=snapshot)])
-        if self.core.snapshot is not snapshot:  # stale, or this node already holds all of it
+        if self.core.snapshot is not snapshot:
+            log.info(
+                "dropped the snapshot at index %d from %s: stale, or this node holds all of it (commit %d)",
+                received.meta.index,
+                peer,
+                self.core.commit,
+            )
             await self._inbox.discard(received)
             return
         self._inbox.claim(received)
