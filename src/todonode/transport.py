@@ -260,8 +260,10 @@ class PeerTransport:
     async def _stream(self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse) -> None:
         # Nothing but pongs and a close ever come back; reading them is what notices the close.
         reader = asyncio.create_task(self._read_until_closed(ws))
-        if link.snapshot is not None:
+        if link.snapshot is not None and ws.protocol == CHUNKS_PROTOCOL:
             link.snapshot.restart()  # the peer dropped what the broken stream had brought it
+        else:
+            self._end_snapshot(link)  # a peer now on 0.1.0: the core sends it again, then whole
         link.delivered = None
         try:
             while not ws.closed:
@@ -361,6 +363,10 @@ class PeerTransport:
             log.warning("cannot send the snapshot at %d to %s: %s", outgoing.meta.index, link.peer, exc)
             self._end_snapshot(link)
             return
+        except ValueError:  # its file was closed while the chunk was read: the transfer was ended
+            return
+        if link.snapshot is not outgoing:
+            return  # ended while the chunk was read (cut_off, set_peers): nothing more leaves
         if frame is None:
             link.delivered = (outgoing.meta, outgoing.message.term)
             log.info(

@@ -273,6 +273,31 @@ async def test_a_snapshot_the_stream_carried_whole_is_not_sent_again_on_it(tmp_p
     assert len(peer.chunks) == 10 and peer.chunks[5][1].offset == 0
 
 
+async def test_a_transfer_is_dropped_when_the_new_stream_takes_no_chunks(tmp_path):
+    (tmp_path / "snap").write_bytes(b"x" * 1024 * 1000)
+    peer = StandInPeer(chunks=True)
+    async with transport_to(
+        peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
+    ) as t:
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
+        deadline = time.monotonic() + 5
+        while not peer.chunks and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+        peer.protocols = ()  # the peer comes back as 0.1.0
+        await peer.open[0].close(code=WSCloseCode.GOING_AWAY)
+        while len(peer.open) < 2 and time.monotonic() < deadline:
+            t.send([beat(1)])
+            await asyncio.sleep(0.01)
+        before = len(peer.chunks)
+        t.send([beat(2)])
+        await peer.wait_for(len(peer.messages()) + 1)
+        t.send([beat(3)])
+        await peer.wait_for(len(peer.messages()) + 1)
+    assert len(peer.chunks) == before < 1000  # not one chunk on the stream that takes none
+
+
 async def test_a_peer_that_accepts_no_chunks_gets_the_snapshot_whole(tmp_path):
     peer = StandInPeer(chunks=False)  # a 0.1.0 node
     async with transport_to(
