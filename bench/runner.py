@@ -88,7 +88,11 @@ async def run_scale_once(profile: Profile, progress: Progress, logs: Path | None
     with tempfile.TemporaryDirectory(prefix="todonode-bench-scale-") as tmp:
         async with new_session() as session:
             target = TodonodeTarget(
-                Path(tmp) / "todonode-scale", HttpJson(session), snapshot_every=profile.snapshot_every
+                Path(tmp) / "todonode-scale",
+                HttpJson(session),
+                snapshot_every=profile.snapshot_every,
+                # The default quota (storage.max_tasks) would refuse the fill long before it is done.
+                max_tasks=2 * profile.scale_tasks,
             )
             try:
                 await _on_cluster(target, TODONODE_AT_SCALE, profile, progress, run)

@@ -33,7 +33,10 @@ class TodonodeTarget(Target):
         ports: list[int] | None = None,
         certs: Path | None = None,
         snapshot_every: int | None = None,
+        max_tasks: int | None = None,
     ) -> None:
+        """``max_tasks``: raise the storage quota to that many tasks (and 1 KiB of them each), for a
+        cluster filled beyond the defaults."""
         super().__init__(root, http, size)
         self.ports = ports or free_ports(size)
         scheme = "https" if certs else "http"
@@ -53,6 +56,7 @@ class TodonodeTarget(Target):
                 "[storage]\n"
                 "fsync = true\n"
                 + ("" if snapshot_every is None else f"snapshot_every = {snapshot_every}\n")
+                + ("" if max_tasks is None else f"max_tasks = {max_tasks}\nmax_bytes = {max_tasks * 1024}\n")
                 + tls
             )
             self.members.append(Member(i, f"node{port}", urls[i], root / f"node{port}.log"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import re
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -308,6 +309,9 @@ async def elections(ctx: Context) -> None:
     ctx.extras["elections"] = {"term_before": before, "term_after": after, "load": result.summary()}
 
 
+CATCHUP_WATCH_S = 5.0  # elections are still counted this long after a node caught up
+
+
 async def catch_up(ctx: Context) -> None:
     """A follower is killed, the leader takes ``missed_writes`` writes, the follower is started again;
     the figure runs from its start until it has applied everything the leader had committed."""
@@ -328,6 +332,7 @@ async def catch_up(ctx: Context) -> None:
     assert status is not None, "the leader stopped answering"
     goal = status["commit_index"]
     ctx.progress.detail(f"restarting {t.members[lagging].name}")
+    term_before = await t.term()  # elections while the leader took the writes alone are not the catch-up's
     started = time.perf_counter()
     t.spawn(lagging)
     first_answer: list[float] = []
@@ -340,6 +345,14 @@ async def catch_up(ctx: Context) -> None:
 
     await wait_for(caught_up, 120, "the restarted node to catch up", interval=0.01)
     ctx.figures["catchup_s"] = time.perf_counter() - started
+    # An election the catch-up caused may start just after it: the node's first turns with the new state.
+    await asyncio.sleep(CATCHUP_WATCH_S)
+    ctx.figures["catchup_elections"] = await t.term() - term_before
+    # What the node was sent, as its log says (node/facade.py): 0 when it caught up from the log alone.
+    received = re.findall(
+        r"received a snapshot at index \d+ from \S+: (\d+) bytes", t.members[lagging].log.read_text()
+    )
+    ctx.figures["catchup_snapshot_mb"] = int(received[-1]) / 1e6 if received else 0.0
     ctx.extras["catch_up"] = {
         "node": t.members[lagging].name,
         "missed_acked": load.acked,

@@ -80,6 +80,7 @@ EVENT_LOOPS: tuple[str, ...] = get_args(EventLoop)
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+ChunkBytes = Annotated[int, msgspec.Meta(ge=1, le=4 * 1024 * 1024)]  # snapshot_chunks.MAX_CHUNK_BYTES
 
 
 class ConfigError(Exception):
@@ -131,6 +132,7 @@ class _ClusterKeys:
     min_voters: Positive = 3  # ... but never below this many voters
     lease_reads: bool = False
     lease_drift_margin_ms: NonNegative = 100
+    snapshot_chunk_bytes: ChunkBytes = 1024 * 1024  # a snapshot goes to a peer in chunks of this size
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -165,6 +167,7 @@ class StorageSection:
     segment_bytes: Positive = 64 * 1024 * 1024
     max_tasks: Positive = 200_000  # beyond this, writes that add tasks are refused (quota_exceeded)
     max_bytes: Positive = 64 * 1024 * 1024  # of tasks and idempotency records, as a snapshot holds them
+    max_snapshot_bytes: Positive = 2 * 1024 * 1024 * 1024  # the largest snapshot taken from a leader
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

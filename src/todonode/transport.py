@@ -11,7 +11,18 @@ Each peer has its own queue and sender coroutine, so a slow or dead peer never d
 for its peer and sends it as one frame, so batches grow by themselves under load, and TCP keeps them
 in order. A batch whose stream breaks is dropped,
 not retried: Raft re-sends what matters, and a stale retry would only add noise. A ping without a pong
-(or a snapshot not sent within SNAPSHOT_TIMEOUT_S) breaks the stream; the sender reconnects.
+(or a snapshot frame not sent within SNAPSHOT_TIMEOUT_S) breaks the stream; the sender reconnects.
+
+The core sends a snapshot by reference; its file goes to a peer that takes chunks as a run of chunk
+frames (snapshot_chunks.py), one between every two turns of the sender, after whatever else is queued
+for that peer: heartbeats and appends wait for one chunk at most, never for the whole file, and each
+chunk waits for the stream to drain, so no more than about a chunk is ever buffered for the peer. A
+transfer cut short by a broken stream starts over, as a new transfer, on the next stream; one the core
+replaces (a newer snapshot) or no longer wants (this node stopped leading in its term) stops. The
+core asking for a snapshot the stream has already carried whole is not answered again until a new
+stream opens: what TCP delivered in order has arrived, unless the stream broke. A peer
+that did not accept the chunks' subprotocol when the stream opened (0.1.0) gets the snapshot whole,
+in one frame, as before.
 
 A stream proves who opened it with this node's certificate under mutual TLS, else with the cluster
 secret (``api/internal.py``); the secret is then the only credential a stream carries. Under mutual TLS
@@ -39,6 +50,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -55,6 +67,7 @@ from .raft import (
     SnapshotMeta,
     to_wire,
 )
+from .snapshot_chunks import CHUNKS_PROTOCOL, OutgoingSnapshot
 from .tls import member_named
 from .traffic import DROPPED, LOST, SENT, Traffic
 from .versions import this_node
@@ -65,7 +78,7 @@ RAFT_PATH = "/internal/raft"  # one batch per POST: for tools, and the original 
 STREAM_PATH = "/internal/raft/stream"
 MAX_QUEUED = 4096  # messages waiting for one peer; beyond that the oldest go (Raft re-sends)
 MAX_BATCH = 512
-MAX_BATCH_BYTES = 256 * 1024 * 1024  # a snapshot travels whole, in one batch
+MAX_BATCH_BYTES = 256 * 1024 * 1024  # to and from 0.1.0, a snapshot travels whole, in one batch
 SNAPSHOT_TIMEOUT_S = 60.0
 # See _linger: part of how soon followers show a write (docs/guarantees.md#performance-targets).
 NOTICE_LINGER_S = 0.001
@@ -83,6 +96,8 @@ class PeerLink:
     last_heard: float | None = None  # monotonic time something last arrived from the peer
     last_sent: float = 0.0  # monotonic time the last frame went to the peer (or a probe was asked for)
     timing: tuple[int, float] | None = None  # (last index, sent at) of the append being timed
+    snapshot: OutgoingSnapshot | None = None  # the snapshot being sent in chunks
+    delivered: tuple[SnapshotMeta, int] | None = None  # (meta, term) of the last one the stream took whole
 
 
 class PeerTransport:
@@ -98,9 +113,13 @@ class PeerTransport:
         read_snapshot: Callable[[SnapshotMeta], Awaitable[bytes]],
         on_change: Callable[[str, bool], None] = lambda peer, up: None,
         ssl_context: ssl.SSLContext | None = None,
+        snapshot_path: Callable[[SnapshotMeta], Path] | None = None,
+        snapshot_chunk_bytes: int = 1024 * 1024,
     ):
         """``members``: id → the URL the member takes peer traffic at. ``secret``: the bearer token every
-        stream carries, None when ``ssl_context`` presents a member's certificate instead."""
+        stream carries, None when ``ssl_context`` presents a member's certificate instead.
+        ``read_snapshot`` gives a snapshot whole (for a peer that takes it in one frame),
+        ``snapshot_path`` its file, to send in chunks of ``snapshot_chunk_bytes`` (None: never)."""
         self.self_id = self_id
         self.links = {peer: PeerLink(peer, url) for peer, url in members.items() if peer != self_id}
         self._members = members
@@ -113,10 +132,13 @@ class PeerTransport:
         self._probe_interval = probe_interval_s
         self._window = reachable_window_s
         self._read_snapshot = read_snapshot
+        self._snapshot_path = snapshot_path
+        self._chunk_bytes = snapshot_chunk_bytes
         self._on_change = on_change
         self.on_rtt: Callable[[str, float], None] | None = None  # (peer, seconds), for metrics.py
         self.cluster_id: Callable[[], str | None] = lambda: None  # announced on every stream, once known
         self.on_removed: Callable[[str], None] = lambda peer: None  # a peer refused us: we were removed
+        self.leads_in: Callable[[int], bool] = lambda term: True  # this node still leads in that term
         self.traffic: Traffic | None = None  # demo mode: every message sent is counted here
         self.isolated = False  # demo mode: cut off from every peer, both ways (cut_off)
         self._session: aiohttp.ClientSession | None = None
@@ -143,6 +165,8 @@ class PeerTransport:
             sender.cancel()
         await asyncio.gather(*senders, return_exceptions=True)
         self._senders.clear()
+        for link in self.links.values():
+            self._end_snapshot(link)
         if self._session is not None:
             await self._session.close()
 
@@ -152,6 +176,7 @@ class PeerTransport:
         for peer, link in list(self.links.items()):
             if peers.get(peer) != link.url:
                 del self.links[peer]
+                self._end_snapshot(link)
                 sender = self._senders.pop(peer, None)
                 if sender is not None:
                     sender.cancel()
@@ -196,6 +221,7 @@ class PeerTransport:
                     # connection would otherwise swallow frames until TCP gives up, minutes later).
                     heartbeat=2 * self._timeout_s,
                     autoclose=True,
+                    protocols=(CHUNKS_PROTOCOL,),  # accepted by a peer that takes snapshots in chunks
                 ) as ws:
                     self._check_identity(link, ws)
                     if link.failing:
@@ -234,18 +260,28 @@ class PeerTransport:
     async def _stream(self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse) -> None:
         # Nothing but pongs and a close ever come back; reading them is what notices the close.
         reader = asyncio.create_task(self._read_until_closed(ws))
+        if link.snapshot is not None and ws.protocol == CHUNKS_PROTOCOL:
+            link.snapshot.restart()  # the peer dropped what the broken stream had brought it
+        else:
+            self._end_snapshot(link)  # a peer now on 0.1.0: the core sends it again, then whole
+        link.delivered = None
         try:
             while not ws.closed:
-                await link.ready.wait()
+                if link.snapshot is None:
+                    await link.ready.wait()
                 link.ready.clear()
-                if not link.queue:
+                if not link.queue and link.snapshot is None:
                     await self._send_frame(link, ws, [])  # poll() found the link idle: "still here"
                     continue
-                if all(isinstance(m, Heartbeat) and m.is_commit_notice for m in link.queue):
+                if link.snapshot is None and all(
+                    isinstance(m, Heartbeat) and m.is_commit_notice for m in link.queue
+                ):
                     await self._linger(link)
                 while link.queue:
                     batch = [link.queue.popleft() for _ in range(min(MAX_BATCH, len(link.queue)))]
                     await self._send_frame(link, ws, batch)
+                if link.snapshot is not None:
+                    await self._send_chunk(link, ws)
         finally:
             reader.cancel()
         raise ConnectionError(f"the stream closed: {ws.exception() or ws.close_code}")
@@ -275,11 +311,16 @@ class PeerTransport:
         for m in batch:
             if isinstance(m, InstallSnapshot) and m.snapshot is not None and not m.snapshot.data:
                 # The core sends snapshots by reference; the bytes come from disk only now.
+                if self._snapshot_path is not None and ws.protocol == CHUNKS_PROTOCOL:
+                    self._begin_snapshot(link, m, self._snapshot_path(m.snapshot.meta))
+                    continue
                 m = replace(m, snapshot=Snapshot(m.snapshot.meta, await self._read_snapshot(m.snapshot.meta)))
                 snapshot = True
             elif isinstance(m, AppendEntries) and m.entries and link.timing is None:
                 link.timing = (m.entries[-1].index, time.monotonic())
             wire.append(to_wire(m))
+        if batch and not wire:
+            return  # it held only a snapshot, which goes in chunks
         frame = orjson.dumps({"messages": wire})
         link.last_sent = time.monotonic()
         if snapshot:
@@ -290,12 +331,63 @@ class PeerTransport:
             # stream's heartbeat then breaks it.
             await ws.send_bytes(frame)
 
+    def _begin_snapshot(self, link: PeerLink, message: InstallSnapshot, path: Path) -> None:
+        """Send the snapshot ``message`` refers to in chunks, unless that is what is being sent."""
+        if link.snapshot is not None and link.snapshot.same_as(message):
+            return  # the core asking again while the chunks are still on their way
+        if message.snapshot is not None and link.delivered == (message.snapshot.meta, message.term):
+            # ... or after they all went down this stream, while the peer still decodes and installs
+            # them (seconds at a million tasks, more than the core waits for an answer on a busy
+            # machine): sent again, they would only be written and thrown away.
+            return
+        self._end_snapshot(link)
+        link.snapshot = OutgoingSnapshot(message, path, self._chunk_bytes)
+
+    def _end_snapshot(self, link: PeerLink) -> None:
+        if link.snapshot is not None:
+            link.snapshot.close()
+            link.snapshot = None
+
+    async def _send_chunk(self, link: PeerLink, ws: aiohttp.ClientWebSocketResponse) -> None:
+        outgoing = link.snapshot
+        assert outgoing is not None
+        if not self.leads_in(outgoing.message.term):
+            log.info(
+                "stopped sending the snapshot at %d to %s: no longer leading", outgoing.meta.index, link.peer
+            )
+            self._end_snapshot(link)
+            return
+        try:
+            frame = await outgoing.next_frame()
+        except OSError as exc:  # the core sends a snapshot it holds again, after a while
+            log.warning("cannot send the snapshot at %d to %s: %s", outgoing.meta.index, link.peer, exc)
+            self._end_snapshot(link)
+            return
+        except ValueError:  # its file was closed while the chunk was read: the transfer was ended
+            return
+        if link.snapshot is not outgoing:
+            return  # ended while the chunk was read (cut_off, set_peers): nothing more leaves
+        if frame is None:
+            link.delivered = (outgoing.meta, outgoing.message.term)
+            log.info(
+                "sent the snapshot at %d to %s in %d chunks",
+                outgoing.meta.index,
+                link.peer,
+                outgoing.chunks_sent,
+            )
+            self._end_snapshot(link)
+            return
+        link.last_sent = time.monotonic()
+        async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
+            await ws.send_bytes(frame)
+
     def cut_off(self, isolated: bool) -> None:
         """Demo mode: drop every message to and from the peers (True), or let them flow again."""
         self.isolated = isolated
         if isolated:
             for link in self.links.values():
                 link.queue.clear()
+                self._end_snapshot(link)
 
     def poll(self) -> None:
         """On every tick (node.py): a link that has sent nothing for a probe interval sends an empty

@@ -30,6 +30,7 @@ from todonode.raft import (
     from_wire,
     to_wire,
 )
+from todonode.snapshot_chunks import CHUNKS_PROTOCOL, Chunk, decode_chunk, is_chunk_frame
 from todonode.transport import NOTICE_LINGER_S, RETRY_PAUSE_S, STREAM_PATH, PeerTransport
 
 from ..integration.harness import free_port, free_ports
@@ -89,6 +90,7 @@ async def test_frames_on_the_stream_are_stepped_in_order(tmp_path):
         ("a text frame", WSCloseCode.UNSUPPORTED_DATA),
         (b'{"messages": [{"kind": "append", "term": 99}]}', WSCloseCode.INVALID_TEXT),
         (b"[1, 2", WSCloseCode.INVALID_TEXT),
+        (b"\x00\x00\x00\x00\x02{}snapshot bytes", WSCloseCode.UNSUPPORTED_DATA),  # a chunk without a header
     ],
 )
 async def test_a_frame_that_is_not_a_batch_closes_the_stream_and_changes_nothing(tmp_path, data, code):
@@ -105,10 +107,14 @@ async def test_a_frame_that_is_not_a_batch_closes_the_stream_and_changes_nothing
 
 
 class StandInPeer:
-    """An aiohttp server that accepts the stream and records each frame with the time it arrived."""
+    """An aiohttp server that accepts the stream and records each frame with the time it arrived, and
+    each snapshot chunk with the number of batches that came before it. With ``chunks`` it accepts the
+    chunks' subprotocol, as a 0.2.0 node does; without, it is a 0.1.0 node."""
 
-    def __init__(self) -> None:
+    def __init__(self, chunks: bool = False) -> None:
+        self.protocols = (CHUNKS_PROTOCOL,) if chunks else ()
         self.frames: list[tuple[float, list[Message]]] = []
+        self.chunks: list[tuple[int, Chunk]] = []
         self.arrived = asyncio.Event()
         self.open: list[web.WebSocketResponse] = []
         self.app = web.Application()
@@ -116,10 +122,14 @@ class StandInPeer:
 
     async def _stream(self, request: web.Request) -> web.WebSocketResponse:
         assert request.headers["Authorization"] == f"Bearer {SECRET}"
-        ws = web.WebSocketResponse()
+        ws = web.WebSocketResponse(protocols=self.protocols)
         await ws.prepare(request)
         self.open.append(ws)
         async for msg in ws:
+            if is_chunk_frame(msg.data):
+                self.chunks.append((len(self.frames), decode_chunk(msg.data)))
+                self.arrived.set()
+                continue
             batch = [from_wire(m) for m in orjson.loads(msg.data)["messages"]]
             self.frames.append((time.monotonic(), batch))
             self.arrived.set()
@@ -207,6 +217,98 @@ async def test_a_snapshot_is_read_from_disk_only_when_it_is_sent():
         await peer.wait_for(1)
     (sent,) = peer.messages()
     assert isinstance(sent, InstallSnapshot) and sent.snapshot.data == b"snapshot bytes"
+
+
+async def test_a_peer_that_takes_chunks_gets_the_file_in_chunks_with_other_messages_between(tmp_path):
+    data = bytes(range(256)) * 4000  # 1,000 chunks of 1024 bytes
+    (tmp_path / "snap").write_bytes(data)
+    peer = StandInPeer(chunks=True)
+    async with transport_to(
+        peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
+    ) as t:
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
+        deadline = time.monotonic() + 5
+        while not peer.chunks and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+        t.send([beat(1)])  # while the file is on its way
+        while not peer.chunks[-1][1].last and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+    assert b"".join(c.data for _, c in peer.chunks) == data
+    assert len(peer.chunks) == 1000 and all(c.meta == meta for _, c in peer.chunks)
+    assert peer.messages() == [beat(1)]  # the snapshot itself never went as a message
+    # The heartbeat went with the next turn of the sender, not after the rest of the file.
+    after = [n for n, (batches, _) in enumerate(peer.chunks) if batches == 1]
+    assert after and after[0] < len(peer.chunks) - 100
+
+
+async def test_a_snapshot_the_stream_carried_whole_is_not_sent_again_on_it(tmp_path):
+    (tmp_path / "snap").write_bytes(b"x" * 5000)
+    peer = StandInPeer(chunks=True)
+    async with transport_to(
+        peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
+    ) as t:
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        again = InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))
+        t.send([again])
+        deadline = time.monotonic() + 5
+        while not (peer.chunks and peer.chunks[-1][1].last) and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+        t.send([again, beat(1)])  # the core asking again, before the peer's answer
+        await peer.wait_for(1)
+        t.send([beat(2)])  # a chunk sent again would have gone between the two
+        await peer.wait_for(2)
+        assert len(peer.chunks) == 5
+        await peer.open[0].close(code=WSCloseCode.GOING_AWAY)  # a new stream: the peer may lack it
+        while len(peer.open) < 2 and time.monotonic() < deadline:
+            t.send([beat(3)])
+            await asyncio.sleep(0.01)
+        t.send([again])
+        while len(peer.chunks) < 10 and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+    assert len(peer.chunks) == 10 and peer.chunks[5][1].offset == 0
+
+
+async def test_a_transfer_is_dropped_when_the_new_stream_takes_no_chunks(tmp_path):
+    (tmp_path / "snap").write_bytes(b"x" * 1024 * 1000)
+    peer = StandInPeer(chunks=True)
+    async with transport_to(
+        peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
+    ) as t:
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
+        deadline = time.monotonic() + 5
+        while not peer.chunks and time.monotonic() < deadline:
+            peer.arrived.clear()
+            await asyncio.wait_for(peer.arrived.wait(), 5)
+        peer.protocols = ()  # the peer comes back as 0.1.0
+        await peer.open[0].close(code=WSCloseCode.GOING_AWAY)
+        while len(peer.open) < 2 and time.monotonic() < deadline:
+            t.send([beat(1)])
+            await asyncio.sleep(0.01)
+        before = len(peer.chunks)
+        t.send([beat(2)])
+        await peer.wait_for(len(peer.messages()) + 1)
+        t.send([beat(3)])
+        await peer.wait_for(len(peer.messages()) + 1)
+    assert len(peer.chunks) == before < 1000  # not one chunk on the stream that takes none
+
+
+async def test_a_peer_that_accepts_no_chunks_gets_the_snapshot_whole(tmp_path):
+    peer = StandInPeer(chunks=False)  # a 0.1.0 node
+    async with transport_to(
+        peer, snapshot_path=lambda meta: tmp_path / "snap", snapshot_chunk_bytes=1024
+    ) as t:
+        meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
+        t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
+        await peer.wait_for(1)
+    (sent,) = peer.messages()
+    assert isinstance(sent, InstallSnapshot) and sent.snapshot.data == b"snapshot bytes"
+    assert peer.chunks == []
 
 
 async def test_a_broken_stream_is_opened_again_and_later_messages_arrive():

@@ -281,6 +281,10 @@ def test_error_message_shape(tmp_path: Path) -> None:
         ({"cluster": {"heartbeat_ms": "0"}}, "cluster.heartbeat_ms: must be an integer > 0, got 0"),
         ({"cluster": {"write_wait_ms": "-1"}}, "cluster.write_wait_ms: must be an integer >= 0, got -1"),
         ({"storage": {"segment_bytes": "0"}}, "storage.segment_bytes: must be an integer > 0"),
+        (
+            {"cluster": {"snapshot_chunk_bytes": "4194305"}},
+            "cluster.snapshot_chunk_bytes: must be an integer in 1..4194304, got 4194305",
+        ),
         ({"api": {"max_body_bytes": "-5"}}, "api.max_body_bytes: must be an integer > 0"),
         ({"cluster": {"heartbeat_ms": "200"}}, "cluster.election_timeout_ms: must be >= 3 * cluster.heart"),
         ({"cluster": {"heartbeat_ms": "105"}}, "cluster.heartbeat_ms: must be a multiple of cluster.tick_ms"),

@@ -99,6 +99,7 @@ async def test_a_leader_puts_its_appends_on_the_wire_before_its_own_log_write() 
         identity=nothing,
         members=nothing,
         observer=nothing,
+        inbox=nothing,
     )
     running = asyncio.create_task(loop.run())
     loop.wake()

@@ -1,9 +1,10 @@
 """Peer RPC, server side: the streams peers open to this node, and single batches by POST.
 
 ``GET /internal/raft/stream?from=<id>`` is a WebSocket on which a peer sends this node every batch of
-Raft messages it has for it (see transport.py). ``POST /internal/raft`` steps one batch and is what
-tools use; ``POST /replicate`` — the original system's replication hook, through which anyone could
-once rewrite the data — is that same endpoint and nothing else.
+Raft messages it has for it (see transport.py), and the chunks of a snapshot (snapshot_chunks.py).
+``POST /internal/raft`` steps one batch and is what tools use; ``POST /replicate`` — the original
+system's replication hook, through which anyone could once rewrite the data — is that same endpoint
+and nothing else.
 
 Only cluster members may speak here. With mutual TLS (``tls.ca_file``) a member is known by its
 certificate (``tls.member_named``): the stream's ``from`` must be the member the certificate names, and
@@ -29,7 +30,9 @@ import orjson
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..errors import ApiError, Forbidden, InvalidJson, RemovedFromCluster, Unauthorized, Validation
+from ..node import Node
 from ..raft import Message, WireError, from_wire
+from ..snapshot_chunks import CHUNKS_PROTOCOL, decode_chunk, is_chunk_frame
 from ..tls import member_named
 from ..transport import MAX_BATCH_BYTES
 from ..versions import Announcement
@@ -124,8 +127,8 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
         raise Validation(f"from must name another member of the cluster, not {peer[:64]!r}", field="from")
     if certified not in (None, peer):
         raise Forbidden(f"This certificate is {certified}'s; it cannot open {peer[:64]}'s stream.")
-    # Snapshots travel as one frame, so a frame may be as large as the largest request body.
-    ws = web.WebSocketResponse(max_msg_size=MAX_BATCH_BYTES)
+    # From 0.1.0 a snapshot travels as one frame, so a frame may be as large as the largest request body.
+    ws = web.WebSocketResponse(max_msg_size=MAX_BATCH_BYTES, protocols=(CHUNKS_PROTOCOL,))
     _admit(request, peer, ws)
     try:
         await ws.prepare(request)
@@ -139,6 +142,11 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
             if frame.type is not WSMsgType.BINARY:
                 await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"binary frames only")
                 break
+            if is_chunk_frame(frame.data):
+                if not await _take_chunk(node, peer, frame.data):
+                    await ws.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"not a snapshot chunk")
+                    break
+                continue
             try:
                 messages = _decode(frame.data)
             except InvalidJson as exc:
@@ -149,7 +157,28 @@ async def receive_stream(request: web.Request) -> web.WebSocketResponse:
     finally:
         streams.discard(ws)
         node.peer_stream_closed(peer, ws)
+        await node.snapshot_stream_closed(peer)
     return ws
+
+
+async def _take_chunk(node: Node, peer: str, frame: bytes) -> bool:
+    """Hand a snapshot chunk from ``peer`` to the node; False if the frame is not a valid chunk. The
+    stream reads its next frame only once the chunk is written: a peer can send no faster than this
+    node stores."""
+    try:
+        chunk = decode_chunk(frame)
+    except WireError as exc:
+        log.warning("closing the stream from %s: %s", peer, exc)
+        return False
+    if chunk.src != peer:
+        log.warning(
+            "dropped a snapshot chunk from %s: its src %r is not the member that sent it",
+            peer,
+            chunk.src[:64],
+        )
+        return True
+    await node.receive_snapshot_chunk(peer, chunk)
+    return True
 
 
 def _admit(request: web.Request, peer: str, ws: web.WebSocketResponse) -> None:

@@ -29,10 +29,12 @@ class AppliedState:
         self._follow_cluster_version()
         self.index = 0  # the last log index applied (a task command or a no-op)
 
-    def replace(self, state: dict[str, Any], index: int) -> None:
-        """Start from ``state``, which reflects the log up to ``index`` (a snapshot)."""
+    def replace(self, state: dict[str, Any], index: int, tasks: TaskState | None = None) -> None:
+        """Start from ``state``, which reflects the log up to ``index`` (a snapshot). ``tasks``: the task
+        state over ``state``, when it was built beforehand (``TaskState(state)`` indexes every task: at
+        a million tasks, seconds that a node serving requests spends in a worker thread instead)."""
         self.db.db = state
-        self.tasks = TaskState(state)
+        self.tasks = TaskState(state) if tasks is None else tasks
         self.cluster = ClusterState(state)
         self._follow_cluster_version()
         self.index = index

@@ -133,6 +133,11 @@ class Disk:
         """Store a leader's snapshot as it is: in its own format, which the VERSION file then covers."""
         return await self.snapshots.install(data, before_writing=self.version.require)
 
+    async def install_snapshot_file(self, received: Path) -> tuple[SnapshotMeta, dict[str, Any]]:
+        """Install a leader's snapshot reassembled in ``received``; its meta and state (see
+        SnapshotStore.install_file)."""
+        return await self.snapshots.install_file(received, before_writing=self.version.require)
+
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on the disk thread; its result or its exception."""
         return await asyncio.wrap_future(self.submit(lambda: fn(*args, **kwargs)))

@@ -11,6 +11,7 @@ file:
 - ``snapshot_policy.py``: when to snapshot and compact the log;
 - ``versioning.py``: peers' versions, the cluster version and when it moves;
 - ``waiters.py``: who waits for what; ``status.py``: the status snapshot; ``disk.py``: the disk thread;
+- ``snapshot_inbox.py``: snapshots arriving from the leader in chunks;
 - ``demo.py``: in demo mode only, the faults the demo supervisor injects and the reports it gets.
 """
 
@@ -55,6 +56,7 @@ from ..raft import (
     Snapshot,
     SnapshotMeta,
 )
+from ..snapshot_chunks import Chunk
 from ..state import Result, TaskState
 from ..storage import member_file
 from ..storage.member_file import Membership
@@ -72,6 +74,7 @@ from .members import Members, membership_refusal, new_member_id
 from .ready_loop import ReadyLoop
 from .recovery import recover
 from .role_changes import RoleChanges
+from .snapshot_inbox import SnapshotInbox, TransferRefused
 from .snapshot_policy import SnapshotPolicy
 from .status import MembershipStatus, NodeStatus, QuorumStatus, capture, quorum
 from .versioning import ClusterVersioning, PeerStream
@@ -106,6 +109,8 @@ class Node:
             reachable_window_s=2 * config.cluster.election_timeout_ms / 1000,
             read_snapshot=self._read_snapshot_bytes,
             on_change=self._on_peer_change,
+            snapshot_path=lambda meta: self._disk.snapshots.path_of(meta),
+            snapshot_chunk_bytes=config.cluster.snapshot_chunk_bytes,
         )
         self.failed = asyncio.Event()  # the consensus loop failed: the command exits with status 1
         # Removed and added back under a new id (auto_rejoin): the command restarts as that member.
@@ -115,6 +120,7 @@ class Node:
         self.last_leader_contact: float | None = None  # wall time, for /status
         self._applied = AppliedState(config.node.data_dir / "state.json")
         self._disk = Disk(self.id, config.node.data_dir, config.storage)
+        self._inbox = SnapshotInbox(self._disk.snapshots, config.storage.max_snapshot_bytes)
         self._proposals = Proposals()
         self._reads = ReadWaiters()
         self._applied_waiters = AppliedWaiters()
@@ -159,6 +165,7 @@ class Node:
         self._identity = ClusterIdentity(core, self._applied, joined.cluster_id if joined else None)
         self.transport.cluster_id = lambda: self.cluster_id
         self.transport.on_removed = self._on_removed
+        self.transport.leads_in = lambda term: core.role is Role.LEADER and core.term == term
         self._members = Members(
             core,
             self.transport,
@@ -182,6 +189,7 @@ class Node:
             identity=self._identity,
             members=self._members,
             observer=self.observer,
+            inbox=self._inbox,
         )
         self.events.complete_after = self._applied.index
         demo = self.config.demo
@@ -350,6 +358,46 @@ class Node:
                 self.last_leader_contact = time.time()
             core.step(m)
         self.ready_loop.wake()
+
+    async def receive_snapshot_chunk(self, peer: str, chunk: Chunk) -> None:
+        """A chunk of a snapshot ``peer`` sends (api/internal.py). Once the last is in, the core gets the
+        snapshot by reference, as an ``InstallSnapshot`` without its bytes (node/snapshot_inbox.py)."""
+        if chunk.dst != self.id or not self.transport.received(peer, []):
+            return
+        try:
+            received = await self._inbox.accept(peer, chunk)
+        except TransferRefused as exc:
+            log.warning("refused a snapshot from %s: %s", peer, exc)
+            return
+        if received is None:
+            return
+        assert self._identity is not None, "chunks are received once the node has started"
+        snapshot = Snapshot(received.meta, b"")
+        if self._identity.refuse_snapshot(peer, received.tail):
+            await self._inbox.discard(received)
+            return
+        self.receive(peer, [InstallSnapshot(term=received.term, src=peer, dst=self.id, snapshot=snapshot)])
+        if self.core.snapshot is not snapshot:
+            log.info(
+                "dropped the snapshot at index %d from %s: stale, or this node holds all of it (commit %d)",
+                received.meta.index,
+                peer,
+                self.core.commit,
+            )
+            await self._inbox.discard(received)
+            return
+        self._inbox.claim(received)
+        log.info(
+            "received a snapshot at index %d from %s: %d bytes in %d chunks",
+            received.meta.index,
+            peer,
+            received.size,
+            received.chunks,
+        )
+
+    async def snapshot_stream_closed(self, peer: str) -> None:
+        """``peer``'s stream closed: a snapshot it was sending will not arrive whole."""
+        await self._inbox.abandon(peer)
 
     def peer_stream_opened(self, peer: str, announced: Announcement, stream: PeerStream) -> str | None:
         """A stream from ``peer`` is opening (api/internal.py): None to accept it, or why it is refused."""

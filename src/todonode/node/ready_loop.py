@@ -19,12 +19,15 @@ retried until it succeeds, and meanwhile the node answers writes 507 and goes on
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+from typing import Any
 
 from ..errors import NoLeader, Unavailable
 from ..events import Event, EventHub
 from ..observer import NodeObserver
-from ..raft import EntryKind, HardState, RaftNode, Ready, Snapshot
+from ..raft import EntryKind, HardState, RaftNode, Ready, Snapshot, SnapshotMeta
+from ..state import TaskState
 from ..storage import StorageError, decode_snapshot
 from ..transport import PeerTransport
 from .applied import AppliedState
@@ -32,6 +35,7 @@ from .disk import Disk
 from .identity import ClusterIdentity
 from .members import Members
 from .role_changes import RoleChanges
+from .snapshot_inbox import SnapshotInbox
 from .snapshot_policy import SnapshotPolicy
 from .versioning import ClusterVersioning
 from .waiters import AppliedWaiters, Proposals, ReadWaiters
@@ -59,6 +63,7 @@ class ReadyLoop:
         identity: ClusterIdentity,
         members: Members,
         observer: NodeObserver,
+        inbox: SnapshotInbox,
     ) -> None:
         self.core = core
         self.disk = disk
@@ -74,7 +79,10 @@ class ReadyLoop:
         self.identity = identity
         self.members = members
         self.observer = observer
+        self.inbox = inbox
         self._wake = asyncio.Event()
+        # The state of a snapshot installed from a file, decoded while installing, until it is restored.
+        self._installed: tuple[dict[str, Any], TaskState] | None = None
 
     def wake(self) -> None:
         """The core may have something ready: a tick, a message, a proposal or a read arrived."""
@@ -121,7 +129,7 @@ class ReadyLoop:
         while True:
             try:
                 if rd.snapshot is not None:
-                    meta = await self.disk.install_snapshot(rd.snapshot.data)
+                    meta = await self._install(rd.snapshot)
                     await self.disk.run(self.disk.wal.reset, meta.index)
                 if rd.hard_state is not None or rd.entries:
                     await self.disk.write_log(lambda: self._write_wal(rd))
@@ -135,6 +143,18 @@ class ReadyLoop:
                 log.warning("storage recovered")
                 self.disk.error = None
             return
+
+    async def _install(self, snap: Snapshot) -> SnapshotMeta:
+        """Store a leader's snapshot: its bytes (from a 0.1.0 leader, in one message), or the file its
+        chunks were reassembled in (node/snapshot_inbox.py), whose state is then kept for _restore."""
+        if snap.data:
+            return await self.disk.install_snapshot(snap.data)
+        meta, state = await self.disk.install_snapshot_file(self.inbox.claimed(snap.meta))
+        self._installed = state, await asyncio.to_thread(TaskState, state)
+        if meta != snap.meta:
+            raise ValueError(f"the snapshot received for index {snap.meta.index} holds index {meta.index}")
+        await self.inbox.installed(meta)
+        return meta
 
     def _write_wal(self, rd: Ready) -> None:  # through Disk.write_log
         self.disk.wal.append(rd.hard_state, list(rd.entries))
@@ -176,8 +196,15 @@ class ReadyLoop:
             self.role_changes.voted(rd.votes)
 
     async def _restore(self, snap: Snapshot) -> None:
-        meta, state = await asyncio.to_thread(decode_snapshot, snap.data, "the snapshot from the leader")
-        self.applied.replace(state, meta.index)
+        if self._installed is not None:
+            meta, (state, tasks), self._installed = snap.meta, self._installed, None
+        else:
+            meta, state = await asyncio.to_thread(decode_snapshot, snap.data, "the snapshot from the leader")
+            tasks = await asyncio.to_thread(TaskState, state)
+        self.applied.replace(state, meta.index, tasks)
+        # Long-lived from now on, as a recovered state is (node/recovery.py): kept out of the full
+        # collections, which over a million tasks hold the interpreter lock for most of a second.
+        gc.freeze()
         self.snapshot_policy.restored(meta.index)
         self.proposals.fail_through(
             meta.index, Unavailable("the node was replaced by a snapshot; retry the write", retry_after=0.5)

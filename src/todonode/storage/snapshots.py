@@ -11,6 +11,11 @@ instead of setting it aside as damaged.
 Loading goes through pickledb's own ``load()``; saving goes around ``save()``, which neither fsyncs
 the file and its directory nor lets the event loop run while it encodes the whole state in one call.
 
+A snapshot a leader sends in chunks (node/snapshot_inbox.py) is written as it arrives into an
+``incoming-*.part`` file of this directory (``incoming_path``), and ``install_file`` renames it into
+place once it is whole and valid. Parts left by a transfer that a crash interrupted are removed at
+start-up, with the unfinished saves.
+
 Must never: leave a half-written file under a final name (write a temp file, fsync it, rename it,
 fsync the directory), delete a snapshot before its successor is durable, or block the event loop
 while the node serves: saving and installing run in a worker thread, encoding a chunk at a time, and
@@ -23,6 +28,7 @@ import asyncio
 import logging
 import os
 import re
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -40,6 +46,7 @@ RAFT_KEY = "raft"
 FORMAT_KEY = "format"  # in the "raft" header
 _KEEP = 2  # the newest, and one to fall back on if the newest is found damaged
 _NAME = re.compile(r"snap-(\d{16})-(\d{16})\.json")
+_INCOMING = "incoming-{}.part"
 _log = logging.getLogger(__name__)
 
 
@@ -214,6 +221,30 @@ class SnapshotStore:
         async with aiofiles.open(self._dir / _name(meta), "rb") as f:
             return await f.read()
 
+    def path_of(self, meta: SnapshotMeta) -> Path:
+        """Where the snapshot at ``meta`` is (or would be) kept."""
+        return self._dir / _name(meta)
+
+    def incoming_path(self) -> Path:
+        """A new file name for a snapshot arriving in chunks, in this directory (so that installing it
+        is a rename), never one a snapshot or another transfer uses."""
+        return self._dir / _INCOMING.format(uuid.uuid4().hex)
+
+    def make_directory(self) -> None:
+        """Create the directory (private) if it is missing; blocking, call it in a thread."""
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    async def install_file(
+        self, received: Path, before_writing: Callable[[int], None] = lambda storage_format: None
+    ) -> tuple[SnapshotMeta, dict[str, Any]]:
+        """Install the snapshot a leader sent, reassembled in ``received`` (an ``incoming_path``), once
+        it proves valid: it is decoded, fsync'd and renamed into place, byte for byte. Returns its meta
+        and the state it holds, so that it need not be decoded a second time. ``before_writing`` gets
+        its storage format first (in a worker thread). A file that is not a valid snapshot is deleted
+        (SnapshotCorruption)."""
+        async with self._lock:
+            return await asyncio.to_thread(self._install_file, received, before_writing)
+
     async def install(
         self, data: bytes, before_writing: Callable[[int], None] = lambda storage_format: None
     ) -> SnapshotMeta:
@@ -229,6 +260,23 @@ class SnapshotStore:
         before_writing(storage_format)
         self._persist(meta, [data])
         return meta
+
+    def _install_file(
+        self, received: Path, before_writing: Callable[[int], None]
+    ) -> tuple[SnapshotMeta, dict[str, Any]]:
+        try:
+            meta, storage_format, state = _decode_with_format(
+                received.read_bytes(), "the snapshot received from the leader"
+            )
+        except SnapshotCorruption:
+            received.unlink(missing_ok=True)
+            raise
+        before_writing(storage_format)
+        with open(received, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(received, self._dir / _name(meta))
+        self._settle_rename()
+        return meta, state
 
     def _persist(self, meta: SnapshotMeta, pieces: Iterable[bytes]) -> SnapshotFile:
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -246,10 +294,15 @@ class SnapshotStore:
         except OSError:
             tmp.unlink(missing_ok=True)  # a full disk must not stay full of our half file
             raise
-        _fsync_dir(self._dir)  # the rename itself is durable only once the directory is
+        self._settle_rename()
+        return SnapshotFile(meta, path, size)
+
+    def _settle_rename(self) -> None:
+        """After a snapshot was renamed into place: make the rename durable (only the directory's fsync
+        does), then drop the snapshots beyond the ones kept."""
+        _fsync_dir(self._dir)
         for old in self._snapshots()[:-_KEEP]:
             old.unlink()
-        return SnapshotFile(meta, path, size)
 
     def _snapshots(self) -> list[Path]:
         """Snapshot files, oldest first (zero-padded names sort by index, then term)."""
@@ -260,6 +313,8 @@ class SnapshotStore:
     def _remove_unfinished(self) -> None:
         for tmp in self._dir.glob("snap-*.json.tmp"):
             tmp.unlink()  # a save that crashed before its rename
+        for part in self._dir.glob(_INCOMING.format("*")):
+            part.unlink()  # a snapshot from the leader that had not all arrived, or was not installed
 
     def _retire_newer_than(self, path: Path) -> None:
         for bad in self._snapshots():

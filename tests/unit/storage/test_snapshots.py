@@ -254,3 +254,44 @@ def test_a_large_state_encoded_in_chunks_decodes_to_the_same_state_in_the_same_o
     decoded_meta, decoded = decode_snapshot(b"".join(encode_snapshot(meta, state)))
     assert decoded_meta == meta and decoded == state
     assert list(decoded["tasks"]) == list(tasks)  # creation order survives
+
+
+# ------------------------------------------------------------------------------- a file, not bytes
+
+
+async def test_a_received_file_is_installed_under_its_name_and_its_state_returned(tmp_path: Path) -> None:
+    leader, follower = SnapshotStore(tmp_path / "leader"), SnapshotStore(tmp_path / "follower")
+    await leader.save(meta(40, term=5), state(40))
+    data = await leader.read_bytes(meta(40, term=5))
+    follower.make_directory()
+    received = follower.incoming_path()
+    received.write_bytes(data)
+    formats: list[int] = []
+
+    assert await follower.install_file(received, formats.append) == (meta(40, term=5), state(40))
+    assert formats == [1]
+    assert not received.exists()
+    assert follower.path_of(meta(40, term=5)).read_bytes() == data
+    loaded = await follower.load_latest()
+    assert loaded is not None and loaded.db.db == state(40)
+
+
+async def test_a_received_file_that_is_no_snapshot_is_deleted_not_installed(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    store.make_directory()
+    received = store.incoming_path()
+    received.write_bytes(b'{"tasks": {}}')
+    with pytest.raises(SnapshotCorruption, match="received from the leader"):
+        await store.install_file(received)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_parts_of_a_transfer_left_by_a_crash_are_removed_at_start_up(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    await store.save(meta(7), state(7))
+    part = store.incoming_path()
+    part.write_bytes(b'{"tasks": {"t1"')
+    loaded = await SnapshotStore(tmp_path).load_latest()
+    assert loaded is not None and loaded.meta == meta(7)
+    assert not part.exists()
+    assert files(tmp_path, "*") == [snap_name(7)]
