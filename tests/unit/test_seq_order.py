@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from todonode.seq_order import SeqOrder
 
 
@@ -47,3 +49,12 @@ def test_clear_forgets_everything() -> None:
     order = SeqOrder((n, str(n)) for n in range(1, 10))
     order.clear()
     assert listed(order) == []
+
+
+def test_removing_a_seq_that_is_not_live_is_refused() -> None:
+    order = SeqOrder([(1, "a"), (3, "c")])
+    order.remove(3)
+    for seq in (2, 3, 9):
+        with pytest.raises(KeyError):
+            order.remove(seq)
+    assert list(order.below(None)) == [(1, "a")]
