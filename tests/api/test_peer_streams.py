@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import orjson
@@ -139,8 +139,12 @@ class StandInPeer:
         return [m for _, batch in self.frames for m in batch]
 
     async def wait_for(self, count: int, timeout: float = 5) -> None:
+        await self.until(lambda: len(self.messages()) >= count, timeout)
+
+    async def until(self, done: Callable[[], bool], timeout: float = 5) -> None:
+        """Wait for frames until ``done()``; TimeoutError after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
-        while len(self.messages()) < count:
+        while not done():
             self.arrived.clear()
             await asyncio.wait_for(self.arrived.wait(), max(0.01, deadline - time.monotonic()))
 
@@ -228,14 +232,9 @@ async def test_a_peer_that_takes_chunks_gets_the_file_in_chunks_with_other_messa
     ) as t:
         meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
         t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
-        deadline = time.monotonic() + 5
-        while not peer.chunks and time.monotonic() < deadline:
-            peer.arrived.clear()
-            await asyncio.wait_for(peer.arrived.wait(), 5)
+        await peer.until(lambda: bool(peer.chunks))
         t.send([beat(1)])  # while the file is on its way
-        while not peer.chunks[-1][1].last and time.monotonic() < deadline:
-            peer.arrived.clear()
-            await asyncio.wait_for(peer.arrived.wait(), 5)
+        await peer.until(lambda: peer.chunks[-1][1].last)
     assert b"".join(c.data for _, c in peer.chunks) == data
     assert len(peer.chunks) == 1000 and all(c.meta == meta for _, c in peer.chunks)
     assert peer.messages() == [beat(1)]  # the snapshot itself never went as a message
@@ -254,9 +253,7 @@ async def test_a_snapshot_the_stream_carried_whole_is_not_sent_again_on_it(tmp_p
         again = InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))
         t.send([again])
         deadline = time.monotonic() + 5
-        while not (peer.chunks and peer.chunks[-1][1].last) and time.monotonic() < deadline:
-            peer.arrived.clear()
-            await asyncio.wait_for(peer.arrived.wait(), 5)
+        await peer.until(lambda: bool(peer.chunks) and peer.chunks[-1][1].last)
         t.send([again, beat(1)])  # the core asking again, before the peer's answer
         await peer.wait_for(1)
         t.send([beat(2)])  # a chunk sent again would have gone between the two
@@ -267,9 +264,7 @@ async def test_a_snapshot_the_stream_carried_whole_is_not_sent_again_on_it(tmp_p
             t.send([beat(3)])
             await asyncio.sleep(0.01)
         t.send([again])
-        while len(peer.chunks) < 10 and time.monotonic() < deadline:
-            peer.arrived.clear()
-            await asyncio.wait_for(peer.arrived.wait(), 5)
+        await peer.until(lambda: len(peer.chunks) >= 10)
     assert len(peer.chunks) == 10 and peer.chunks[5][1].offset == 0
 
 
@@ -282,9 +277,7 @@ async def test_a_transfer_is_dropped_when_the_new_stream_takes_no_chunks(tmp_pat
         meta = SnapshotMeta(10, 1, ClusterConfig(("n1", "n2")))
         t.send([InstallSnapshot(term=1, src="n1", dst="n2", snapshot=Snapshot(meta, b""))])
         deadline = time.monotonic() + 5
-        while not peer.chunks and time.monotonic() < deadline:
-            peer.arrived.clear()
-            await asyncio.wait_for(peer.arrived.wait(), 5)
+        await peer.until(lambda: bool(peer.chunks))
         peer.protocols = ()  # the peer comes back as 0.1.0
         await peer.open[0].close(code=WSCloseCode.GOING_AWAY)
         while len(peer.open) < 2 and time.monotonic() < deadline:
