@@ -12,7 +12,7 @@ import pytest
 from tests.api.conftest import load, write_config
 from tests.api.test_tasks import create, error_of, listed
 from todonode import certs
-from todonode.api.trusted_hosts import HostNames, host_of
+from todonode.api.trusted_hosts import REMEMBERED_HOSTS, HostNames, host_of
 from todonode.config import TlsSection
 
 EVIL = "rebind.evil.example"
@@ -131,3 +131,12 @@ def test_the_names_in_the_nodes_own_certificate_are_its_own(tmp_path):
         assert not HostNames.of(plain).allow(host_of(host)), host
         assert HostNames.of(served).allow(host_of(host)), host
     assert not HostNames.of(served).allow(host_of(f"{EVIL}:4000"))
+
+
+def test_a_remembered_verdict_is_the_one_the_check_gives_and_the_memory_stays_small():
+    names = HostNames(frozenset({"todo.lan"}), any=False)
+    asked = ["todo.lan:4000", f"{EVIL}:4000", "127.0.0.1:4000"] * 2
+    asked += [f"n{i}.{EVIL}" for i in range(3 * REMEMBERED_HOSTS)] + ["todo.lan:4000", f"{EVIL}:4000"]
+    for header in asked:
+        assert names.allow_header(header) == names.allow(host_of(header)), header
+        assert len(names._verdicts) <= REMEMBERED_HOSTS

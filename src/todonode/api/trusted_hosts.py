@@ -20,7 +20,7 @@ nothing and reads nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -32,6 +32,10 @@ from .cors import origin_allowed
 from .errors import Handler
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Clients send the same few ``Host`` headers again and again; parsing one as an address costs more than
+# the rest of the check. A node remembers this many verdicts, and forgets them all when a client sends
+# ever new ones, so what it keeps stays small.
+REMEMBERED_HOSTS = 64
 
 
 class HostNotAllowed(ApiError):
@@ -48,6 +52,7 @@ class HostNames:
 
     names: frozenset[str]
     any: bool  # api.allowed_hosts has "*"
+    _verdicts: dict[str, bool] = field(default_factory=dict, compare=False)  # Host header -> allowed
 
     @classmethod
     def of(cls, config: Config) -> HostNames:
@@ -60,6 +65,15 @@ class HostNames:
     def allow(self, host: str | None) -> bool:
         return self.any or (host is not None and (host in self.names or is_loopback_host(host)))
 
+    def allow_header(self, header: str) -> bool:
+        """Whether a request with this ``Host`` header is answered."""
+        verdict = self._verdicts.get(header)
+        if verdict is None:
+            if len(self._verdicts) >= REMEMBERED_HOSTS:
+                self._verdicts.clear()
+            verdict = self._verdicts[header] = self.allow(host_of(header))
+        return verdict
+
 
 HOST_NAMES = web.AppKey("host_names", HostNames)
 
@@ -71,7 +85,7 @@ def setup(app: web.Application, config: Config) -> None:
 @web.middleware
 async def trusted_hosts_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     host = request.headers.get("Host", "")
-    if not request.app[HOST_NAMES].allow(host_of(host)):
+    if not request.app[HOST_NAMES].allow_header(host):
         raise HostNotAllowed(
             f"this node does not answer to the host {host[:100]!r}: use one of the cluster's node URLs, or "
             "add the name to api.allowed_hosts in the node's config",
