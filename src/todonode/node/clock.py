@@ -1,6 +1,7 @@
 """The node's clock: the core knows time only as ticks, and this coroutine gives it one every
-``cluster.tick_ms``. Each tick also lets the transport probe idle links, and wakes the Ready loop,
-since a tick may start an election or a heartbeat.
+``cluster.tick_ms``. Each tick also lets the transport probe idle links, and wakes the Ready loop
+when the tick gave the core something to do (an election, a heartbeat); most ticks give it nothing,
+and a wake costs a turn of the Ready loop, a hundred times a second on every node.
 
 When the event loop was blocked for many ticks, followers elsewhere may already be electing a new
 leader: the clock says so in the log, and does not make up for the lost time with a burst of ticks.
@@ -52,4 +53,5 @@ async def tick_forever(
         core.tick()
         clock.due += interval
         transport.poll()
-        ready_loop.wake()
+        if core.has_ready():
+            ready_loop.wake()
