@@ -28,12 +28,15 @@ A stream proves who opened it with this node's certificate under mutual TLS, els
 secret (``api/internal.py``); the secret is then the only credential a stream carries. Under mutual TLS
 a stream is also dropped unless the certificate at the other end names the member it was opened to.
 
-A link that has carried nothing for a probe interval sends an empty batch (``poll``, on every tick of
-the node's clock), so that every peer hears from every node it can reach: a node must know how many
-peers it can reach to say "2 of 4 nodes reachable; 3 needed" instead of "no leader", and to show the
-cluster on the dashboard. A peer counts as reachable while something from it arrived within the last
+A link that has carried nothing for a while sends an empty batch (``poll``, on every tick of the
+node's clock), so that every peer hears from every node it can reach: a node must know how many peers
+it can reach to say "2 of 4 nodes reachable; 3 needed" instead of "no leader", and to show the cluster
+on the dashboard. A peer counts as reachable while something from it arrived within the last
 ``reachable_window_s`` and the stream to it is not failing: one slow frame under load does not make a
-node look gone.
+node look gone. So an idle link speaks PROBES_PER_WINDOW times a window, never more often than once a
+probe interval: between two followers these probes are all that flows, every one costs a frame at both
+ends, and a leader's link, which carries a heartbeat every probe interval, never probes at all (a probe
+due on the tick of a heartbeat would go just before it, a frame for nothing).
 
 In demo mode (node/demo.py) the transport is also where a node is cut off from its peers
 (``cut_off``): nothing leaves, not even the probes, and what arrives is dropped, so to every peer the
@@ -83,6 +86,7 @@ SNAPSHOT_TIMEOUT_S = 60.0
 # See _linger: part of how soon followers show a write (docs/guarantees.md#performance-targets).
 NOTICE_LINGER_S = 0.001
 RETRY_PAUSE_S = 0.02  # first pause after a failure, so a refused connection is not a busy loop
+PROBES_PER_WINDOW = 4  # an idle link is heard this often within the reachable window, one probe lost or late
 
 
 @dataclass
@@ -131,6 +135,7 @@ class PeerTransport:
         self._timeout_s = timeout_s
         self._probe_interval = probe_interval_s
         self._window = reachable_window_s
+        self._idle_probe_s = max(probe_interval_s, reachable_window_s / PROBES_PER_WINDOW)
         self._read_snapshot = read_snapshot
         self._snapshot_path = snapshot_path
         self._chunk_bytes = snapshot_chunk_bytes
@@ -390,11 +395,11 @@ class PeerTransport:
                 self._end_snapshot(link)
 
     def poll(self) -> None:
-        """On every tick (node.py): a link that has sent nothing for a probe interval sends an empty
-        batch, and a peer that fell silent is reported unreachable."""
+        """On every tick (node/clock.py): a link that has sent nothing for a while (see the module's
+        description) sends an empty batch, and a peer that fell silent is reported unreachable."""
         now = time.monotonic()
         for link in self.links.values():
-            if now - link.last_sent >= self._probe_interval and not self.isolated:
+            if now - link.last_sent >= self._idle_probe_s and not self.isolated:
                 link.last_sent = now
                 link.ready.set()
             self._report(link)

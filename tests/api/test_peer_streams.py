@@ -31,7 +31,7 @@ from todonode.raft import (
     to_wire,
 )
 from todonode.snapshot_chunks import CHUNKS_PROTOCOL, Chunk, decode_chunk, is_chunk_frame
-from todonode.transport import NOTICE_LINGER_S, RETRY_PAUSE_S, STREAM_PATH, PeerTransport
+from todonode.transport import NOTICE_LINGER_S, PROBES_PER_WINDOW, RETRY_PAUSE_S, STREAM_PATH, PeerTransport
 
 from ..integration.harness import free_port, free_ports
 from .conftest import SECRET, load, write_config
@@ -365,6 +365,23 @@ async def test_poll_probes_a_link_only_once_it_has_been_idle_for_a_probe_interva
     probed_at, batch = peer.frames[1]
     assert batch == []  # an empty batch: "still here"
     assert probed_at - sent_at >= interval, "a link that had just sent was probed"
+
+
+async def test_an_idle_link_probes_a_few_times_a_reachable_window_not_every_probe_interval():
+    peer = StandInPeer()
+    window = 1.2
+    async with transport_to(peer, probe_interval_s=0.05, reachable_window_s=window) as transport:
+        sent_at = time.monotonic()
+        transport.send([beat(1)])
+        await peer.wait_for(1)
+        deadline = time.monotonic() + 10
+        while len(peer.frames) < 2 and time.monotonic() < deadline:
+            transport.poll()
+            await asyncio.sleep(0.01)
+    assert len(peer.frames) == 2, "an idle link was never probed"
+    probed_at, batch = peer.frames[1]
+    assert batch == []
+    assert probed_at - sent_at >= window / PROBES_PER_WINDOW, "probed at the pace of the probe interval"
 
 
 async def test_opening_a_stream_to_a_peer_that_never_answers_gives_up_within_the_timeout():
