@@ -52,10 +52,10 @@ from todonode.raft.messages import Entry, EntryKind, HardState
 from todonode.versions import FIRST_STORAGE_FORMAT, STORAGE_FORMAT, StorageTooNew
 
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
-# Space reserved at a time ahead of the write position. A reservation costs a few microseconds on
-# ext4 whatever its size, and the sync after it also flushes the file's new size, so this is large
-# enough to make that rare and small enough not to hold much disk for a log that stays short.
-RESERVE_AHEAD = 4 * 1024 * 1024
+# Space reserved at a time ahead of the write position: a few hundred writes' worth. The sync after a
+# reservation flushes the file's new size too, so one sync in a few hundred pays for it; more would
+# save nothing measurable and would let a node keep writing longer after its disk filled up.
+RESERVE_AHEAD = 64 * 1024
 _HEADER = struct.Struct("<II")
 _SEGMENT_NAME = re.compile(r"wal-(\d{16})\.log")
 
@@ -477,8 +477,11 @@ class WriteAheadLog:
             return  # reserved already, or the write grows the file past the segment's size anyway
         try:
             os.posix_fallocate(self._fd, self._reserved, end - self._reserved)
-        except OSError as exc:
-            self._fail(self._tail, exc, f"reserving space in {self._path.name}")
+        except OSError:
+            # A reservation only makes syncs cheaper. Whatever stops it (a disk with less room
+            # than RESERVE_AHEAD, a file system without it), the records are written without one,
+            # and a disk with no room for them fails that write as it would have anyway.
+            return
         self._reserved = end
 
     def _fail(self, back_to: _Tail, exc: OSError, what: str) -> NoReturn:

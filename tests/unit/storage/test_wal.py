@@ -466,44 +466,70 @@ def short_write(real_pwrite: Callable[[int, bytes, int], int]) -> Callable[[int,
     return pwrite
 
 
-def partial_reservation(real_fallocate: Callable[[int, int, int], None]) -> Callable[[int, int, int], None]:
-    """Like the kernel when space runs out while reserving: part of it, then ENOSPC."""
+def full_disk_while_reserving(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make reservations find the disk full after reserving part of what they asked for; returns
+    the list the length of each attempt is added to."""
+    attempts: list[int] = []
+    real_fallocate = os.posix_fallocate
 
     def posix_fallocate(fd: int, offset: int, length: int) -> None:
+        attempts.append(length)
         real_fallocate(fd, offset, length // 2)
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    return posix_fallocate
+    monkeypatch.setattr(os, "posix_fallocate", posix_fallocate)
+    return attempts
 
 
-@pytest.mark.parametrize(
-    ("call", "filling", "failed"),
-    [("pwrite", short_write, "write to"), ("posix_fallocate", partial_reservation, "reserving space in")],
-)
-def test_a_full_disk_leaves_no_half_record_and_a_later_write_succeeds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str, filling: Callable[..., object], failed: str
-) -> None:
-    wal, _ = WriteAheadLog.open(tmp_path)
+def unreserved_log(directory: Path) -> tuple[WriteAheadLog, Path, int]:
+    """A log holding HS and entries 1..2 and no reserved space (as a release that reserved nothing
+    left it), open for writing: its next write reserves. Returns it, its segment and its size."""
+    wal, _ = WriteAheadLog.open(directory)
     wal.write(HS, entries(1, 2))
     wal.close()
-    path = segments(tmp_path)[0]
+    path = segments(directory)[0]
     size = written(path)
-    os.truncate(path, size)  # as a release that reserved nothing left it: the next write reserves
-    wal, _ = WriteAheadLog.open(tmp_path)
-    real = getattr(os, call)
-    monkeypatch.setattr(os, call, filling(real))
-    with pytest.raises(StorageError, match=rf"{failed} wal-.* disk space is freed") as caught:
+    os.truncate(path, size)
+    wal, _ = WriteAheadLog.open(directory)
+    return wal, path, size
+
+
+@pytest.mark.parametrize("while_reserving", [False, True])
+def test_a_full_disk_leaves_no_half_record_and_a_later_write_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, while_reserving: bool
+) -> None:
+    wal, path, size = unreserved_log(tmp_path)
+    attempts = full_disk_while_reserving(monkeypatch) if while_reserving else []
+    monkeypatch.setattr(os, "pwrite", short_write(os.pwrite))
+    with pytest.raises(StorageError, match=r"write to wal-.* disk space is freed") as caught:
         wal.append(HardState(term=4), entries(3, 5))
     assert caught.value.errno == errno.ENOSPC
     assert isinstance(caught.value, OSError)
     assert path.stat().st_size == size  # no half record, nothing of a reservation
-    monkeypatch.setattr(os, call, real)
+    assert len(attempts) == while_reserving
+    monkeypatch.undo()
     wal.write(None, entries(3, 3, term=3))  # space is back
     wal.close()
     recovered = reopen(tmp_path)
     assert recovered.hard_state == HS
     assert recovered.entries == entries(1, 2) + entries(3, 3, term=3)
     assert recovered.truncated_bytes == 0
+
+
+def test_records_are_written_without_a_reservation_the_disk_has_no_room_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wal, path, _ = unreserved_log(tmp_path)
+    attempts = full_disk_while_reserving(monkeypatch)
+    wal.write(None, entries(3, 3))
+    wal.write(None, entries(4, 4))
+    assert len(attempts) == 2  # every write tries again, and each goes ahead without it
+    monkeypatch.undo()
+    wal.write(None, entries(5, 5))
+    assert path.stat().st_size > written(path)  # reserved again once there is room
+    wal.close()
+    recovered = reopen(tmp_path)
+    assert (recovered.entries, recovered.truncated_bytes) == (entries(1, 5), 0)
 
 
 def test_a_failed_fsync_drops_the_unsynced_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
