@@ -11,7 +11,8 @@ back costs two thread wake-ups and a wait for the interpreter lock on each side,
 than a fast fsync itself (docs/performance.md). So a log write whose fsync has been fast runs right
 where it is asked for; once an fsync is slow (a busy or worn-out disk, the demo's slow disk), the
 writes go to the disk thread, so the node keeps answering reads meanwhile, until an fsync there is
-fast again.
+fast again. A write that reserves the log's next space (storage/wal.py) runs where the others do: a
+reservation is a few megabytes of unwritten extents, microseconds on ext4, once per few thousand writes.
 
 In demo mode the disk can be made slow (``fsync_delay_s``, set by node/demo.py): every fsync of the log
 waits that long first, on the disk thread, as a worn-out disk would make it.

@@ -32,8 +32,13 @@ def record(kind: int, body: dict) -> bytes:
     return struct.pack("<II", len(payload), zlib.crc32(payload)) + payload
 
 
+def written(segment: Path) -> bytes:
+    """The segment's records without the space reserved after them (a record never ends in a zero)."""
+    return segment.read_bytes().rstrip(b"\0")
+
+
 def record_kinds(segment: Path) -> list[int]:
-    data, kinds, offset = segment.read_bytes(), [], 0
+    data, kinds, offset = written(segment), [], 0
     while offset < len(data):
         length = struct.unpack_from("<I", data, offset)[0]
         kinds.append(data[offset + 8])
@@ -92,11 +97,11 @@ def test_format_1_writes_exactly_the_records_0_1_0_wrote(tmp_path: Path) -> None
 def test_moving_to_format_2_adds_a_format_record_and_rewrites_nothing(tmp_path: Path) -> None:
     wal, _ = WriteAheadLog.open(tmp_path)
     wal.write(HardState(term=1), entries(1, 3))
-    before = segments(tmp_path)[0].read_bytes()
+    before = written(segments(tmp_path)[0])
     wal.use_format(2)
     wal.write(None, entries(4, 5))
     wal.close()
-    after = segments(tmp_path)[0].read_bytes()
+    after = written(segments(tmp_path)[0])
     assert after.startswith(before)
     assert record_kinds(segments(tmp_path)[0])[-3:] == [_Kind.FORMAT, _Kind.ENTRY, _Kind.ENTRY]
     wal, recovered = WriteAheadLog.open(tmp_path)  # reopened without being told: still format 2
@@ -119,7 +124,9 @@ def test_a_segment_in_a_newer_format_is_refused_before_the_records_it_describes(
     wal.write(HardState(term=1), entries(1, 2))
     wal.close()
     # What a later release might write: a FORMAT record, then a record kind this one does not know.
-    with open(segments(tmp_path)[0], "ab") as f:
+    end = len(written(segments(tmp_path)[0]))
+    with open(segments(tmp_path)[0], "r+b") as f:
+        f.seek(end)
         f.write(record(_Kind.FORMAT, {"format": NEWER}) + record(42, {"new": True}))
     with pytest.raises(StorageTooNew, match=f"storage format {NEWER}"):
         WriteAheadLog.open(tmp_path)
