@@ -5,6 +5,7 @@ entries here; recovery and installed snapshots replace it whole; the API reads `
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,13 @@ from ..cluster_state import ClusterState, is_cluster_command
 from ..raft import ClusterConfig, Entry, EntryKind, decode_config
 from ..state import Result, TaskState
 from ..versions import COMPACT_RECORDS_FROM
+
+# Tasks are records the garbage collector tracks (state.py): a full collection over a million of them
+# held the event loop for half a second and more, often enough in a fill to cost elections. Once
+# this many tasks were made or changed, the young ones are collected and the rest set aside from
+# later collections (gc.freeze), as recovery does for the state it loads. Collecting first means
+# only cycles made after that can be kept past their time; tasks themselves form none.
+TASKS_BETWEEN_FREEZES = 50_000
 
 
 class AppliedState:
@@ -28,6 +36,7 @@ class AppliedState:
         self.cluster = ClusterState(self.db.db)
         self._follow_cluster_version()
         self.index = 0  # the last log index applied (a task command or a no-op)
+        self._changed_since_freeze = 0
 
     def replace(self, state: dict[str, Any], index: int, tasks: TaskState | None = None) -> None:
         """Start from ``state``, which reflects the log up to ``index`` (a snapshot). ``tasks``: the task
@@ -55,7 +64,13 @@ class AppliedState:
             self.cluster.apply(command)
             self._follow_cluster_version()
             return None
-        return self.tasks.apply(entry.index, command)
+        result = self.tasks.apply(entry.index, command)
+        self._changed_since_freeze += len(result.events)
+        if self._changed_since_freeze >= TASKS_BETWEEN_FREEZES:
+            gc.collect()
+            gc.freeze()
+            self._changed_since_freeze = 0
+        return result
 
     def _follow_cluster_version(self) -> None:
         """The task state keeps its idempotency records as the cluster version allows (state.py)."""
