@@ -16,7 +16,7 @@ The rules this module lives by:
   checks only the shapes its invariants need.
 * The state lives in a plain dict (a pickledb ``db.db``): ``tasks`` {id: ``Task``} in creation order,
   ``idempotency`` {key: record} oldest first, ``meta`` counters. A stored task or record is never changed:
-  a task is a frozen record, and an update stores a new one (a record, a new dict). So copying the three
+  a ``Task`` is frozen, and a change stores a new Task (or a new record dict). So copying the three
   containers (``snapshot``) gives a consistent snapshot that can be serialised while applies continue.
 * An idempotency record keeps what a replay needs, not the response: the status, and the ids of the
   tasks the write created or changed (a replay shows them as they are now), or the whole body when it
