@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import os
 import shutil
@@ -187,7 +188,7 @@ async def test_a_restored_cluster_takes_new_members_and_keeps_its_tasks_through_
 
 async def _tasks_in(path: Path) -> list[tuple[Any, ...]]:
     _, state = await asyncio.to_thread(backup_file.read, path)
-    return sorted(_shape(task) for task in state["tasks"].values())
+    return sorted(_shape(dataclasses.asdict(task)) for task in state["tasks"].values())
 
 
 def _shape(task: dict[str, Any]) -> tuple[Any, ...]:

@@ -132,7 +132,7 @@ def test_typing_the_node_id_sets_the_old_directory_aside_untouched_and_seeds_a_n
 
     async def reopened() -> None:
         async with recovered(config) as (core, applied):
-            assert sorted(t["title"] for t in applied.db.db["tasks"].values()) == ["a", "b", "c"]
+            assert sorted(t.title for t in applied.db.db["tasks"].values()) == ["a", "b", "c"]
             assert core.config.voters == (config.node.id,)
 
     asyncio.run(reopened())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ from todonode import state as state_module
 from todonode.state import (
     Idempotency,
     Result,
+    Task,
     TaskEvent,
     TaskState,
     batch_create_command,
     clear_completed_command,
     create_command,
+    decode_tasks,
     delete_all_command,
     delete_command,
     fingerprint,
@@ -42,6 +45,18 @@ def key(name: str, request: str = "same request") -> Idempotency:
     return Idempotency(name, fingerprint("POST", "/tasks", {"request": request}))
 
 
+def shown(body: Any) -> Any:
+    """``body`` as a client reads it: through its JSON, tasks as objects."""
+    return orjson.loads(orjson.dumps(body))
+
+
+def reloaded(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """``snapshot`` as a node holds it once it has loaded it from its JSON, the tasks as records."""
+    store = shown(snapshot)
+    store["tasks"] = decode_tasks(orjson.dumps(snapshot["tasks"]))
+    return store
+
+
 class Log:
     """Applies commands with increasing log indices, as the node does once entries commit."""
 
@@ -54,13 +69,13 @@ class Log:
         self.index += 1
         return self.state.apply(self.index, command)
 
-    def create(self, title: str = "task", task_id: str | None = None, seconds: float = 0) -> dict[str, Any]:
+    def create(self, title: str = "task", task_id: str | None = None, seconds: float = 0) -> Task:
         result = self.apply(create_command(title, task_id=task_id or f"id-{self.index + 1}", at=at(seconds)))
-        assert result.status == 201
+        assert result.status == 201 and isinstance(result.body, Task)
         return result.body
 
     def ids(self, **query: Any) -> list[str]:
-        return [task["id"] for task in self.state.list_tasks(**query)[0]]
+        return [task.id for task in self.state.list_tasks(**query)[0]]
 
 
 @pytest.fixture
@@ -76,7 +91,7 @@ def test_state_module_imports_nothing_that_does_io_or_reads_a_clock() -> None:
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     allowed = {"__future__", "hashlib", "re", "collections.abc", "dataclasses", "datetime", "seq_order"}
-    assert imported <= allowed | {"typing", "orjson"}
+    assert imported <= allowed | {"typing", "orjson", "msgspec"}
     attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
     assert not attributes & {"now", "utcnow", "today", "time", "random", "uuid4"}
     order = ast.parse(Path(seq_order.__file__).read_text())
@@ -133,7 +148,10 @@ def test_format_timestamp_is_utc_with_milliseconds_and_refuses_naive_times() -> 
 
 def test_create_returns_201_with_the_task_and_a_created_event(log: Log) -> None:
     result = log.apply(create_command("Buy milk", task_id="a1", at=at()))
-    task = {
+    task = Task("a1", "Buy milk", False, at(), at(), 1, 1)
+    assert result == Result(201, task, (TaskEvent("created", "a1", task),))
+    assert log.state.get("a1") == task
+    assert shown(task) == {
         "id": "a1",
         "title": "Buy milk",
         "completed": False,
@@ -142,15 +160,13 @@ def test_create_returns_201_with_the_task_and_a_created_event(log: Log) -> None:
         "version": 1,
         "seq": 1,
     }
-    assert result == Result(201, task, (TaskEvent("created", "a1", task),))
-    assert log.state.get("a1") == task
 
 
 def test_batch_create_returns_every_task_in_order_with_increasing_seq(log: Log) -> None:
     log.create()
     result = log.apply(batch_create_command(["x", "y", "z"], task_ids=["x", "y", "z"], at=at()))
     assert result.status == 201
-    assert [(t["id"], t["seq"]) for t in result.body["tasks"]] == [("x", 2), ("y", 3), ("z", 4)]
+    assert [(t.id, t.seq) for t in result.body["tasks"]] == [("x", 2), ("y", 3), ("z", 4)]
     assert [event.id for event in result.events] == ["x", "y", "z"]
     assert log.ids() == ["z", "y", "x", "id-1"]
 
@@ -159,8 +175,7 @@ def test_update_changes_fields_and_bumps_version_and_updated_at(log: Log) -> Non
     log.create("old", "a")
     result = log.apply(update_command("a", {"title": "new", "completed": True}, at=at(5)))
     assert result.status == 200
-    assert result.body["title"] == "new" and result.body["completed"] is True
-    assert (result.body["version"], result.body["created_at"], result.body["updated_at"]) == (2, at(), at(5))
+    assert result.body == Task("a", "new", True, at(), at(5), 2, 1)
     assert result.events == (TaskEvent("updated", "a", result.body),)
 
 
@@ -170,12 +185,13 @@ def test_update_that_changes_nothing_keeps_version_and_updated_at(log: Log) -> N
     assert result == Result(200, created)
 
 
-def test_update_replaces_the_task_dict_and_never_edits_the_stored_one(log: Log) -> None:
+def test_update_replaces_the_task_and_never_edits_the_stored_one(log: Log) -> None:
     before = log.create("old", "a")
-    frozen = dict(before)
     log.apply(update_command("a", {"title": "new"}, at=at(1)))
-    assert before == frozen
-    assert log.state.get("a") is not before
+    assert before == Task("a", "old", False, at(), at(), 1, 1)
+    assert log.state.get("a") == Task("a", "new", False, at(), at(1), 2, 1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        before.title = "changed"  # type: ignore[misc]
 
 
 def test_update_or_delete_of_a_missing_task_is_404(log: Log) -> None:
@@ -196,12 +212,12 @@ def test_stale_if_version_is_412_and_changes_nothing(log: Log) -> None:
         result = log.apply(command)
         assert result.status == 412
         assert result.body["error"] == "precondition_failed" and result.body["version"] == 2
-    assert log.state.get("a")["title"] == "t"
+    assert log.state.get("a").title == "t"  # type: ignore[union-attr]
 
 
 def test_current_if_version_lets_the_write_through(log: Log) -> None:
     log.create("t", "a")
-    assert log.apply(update_command("a", {"title": "u"}, at=at(), if_version=1)).body["version"] == 2
+    assert log.apply(update_command("a", {"title": "u"}, at=at(), if_version=1)).body.version == 2  # type: ignore[union-attr]
     assert log.apply(delete_command("a", at=at(), if_version=2)).status == 200
 
 
@@ -238,7 +254,7 @@ def test_set_all_completed_changes_and_counts_only_tasks_that_differ(log: Log) -
     result = log.apply(set_all_completed_command(True, at=at(3)))
     assert result.body == {"updated": 2}
     assert [event.id for event in result.events] == ["a", "c"]
-    assert [log.state.get(i)["version"] for i in "abc"] == [2, 2, 2]
+    assert [log.state.get(i).version for i in "abc"] == [2, 2, 2]  # type: ignore[union-attr]
     assert log.state.counts() == {"total": 3, "active": 0, "completed": 3}
     assert log.apply(set_all_completed_command(False, at=at(4))).body == {"updated": 3}
 
@@ -296,7 +312,7 @@ def test_pagination_walks_every_task_once_newest_first(log: Log) -> None:
         cursor = None
         while True:
             page, cursor = log.state.list_tasks(completed=completed, limit=3, cursor=cursor)
-            seen += [task["id"] for task in page]
+            seen += [task.id for task in page]
             if cursor is None:
                 break
         assert seen == expected
@@ -308,8 +324,8 @@ def test_a_full_last_page_has_no_cursor(log: Log) -> None:
     assert [len(p) for p, _ in [log.state.list_tasks(limit=4)]] == [4]
     assert log.state.list_tasks(limit=4)[1] is None
     page, cursor = log.state.list_tasks(limit=2)
-    assert cursor == page[-1]["seq"] == 3
-    assert [t["id"] for t in log.state.list_tasks(limit=2, cursor=cursor)[0]] == ["t1", "t0"]
+    assert cursor == page[-1].seq == 3
+    assert [t.id for t in log.state.list_tasks(limit=2, cursor=cursor)[0]] == ["t1", "t0"]
     assert log.state.list_tasks(limit=2, cursor=cursor)[1] is None
 
 
@@ -325,7 +341,7 @@ def test_a_filtered_page_looks_at_no_more_than_the_scan_budget(log: Log, monkeyp
     while cursor is not None:
         page, cursor = log.state.list_tasks(completed=True, limit=10, cursor=cursor)
         pages.append(page)
-    assert [[t["id"] for t in page] for page in pages] == [[], [], ["t1", "t0"]]
+    assert [[t.id for t in page] for page in pages] == [[], [], ["t1", "t0"]]
 
 
 def test_pages_stay_right_while_many_tasks_go(log: Log) -> None:
@@ -339,7 +355,7 @@ def test_pages_stay_right_while_many_tasks_go(log: Log) -> None:
     seen, cursor = [], None
     while True:
         page, cursor = log.state.list_tasks(limit=7, cursor=cursor)
-        seen += [task["id"] for task in page]
+        seen += [task.id for task in page]
         if cursor is None:
             break
     assert seen == expected == log.ids()
@@ -395,13 +411,8 @@ def test_a_replay_shows_the_task_as_it_is_now(log: Log) -> None:
     first = log.apply(create_command("t", task_id="a", at=at(), idempotency=key("k")))
     log.apply(update_command("a", {"title": "changed"}, at=at(1)))
     retry = log.apply(create_command("t", task_id="b", at=at(2), idempotency=key("k")))
-    assert (retry.status, retry.body["id"], retry.body["title"], retry.body["version"]) == (
-        201,
-        "a",
-        "changed",
-        2,
-    )
-    assert first.body["title"] == "t"
+    assert (retry.status, retry.body) == (201, Task("a", "changed", False, at(), at(1), 2, 1))
+    assert first.body == Task("a", "t", False, at(), at(), 1, 1)
 
 
 def test_a_replay_of_a_write_whose_task_was_deleted_since_says_so(log: Log) -> None:
@@ -419,7 +430,7 @@ def test_a_replayed_batch_lists_its_tasks_still_there_as_they_are_now(log: Log) 
     log.apply(update_command("3", {"completed": True}, at=at(2)))
     retry = log.apply({**command, "at": at(3)})
     assert retry.replayed and retry.status == 201
-    assert [(t["id"], t["completed"]) for t in retry.body["tasks"]] == [("1", False), ("3", True)]
+    assert [(t.id, t.completed) for t in retry.body["tasks"]] == [("1", False), ("3", True)]  # type: ignore[index]
 
 
 def test_a_record_keeps_ids_or_a_small_body_never_the_tasks(log: Log) -> None:
@@ -450,9 +461,10 @@ def test_records_of_the_previous_release_are_replayed_as_they_were(log: Log) -> 
         "meta": {"applied_index": 1, "last_seq": 1, "completed": 0},
     }
     state = TaskState(store)
-    assert state.lookup_idempotent("k", key("k").fingerprint) == Result(201, body, replayed=True)
+    task = Task(**body)
+    assert state.lookup_idempotent("k", key("k").fingerprint) == Result(201, task, replayed=True)
     replay = state.apply(2, create_command("t", task_id="b", at=at(1), idempotency=key("k")))
-    assert replay == Result(201, body, replayed=True)
+    assert replay == Result(201, task, replayed=True) and orjson.dumps(replay.body) == orjson.dumps(body)
     assert state.idempotency_bytes == len("k") + len(orjson.dumps(old))
 
 
@@ -473,7 +485,7 @@ def test_the_byte_count_survives_a_snapshot_and_drives_the_same_evictions() -> N
         replica.apply(command)
         twin.apply(command)
         if n % 7 == 3:
-            twin.store = orjson.loads(orjson.dumps(twin.state.snapshot()))
+            twin.store = reloaded(twin.state.snapshot())
             twin.state = TaskState(twin.store, idempotency_max_bytes=2000)
         assert twin.state.idempotency_bytes == replica.state.idempotency_bytes
     assert orjson.dumps(twin.store) == orjson.dumps(replica.store)
@@ -631,7 +643,7 @@ def test_state_round_trips_through_orjson_and_continues_identically() -> None:
     for command in commands[:5]:
         original.apply(command)
     restored = Log()
-    restored.store = orjson.loads(orjson.dumps(original.state.snapshot()))
+    restored.store = reloaded(original.state.snapshot())
     restored.state, restored.index = TaskState(restored.store), original.index
     assert restored.state.digest() == original.state.digest()
     assert restored.ids() == original.ids()
@@ -662,7 +674,7 @@ def test_missing_containers_are_created_and_existing_state_is_kept() -> None:
         "meta": {"applied_index": 0, "last_seq": 0, "completed": 0},
     }
     TaskState(store).apply(1, create_command("t", task_id="a", at=at()))
-    assert TaskState(store).get("a")["title"] == "t"
+    assert TaskState(store).get("a").title == "t"  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------------------------------------ model check
@@ -697,12 +709,13 @@ class TaskListModel(RuleBasedStateMachine):
     def replayed(self, first: Result) -> tuple[int, Any]:
         """What a retry of the write answered ``first`` gets: the tasks it showed as they are now, or
         the same body when it showed none."""
-        if first.status >= 300 or not ("tasks" in first.body or "version" in first.body):
-            return first.status, first.body
-        if "tasks" in first.body:
-            now = [self.shown(task["id"]) for task in first.body["tasks"]]
+        body = shown(first.body)
+        if first.status >= 300 or not ("tasks" in body or "version" in body):
+            return first.status, body
+        if "tasks" in body:
+            now = [self.shown(task["id"]) for task in body["tasks"]]
             return first.status, {"tasks": [task for task in now if task is not None]}
-        task = self.shown(first.body["id"])
+        task = self.shown(body["id"])
         return (404, None) if task is None else (first.status, task)
 
     def find(self, task_id: str) -> dict[str, Any] | None:
@@ -746,7 +759,7 @@ class TaskListModel(RuleBasedStateMachine):
             assert result.status == 200
             if any(task[f] != v for f, v in changes.items()):
                 task.update(changes, version=task["version"] + 1)
-            assert {f: result.body[f] for f in task} == task
+            assert {f: shown(result.body)[f] for f in task} == task
 
     @rule(data=st.data(), use_version=st.booleans())
     def delete(self, data: st.DataObject, use_version: bool) -> None:
@@ -790,19 +803,20 @@ class TaskListModel(RuleBasedStateMachine):
         assert orjson.dumps(results[0].body) == orjson.dumps(results[1].body)
         result = results[0]
         assert result.replayed and result.status == status
-        if body is first.body:
-            assert result.body == body
+        got = shown(result.body)
+        if body == shown(first.body):
+            assert got == body
         elif status == 404:
-            assert result.body["error"] == "not_found" and result.body["id"] == first.body["id"]
+            assert got["error"] == "not_found" and got["id"] == shown(first.body)["id"]
         elif "tasks" in body:
-            assert [{f: t[f] for f in self.model_fields} for t in result.body["tasks"]] == body["tasks"]
+            assert [{f: t[f] for f in self.model_fields} for t in got["tasks"]] == body["tasks"]
         else:
-            assert {f: result.body[f] for f in self.model_fields} == body
+            assert {f: got[f] for f in self.model_fields} == body
 
     @rule()
     def restart_twin(self) -> None:
         index = self.twin.index
-        self.twin.store = orjson.loads(orjson.dumps(self.twin.state.snapshot()))
+        self.twin.store = reloaded(self.twin.state.snapshot())
         self.twin.state = TaskState(self.twin.store)
         assert self.twin.state.applied_index == index
 
@@ -810,7 +824,8 @@ class TaskListModel(RuleBasedStateMachine):
     def visible_state_matches_the_model(self) -> None:
         listed = self.replica.state.list_tasks()[0]
         assert [
-            {f: task[f] for f in ("id", "title", "completed", "version")} for task in listed
+            {"id": task.id, "title": task.title, "completed": task.completed, "version": task.version}
+            for task in listed
         ] == self.model[::-1]
         done = sum(task["completed"] for task in self.model)
         assert self.replica.state.counts() == {
@@ -818,7 +833,7 @@ class TaskListModel(RuleBasedStateMachine):
             "active": len(self.model) - done,
             "completed": done,
         }
-        seqs = [task["seq"] for task in listed]
+        seqs = [task.seq for task in listed]
         assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
 
     @invariant()
@@ -865,5 +880,5 @@ def test_the_events_of_a_bulk_change_are_made_as_they_are_read() -> None:
     assert changes[1:] == (TaskEvent("deleted", "b"), TaskEvent("deleted", "c"))
     with pytest.raises(TypeError):
         hash(changes)
-    tasks = [{"id": "x", "title": "t"}]
+    tasks = [Task("x", "t", False, at(), at(), 1, 1)]
     assert list(state_module.Changes("updated", tasks)) == [TaskEvent("updated", "x", tasks[0])]

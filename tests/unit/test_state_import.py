@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from todonode.state import TaskEvent, TaskState, create_command, import_command, update_command
+from todonode.state import Task, TaskEvent, TaskState, create_command, import_command, update_command
 
-from .test_state import Log, at
+from .test_state import Log, at, reloaded
 
 
 def task(task_id: str, title: str = "t", **fields: Any) -> dict[str, Any]:
@@ -39,8 +39,8 @@ def test_import_creates_tasks_with_every_given_field_and_a_seq_in_order(log: Log
     result = log.apply(import_command(given, at=at()))
     assert result.status == 200 and result.body == {"created": 2, "skipped": 0}
     stored = [log.state.get("a"), log.state.get("b")]
-    assert stored == [{**given[0], "seq": 2}, {**given[1], "seq": 3}]
-    assert list(result.events) == [TaskEvent("created", t["id"], t) for t in stored]
+    assert stored == [Task(**given[0], seq=2), Task(**given[1], seq=3)]
+    assert list(result.events) == [TaskEvent("created", t.id, t) for t in stored]  # type: ignore[union-attr]
     assert log.state.counts() == {"total": 3, "active": 2, "completed": 1}
 
 
@@ -57,7 +57,7 @@ def test_import_skips_every_id_already_present_and_leaves_it_as_it_is(log: Log) 
 def test_an_id_repeated_within_one_import_is_created_once_from_its_first_line(log: Log) -> None:
     result = log.apply(import_command([task("a", "one"), task("a", "two")], at=at()))
     assert result.body == {"created": 1, "skipped": 1}
-    assert log.state.get("a")["title"] == "one"  # type: ignore[index]
+    assert log.state.get("a").title == "one"  # type: ignore[union-attr]
 
 
 def test_an_import_applied_again_creates_nothing(log: Log) -> None:
@@ -77,8 +77,8 @@ def test_an_interrupted_import_run_again_from_the_start_gives_each_task_once(log
         log.apply(import_command(chunk, at=at()))
     results = [log.apply(import_command(chunk, at=at())) for chunk in chunks]
     assert sum(r.body["created"] for r in results) == 4 and sum(r.body["skipped"] for r in results) == 6
-    stored = sorted(log.store["tasks"].values(), key=lambda t: t["seq"])
-    assert [{k: v for k, v in t.items() if k != "seq"} for t in stored] == tasks
+    stored = sorted(log.store["tasks"].values(), key=lambda t: t.seq)
+    assert stored == [Task(**given, seq=n) for n, given in enumerate(tasks, start=1)]
 
 
 @pytest.mark.parametrize(
@@ -127,7 +127,7 @@ def test_replicas_that_apply_the_same_imports_hold_identical_state() -> None:
 def test_imported_tasks_survive_a_snapshot_with_their_counters() -> None:
     log = Log()
     log.apply(import_command([task("a", completed=True), task("b", "a longer title")], at=at()))
-    copy = TaskState(orjson.loads(orjson.dumps(log.store)))
+    copy = TaskState(reloaded(log.store))
     assert copy.counts() == log.state.counts()
     assert copy.size_bytes == log.state.size_bytes
     assert copy.list_tasks() == log.state.list_tasks()

@@ -37,7 +37,7 @@ from ..deadline import Deadline
 from ..errors import ApiError, NoLeader, NotFound, NotLeader, Unavailable, Validation
 from ..node import MAX_PENDING_WRITES, Node
 from ..quota import Growth, Usage
-from ..state import Command, Idempotency, Result
+from ..state import Command, Idempotency, Result, Task
 from . import headers, models
 from .access import require_client_token
 from .body import read_json
@@ -131,7 +131,7 @@ async def get_task(request: web.Request) -> web.Response:
     task = node.state.get(task_id)
     if task is None:
         raise NotFound(f"No task with id {task_id}; it may have been deleted.", id=task_id)
-    return json_response(task, headers={"ETag": models.etag(task["version"])})
+    return json_response(task, headers={"ETag": models.etag(task.version)})
 
 
 # ============================================================================================= writes
@@ -340,8 +340,8 @@ def _result_response(result: Result, leader_id: str | None, single_task: bool) -
         sent[headers.LEADER] = leader_id
     if result.replayed:
         sent[headers.REPLAYED] = "true"
-    if single_task and result.status < 300:
-        sent["ETag"] = models.etag(result.body["version"])
+    if single_task and isinstance(result.body, Task):
+        sent["ETag"] = models.etag(result.body.version)
     return json_response(result.body, result.status, sent)
 
 

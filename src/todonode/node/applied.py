@@ -5,6 +5,7 @@ entries here; recovery and installed snapshots replace it whole; the API reads `
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,12 @@ from ..cluster_state import ClusterState, is_cluster_command
 from ..raft import ClusterConfig, Entry, EntryKind, decode_config
 from ..state import Result, TaskState
 from ..versions import COMPACT_RECORDS_FROM
+from .free_memory import page_releaser
+
+# Tasks are records the garbage collector tracks (state.py): a full collection over a million of them
+# held the event loop for half a second and more, often enough in a fill to cost elections. Once
+# this many tasks were made or changed, the memory is settled (``settle_memory``).
+TASKS_BETWEEN_SETTLES = 50_000
 
 
 class AppliedState:
@@ -28,6 +35,8 @@ class AppliedState:
         self.cluster = ClusterState(self.db.db)
         self._follow_cluster_version()
         self.index = 0  # the last log index applied (a task command or a no-op)
+        self._changed_since_settle = 0
+        self._release_pages = page_releaser()
 
     def replace(self, state: dict[str, Any], index: int, tasks: TaskState | None = None) -> None:
         """Start from ``state``, which reflects the log up to ``index`` (a snapshot). ``tasks``: the task
@@ -55,7 +64,21 @@ class AppliedState:
             self.cluster.apply(command)
             self._follow_cluster_version()
             return None
-        return self.tasks.apply(entry.index, command)
+        result = self.tasks.apply(entry.index, command)
+        self._changed_since_settle += len(result.events)
+        if self._changed_since_settle >= TASKS_BETWEEN_SETTLES:
+            self.settle_memory()
+        return result
+
+    def settle_memory(self) -> None:
+        """Collect the young garbage, set what survives aside from later collections (gc.freeze, as
+        recovery does with the state it loads), and give the pages the allocator holds free back to
+        the system (free_memory.py). Collecting first means only cycles made after it can outlive
+        their use; tasks form none. Milliseconds: call it after work that freed much, not per write."""
+        gc.collect()
+        gc.freeze()
+        self._release_pages()
+        self._changed_since_settle = 0
 
     def _follow_cluster_version(self) -> None:
         """The task state keeps its idempotency records as the cluster version allows (state.py)."""

@@ -98,6 +98,7 @@ class SnapshotPolicy:
             took = time.monotonic() - started
             self._observer.snapshot(took, saved.size)
             log.info("snapshot at index %d: %d bytes in %.0f ms", index, saved.size, took * 1000)
+            self._applied.settle_memory()  # the encoded pieces, and the compacted entries, are free now
         except (StorageError, OSError) as exc:
             log.error("snapshot failed: %s", exc)
         finally:

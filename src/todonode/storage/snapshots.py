@@ -8,8 +8,10 @@ From storage format 2 on, ``"raft"`` also holds ``"format"``; a snapshot without
 snapshot itself must say its format: a node refuses one newer than it reads (``StorageTooNew``)
 instead of setting it aside as damaged.
 
-Loading goes through pickledb's own ``load()``; saving goes around ``save()``, which neither fsyncs
-the file and its directory nor lets the event loop run while it encodes the whole state in one call.
+Loading goes around pickledb's ``load()`` too: its decoder would make every task a dict of fresh
+strings, where ``state.decode_tasks`` builds the records a node keeps (the document's other keys are
+decoded as JSON, as pickledb does). Saving goes around ``save()``, which neither fsyncs the file and
+its directory nor lets the event loop run while it encodes the whole state in one call.
 
 A snapshot a leader sends in chunks (node/snapshot_inbox.py) is written as it arrives into an
 ``incoming-*.part`` file of this directory (``incoming_path``), and ``install_file`` renames it into
@@ -25,6 +27,7 @@ loading happens at start-up, before the node serves.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -36,10 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import aiofiles
+import msgspec
 import orjson
 from pickledb import PickleDB
 
 from todonode.raft.messages import SnapshotMeta, snapshot_meta_from_wire, snapshot_meta_to_wire
+from todonode.state import decode_tasks
 from todonode.versions import FIRST_STORAGE_FORMAT, STORAGE_FORMAT, StorageTooNew
 
 RAFT_KEY = "raft"
@@ -47,6 +52,10 @@ FORMAT_KEY = "format"  # in the "raft" header
 _KEEP = 2  # the newest, and one to fall back on if the newest is found damaged
 _NAME = re.compile(r"snap-(\d{16})-(\d{16})\.json")
 _INCOMING = "incoming-{}.part"
+_TASKS_KEY = "tasks"  # the one key of the state decoded as records (state.decode_tasks)
+# Each top-level value left undecoded, as a slice of the bytes: the header is checked before the
+# rest is read, and the tasks go to their own decoder.
+_TOP_LEVEL = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _log = logging.getLogger(__name__)
 
 
@@ -114,24 +123,34 @@ def decode_snapshot(data: bytes, source: str = "snapshot") -> tuple[SnapshotMeta
 
 def _decode_with_format(data: bytes, source: str) -> tuple[SnapshotMeta, int, dict[str, Any]]:
     try:
-        document = orjson.loads(data)
+        document = _TOP_LEVEL.decode(data)
+    except msgspec.DecodeError as exc:  # not JSON, or not an object at the top level
+        raise SnapshotCorruption(f"{source} is not a valid snapshot ({type(exc).__name__}: {exc})") from exc
+    meta, storage_format = _header(document, source)
+    # Every task is a record the garbage collector tracks: left running, it scanned the young records
+    # again and again as they piled up, and a million took twice as long to decode. The state lives
+    # as long as the node holds it, so it is set aside from collections (gc.freeze) before they
+    # resume, as the node does with what it loads (node/recovery.py).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        state = {
+            key: decode_tasks(raw) if key == _TASKS_KEY else orjson.loads(memoryview(raw))
+            for key, raw in document.items()
+        }
     except ValueError as exc:
         raise SnapshotCorruption(f"{source} is not a valid snapshot ({type(exc).__name__}: {exc})") from exc
-    return _split(document, source)
+    finally:
+        gc.freeze()
+        if collecting:
+            gc.enable()
+    return meta, storage_format, state
 
 
-def split_snapshot(document: Any, source: str) -> tuple[SnapshotMeta, dict[str, Any]]:
-    """A decoded snapshot document -> (meta, the state without "raft"); SnapshotCorruption if it is not
-    one, StorageTooNew if it is in a newer format. Takes the "raft" key out of ``document``."""
-    meta, _, state = _split(document, source)
-    return meta, state
-
-
-def _split(document: Any, source: str) -> tuple[SnapshotMeta, int, dict[str, Any]]:
+def _header(document: dict[str, msgspec.Raw], source: str) -> tuple[SnapshotMeta, int]:
+    """The meta and storage format the "raft" key of ``document`` says, taking the key out."""
     try:
-        if not isinstance(document, dict):
-            raise TypeError(f"top level is a {type(document).__name__}, not an object")
-        header = document.pop(RAFT_KEY)
+        header = orjson.loads(memoryview(document.pop(RAFT_KEY)))
         storage_format = header.get(FORMAT_KEY, FIRST_STORAGE_FORMAT)
         if type(storage_format) is not int or storage_format < FIRST_STORAGE_FORMAT:
             raise ValueError(f"format {storage_format!r}")
@@ -141,7 +160,7 @@ def _split(document: Any, source: str) -> tuple[SnapshotMeta, int, dict[str, Any
         meta = snapshot_meta_from_wire(header)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise SnapshotCorruption(f"{source} is not a valid snapshot ({type(exc).__name__}: {exc})") from exc
-    return meta, storage_format, document
+    return meta, storage_format
 
 
 def _name(meta: SnapshotMeta) -> str:
@@ -183,7 +202,7 @@ class SnapshotStore:
 
         A damaged newest snapshot is renamed ``*.corrupt`` and the older one used, with a warning;
         with no valid one to fall back on, SnapshotCorruption names the damaged file. The file is read
-        by pickledb's own loader (it is pickledb's format), at start-up, before the node serves.
+        at start-up, before the node serves.
         """
         async with self._lock:
             await asyncio.to_thread(self._remove_unfinished)
@@ -191,10 +210,9 @@ class SnapshotStore:
             for path in reversed(self._snapshots()):
                 db = PickleDB(str(path))
                 try:
-                    await db.load()
-                    meta, _ = split_snapshot(db.db, str(path))
-                except (SnapshotCorruption, ValueError) as exc:  # orjson's decode error is a ValueError
-                    damaged.append(_as_corruption(exc, path))
+                    meta, db.db = decode_snapshot(await asyncio.to_thread(path.read_bytes), str(path))
+                except SnapshotCorruption as exc:
+                    damaged.append(exc)
                     continue
                 for problem in damaged:
                     _log.warning("%s; falling back to %s", problem, path.name)
@@ -321,9 +339,3 @@ class SnapshotStore:
             if bad.name > path.name:
                 # Out of the rotation, or the next save would keep it and delete this good one.
                 bad.rename(bad.with_suffix(".corrupt"))
-
-
-def _as_corruption(exc: Exception, path: Path) -> SnapshotCorruption:
-    if isinstance(exc, SnapshotCorruption):
-        return exc
-    return SnapshotCorruption(f"{path} is not a valid snapshot ({type(exc).__name__}: {exc})")

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from todonode.raft.messages import ClusterConfig, SnapshotMeta
+from todonode.state import Task
 from todonode.storage import backup_file
 from todonode.storage.backup_file import (
     BACKUP_FORMAT,
@@ -28,9 +29,8 @@ TASKS = 3 * _CHUNK + 7  # several chunks, so the body is many pieces
 
 
 def state() -> dict[str, Any]:
-    tasks = {
-        f"t{i:05d}": {"id": f"t{i:05d}", "title": f"task {i}", "completed": i % 3 == 0} for i in range(TASKS)
-    }
+    at = "2026-11-27T01:02:03.456Z"
+    tasks = {f"t{i:05d}": Task(f"t{i:05d}", f"task {i}", i % 3 == 0, at, at, 1, i + 1) for i in range(TASKS)}
     return {"tasks": tasks, "idempotency": {}, "meta": {"seq": TASKS}, "cluster": {"version": 2, "id": "c1"}}
 
 

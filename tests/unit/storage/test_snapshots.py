@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import stat
@@ -15,6 +16,7 @@ import pytest
 from pickledb import PickleDB
 
 from todonode.raft.messages import ClusterConfig, SnapshotMeta
+from todonode.state import Task
 from todonode.storage import SnapshotCorruption, SnapshotStore, decode_snapshot, encode_snapshot
 from todonode.storage import snapshots as snapshots_module
 from todonode.storage.snapshots import _CHUNK
@@ -26,9 +28,15 @@ def meta(index: int, term: int = 2) -> SnapshotMeta:
     return SnapshotMeta(index=index, term=term, config=CONFIG)
 
 
+AT = "2026-11-27T01:02:03.456Z"
+
+
+def task(i: int) -> Task:
+    return Task(f"t{i}", f"task {i}", i % 2 == 0, AT, AT, 1, i + 1)
+
+
 def state(index: int) -> dict[str, Any]:
-    tasks = {f"t{i}": {"title": f"task {i}", "done": i % 2 == 0} for i in range(index)}
-    return {"tasks": tasks, "version": index}
+    return {"tasks": {f"t{i}": task(i) for i in range(index)}, "version": index}
 
 
 def snap_name(index: int) -> str:
@@ -248,12 +256,53 @@ def test_decode_gives_the_meta_and_the_state_without_the_reserved_key() -> None:
 @pytest.mark.parametrize("count", [0, 1, _CHUNK, _CHUNK + 1, 2 * _CHUNK, 2 * _CHUNK + 7])
 def test_a_large_state_encoded_in_chunks_decodes_to_the_same_state_in_the_same_order(count: int):
     # Encoding goes a chunk at a time so a big state never holds the GIL in one long call.
-    tasks = {f"id{i}": {"id": f"id{i}", "title": f"task {i}", "seq": i} for i in range(count)}
+    tasks = {f"t{i}": task(i) for i in range(count)}
     state = {"tasks": tasks, "idempotency": {}, "meta": {"applied_index": 9}}
     meta = SnapshotMeta(9, 2, ClusterConfig(("n1",)))
     decoded_meta, decoded = decode_snapshot(b"".join(encode_snapshot(meta, state)))
     assert decoded_meta == meta and decoded == state
     assert list(decoded["tasks"]) == list(tasks)  # creation order survives
+
+
+def test_a_snapshot_of_task_records_is_byte_for_byte_what_dicts_of_the_same_fields_give() -> None:
+    # Snapshots go to followers and backups as they are: the records must not change one byte of them.
+    as_dicts = {"tasks": {f"t{i}": dataclasses.asdict(task(i)) for i in range(3)}, "version": 3}
+    expected = (
+        b'{"tasks":{"t0":{"id":"t0","title":"task 0","completed":true,'
+        b'"created_at":"2026-11-27T01:02:03.456Z","updated_at":"2026-11-27T01:02:03.456Z","version":1,"seq":1},'
+    )
+    encoded = b"".join(encode_snapshot(meta(3), state(3)))
+    assert encoded == b"".join(encode_snapshot(meta(3), as_dicts))
+    assert encoded.startswith(expected)
+
+
+def test_decoded_tasks_share_their_id_with_their_key_and_equal_timestamps_with_each_other() -> None:
+    _, decoded = decode_snapshot(b"".join(encode_snapshot(meta(3), state(3))))
+    (key0, first), (key1, second) = list(decoded["tasks"].items())[:2]
+    assert type(first) is Task and first == task(0)
+    assert first.id is key0 and second.id is key1
+    assert first.created_at is first.updated_at is second.created_at is second.updated_at
+
+
+@pytest.mark.parametrize(
+    "tasks",
+    [
+        b'{"t0": {"id": "t0", "title": "no other field"}}',
+        b'{"t0": {"id": "t0", "title": "x", "completed": 1, "created_at": "a", "updated_at": "a", '
+        b'"version": 1, "seq": 1}}',
+        orjson.dumps({"t0": task(1)}),  # filed under another id
+    ],
+)
+def test_a_snapshot_whose_tasks_are_not_tasks_is_refused(tasks: bytes) -> None:
+    data = (
+        b'{"tasks": '
+        + tasks
+        + b', "raft": '
+        + orjson.dumps(snapshots_module.snapshot_meta_to_wire(meta(1)))
+        + b"}"
+    )
+    with pytest.raises(SnapshotCorruption, match="not a valid snapshot"):
+        decode_snapshot(data)
 
 
 # ------------------------------------------------------------------------------- a file, not bytes
