@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography import x509
-
 from .config import TlsSection
 
 # The shape the ssl module decodes a verified certificate into (SSLSocket.getpeercert()).
@@ -84,6 +82,9 @@ def served_hosts(tls: TlsSection) -> frozenset[str]:
     out): a client that checks the certificate can only have reached the node by one of them."""
     if tls.cert_file is None:
         return frozenset()
+    # Imported here: the library costs a node about 8 MB of memory, which a node without TLS never needs.
+    from cryptography import x509
+
     certificate = x509.load_pem_x509_certificate(tls.cert_file.read_bytes())  # the leaf comes first
     try:
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

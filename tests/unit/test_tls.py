@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,19 @@ def test_a_dns_name_matches_whatever_its_case() -> None:
     members = {"a": "https://Node1.Example:4000", "b": "https://node2.example:4000"}
 
     assert member_named(cert(None, ("DNS", "NODE1.example")), members) == "a"
+
+
+def test_a_node_without_tls_never_loads_the_certificate_library() -> None:
+    # About 8 MB of every node's memory (docs/performance.md#where-the-memory-goes): only a node with
+    # a certificate of its own needs it. A fresh interpreter, since this one loaded it for the tests.
+    check = (
+        "import sys, todonode.cli, todonode.app, todonode.node.facade\n"
+        "from todonode.config import TlsSection\n"
+        "from todonode.tls import served_hosts\n"
+        "assert served_hosts(TlsSection()) == frozenset()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'cryptography'))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
