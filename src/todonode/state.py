@@ -169,8 +169,8 @@ def format_timestamp(moment: datetime) -> str:
     """``moment`` as a command's ``at``: ISO 8601 UTC with milliseconds, e.g. ``2026-11-27T01:02:03.456Z``."""
     if moment.tzinfo is None:
         raise ValueError("a naive datetime has no defined UTC instant")
-    utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    # isoformat, not strftime: half the time, and every write on the leader makes one (docs/performance.md).
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def _parse_at(value: Any) -> int | None:

@@ -84,6 +84,17 @@ async def test_frames_on_the_stream_are_stepped_in_order(tmp_path):
         await ws.close()
 
 
+async def test_an_empty_probe_tells_the_transport_and_leaves_the_ready_loop_asleep(tmp_path, monkeypatch):
+    async with follower_of_a_silent_peer(tmp_path) as (client, peer):
+        node = client.app[NODE]
+        wakes: list[None] = []
+        monkeypatch.setattr(node.ready_loop, "wake", lambda: wakes.append(None))
+        node.receive(peer, [])
+        assert node.transport.last_contact_ms(peer) is not None and wakes == []
+        node.receive(peer, [Heartbeat(term=4, src=peer, dst=node.id, commit=0, round=1)])
+        assert len(wakes) == 1
+
+
 @pytest.mark.parametrize(
     ("data", "code"),
     [

@@ -347,8 +347,8 @@ class Node:
 
     def receive(self, peer: str, messages: list[Message]) -> None:
         """A batch of messages from ``peer`` (the peer stream handler, api/internal.py)."""
-        if not self.transport.received(peer, messages):
-            return
+        if not self.transport.received(peer, messages) or not messages:
+            return  # an empty batch is a probe: it tells the transport the peer is there, the core nothing
         core = self.core
         self._distrust_late_ticks()  # a follower's read may be among them
         for m in messages:
