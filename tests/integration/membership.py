@@ -31,6 +31,19 @@ async def role_of(client: Client, via: NodeProcess, member: str) -> str | None:
     return row["role"] if row else None
 
 
+async def until_each_counts_voters(client: Client, nodes: list[NodeProcess], voters: int) -> None:
+    """Wait until every one of ``nodes`` has ``voters`` voters in its configuration. A leader lists a
+    new voter as soon as the change is in its own log: killed before the others hold the change, it
+    takes the only copy with it, and those left may rightly have no majority."""
+    for node in nodes:
+
+        async def counts(node: NodeProcess = node) -> bool:
+            status = await client.status(node)
+            return bool(status and status["quorum"]["voters"] == voters)
+
+        await wait_for(counts, DEADLINE_S, f"{node.id} to count {voters} voters")
+
+
 async def leader_of(client: Client, nodes: list[NodeProcess]) -> NodeProcess:
     async def probe() -> NodeProcess | None:
         for node in nodes:

@@ -28,7 +28,7 @@ from todonode.storage import WriteAheadLog, backup_file
 from todonode.versions import STORAGE_FORMAT
 
 from .harness import DEADLINE_S, SECRET, Client, NodeProcess, ProcessCluster, find_leader, wait_for
-from .membership import all_tasks, role_of
+from .membership import all_tasks, role_of, until_each_counts_voters
 
 # No hand-back to the lowest port mid-test, and no snapshot: the whole log stays on disk to replay.
 TIMINGS = {"leader_settle_ms": 60_000}
@@ -171,7 +171,7 @@ async def test_a_restored_cluster_takes_new_members_and_keeps_its_tasks_through_
                 return await role_of(client, first, joiner.id) == "voter"
 
             await wait_for(voter, DEADLINE_S, f"{joiner.id} to become a voter")
-
+        await until_each_counts_voters(client, joiners, 3)
         new.kill(first.index)
         survivor = await find_leader(client, new)
         assert survivor in joiners

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from .harness import DEADLINE_S, SECRET, Client, NodeProcess, ProcessCluster, find_leader, wait_for
-from .membership import role_of
+from .membership import role_of, until_each_counts_voters
 
 TASKS = 40
 
@@ -136,6 +136,7 @@ async def test_one_of_four_recovered_serves_all_it_held_takes_writes_grows_back_
         for node in fresh:
             cluster.start(node.index)
             await until_voter(client, survivor, node.id)
+        await until_each_counts_voters(client, fresh, 3)
         everything = sorted([*written, "after the recovery"])
         for node in fresh:
             assert await wait_for(lambda n=node: titles(client, n), DEADLINE_S, "the tasks") == everything
