@@ -24,6 +24,10 @@ from .todonode_target import TodonodeTarget
 
 Workload = Callable[[w.Context], Awaitable[None]]
 
+# The main cluster's quota (storage.max_tasks): its loads write a few hundred thousand tasks, past the
+# default, which would refuse the last of them and every write of the failover after them.
+MAIN_MAX_TASKS = 2_000_000
+
 # One cluster for these, in this order (each leaves the cluster healthy for the next; failover goes last,
 # as its last kill would otherwise cost a wait for leadership to move back to the preferred node)...
 TODONODE_MAIN: tuple[Workload, ...] = (
@@ -60,7 +64,7 @@ async def run_once(
         async with new_session() as session:
             http = HttpJson(session)
             clusters: list[tuple[Target, Sequence[Workload]]] = [
-                (TodonodeTarget(root / "todonode", http), TODONODE_MAIN),
+                (TodonodeTarget(root / "todonode", http, max_tasks=MAIN_MAX_TASKS), TODONODE_MAIN),
                 (TodonodeTarget(root / "todonode-scale", http), TODONODE_SCALE),
             ]
             if etcd_binary is not None:
