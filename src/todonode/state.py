@@ -308,7 +308,7 @@ class TaskState:
         # completed is kept so that counts() is O(1); last_seq numbers tasks in creation order.
         for counter in ("applied_index", "last_seq", "completed"):
             self._meta.setdefault(counter, 0)
-        self._order = SeqOrder((task.seq, task_id) for task_id, task in self._tasks.items())
+        self._order: SeqOrder[Task] = SeqOrder(self._tasks.values())
         self._task_bytes = sum(map(task_size, self._tasks.values()))  # derived, like the order
         self._max_keys = idempotency_max_keys
         self._max_idem_bytes = idempotency_max_bytes
@@ -546,7 +546,7 @@ class TaskState:
         self._meta["last_seq"] += 1
         task = Task(task_id, title, completed, created_at, updated_at, version, self._meta["last_seq"])
         self._tasks[task_id] = task
-        self._order.add(task.seq, task_id)
+        self._order.add(task)
         self._task_bytes += task_size(task)
         self._meta["completed"] += completed
         return task
@@ -554,6 +554,7 @@ class TaskState:
     def _replace(self, task: Task, at: str, *, title: str, completed: bool) -> Task:
         new = Task(task.id, title, completed, task.created_at, at, task.version + 1, task.seq)
         self._tasks[task.id] = new  # an existing key keeps its place: creation order is untouched
+        self._order.replace(new)
         if title != task.title:  # only the title changes a task's size (marking all done is O(tasks))
             self._task_bytes += task_size(new) - task_size(task)
         self._meta["completed"] += completed - task.completed
@@ -584,15 +585,14 @@ class TaskState:
             raise ValueError("limit must be at least 1")
         page: list[Task] = []
         last_seen = 0
-        for looked_at, (seq, task_id) in enumerate(self._order.below(cursor)):
+        for looked_at, task in enumerate(self._order.below(cursor)):
             if limit is not None and looked_at == SCAN_BUDGET:
                 return page, last_seen  # more may follow
-            task = self._tasks[task_id]
             if completed is None or task.completed == completed:
                 if len(page) == limit:
                     return page, page[-1].seq
                 page.append(task)
-            last_seen = seq
+            last_seen = task.seq
         return page, None
 
     def counts(self) -> dict[str, int]:

@@ -99,6 +99,8 @@ def test_state_module_imports_nothing_that_does_io_or_reads_a_clock() -> None:
         "__future__",
         "bisect",
         "collections.abc",
+        "operator",
+        "typing",
     }
 
 
@@ -299,6 +301,20 @@ def test_order_holds_after_deletes_and_updates(log: Log) -> None:
     log.create("f", "f")
     assert log.ids() == ["f", "e", "d", "b", "a"]
     assert log.ids(completed=False) == ["f", "e", "d", "b", "a"]
+
+
+def test_a_page_shows_each_task_as_it_is_now(log: Log) -> None:
+    for task_id in "abc":
+        log.create(task_id, task_id)
+    log.apply(update_command("a", {"title": "edited"}, at=at()))
+    log.apply(set_all_completed_command(True, at=at()))
+    page, _ = log.state.list_tasks()
+    assert [(task.title, task.completed, task.version) for task in page] == [
+        ("c", True, 2),
+        ("b", True, 2),
+        ("edited", True, 3),
+    ]
+    assert page == [log.state.get(task_id) for task_id in "cba"]
 
 
 def test_pagination_walks_every_task_once_newest_first(log: Log) -> None:
