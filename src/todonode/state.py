@@ -383,7 +383,7 @@ class TaskState:
         task = self._tasks.get(task_id)
         if task is None:
             applied = f"The write with this Idempotency-Key was applied; task {task_id} was deleted since."
-            return Result(404, {"error": "not_found", "message": applied, "id": task_id}, replayed=True)
+            return Result(404, _error(404, "not_found", applied, id=task_id).body, replayed=True)
         return Result(status, task, replayed=True)
 
     def _expire_idempotency(self, now_ms: int) -> None:
